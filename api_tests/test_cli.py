@@ -1,0 +1,166 @@
+"""The command line as a newcomer uses it: real processes, real ports, the embedded database."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from api_tests import builders
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _postgres_processes(data_dir: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmdline = " ".join(proc.info.get("cmdline") or [])
+        if proc.info.get("name") == "postgres" and str(data_dir) in cmdline:
+            found.append(proc)
+    return found
+
+
+def _start_serve(data_dir: Path, port: int) -> subprocess.Popen[str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "JWT_SECRET", "SMS_BACKEND"}
+    }
+    env.update(
+        {"HOMEWARD_DATA_DIR": str(data_dir), "PORT": str(port), "JOBS_INTERVAL_SECONDS": "1"}
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "jobs.cli", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def _wait_ready(port: int, proc: subprocess.Popen[str], timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "serve exited early"
+        try:
+            response = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2)
+            if response.status_code == 200 and response.json()["jobs"]:
+                return response.json()
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("not ready within 60 s")
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    return out
+
+
+def test_serve_first_start_prints_admin_then_reuses_data_and_stops_cleanly(tmp_path):
+    data_dir = (tmp_path / "data").resolve()
+    port = _free_port()
+
+    first = _start_serve(data_dir, port)
+    try:
+        ready = _wait_ready(port, first)
+        assert ready["jobs"][0]["name"] == "heartbeat"
+        wrong = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/auth/login",
+            json={"email": "admin@homeward.local", "password": "definitely wrong"},
+        )
+        assert wrong.status_code == 401
+    finally:
+        output = _stop(first)
+    assert first.returncode == 0
+    match = re.search(r"password: (\S+)", output)
+    assert match, "first start must print the admin password once"
+    password = match.group(1)
+    assert not _postgres_processes(data_dir), "Ctrl-C must leave no PostgreSQL running"
+
+    second = _start_serve(data_dir, port)
+    try:
+        _wait_ready(port, second)
+        login = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/auth/login",
+            json={"email": "admin@homeward.local", "password": password},
+        )
+        assert login.status_code == 200
+    finally:
+        output = _stop(second)
+    assert "password:" not in output
+    assert not _postgres_processes(data_dir)
+
+
+async def test_create_user_reads_the_password_from_stdin(database_url, client, db):
+    ward = await builders.ward(db)
+    env = {**os.environ, "DATABASE_URL": database_url, "JWT_SECRET": "j" * 40}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jobs.cli",
+            "create-user",
+            "--email",
+            "cli.nurse@example.org",
+            "--role",
+            "ward_staff",
+            "--ward-id",
+            str(ward.id),
+        ],
+        input="a password from stdin\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "a password from stdin" not in result.stdout + result.stderr
+
+    login = await client.post(
+        "/api/v1/auth/login",
+        json={"email": "cli.nurse@example.org", "password": "a password from stdin"},
+    )
+    assert login.status_code == 200
+    assert login.json()["user"]["ward_id"] == str(ward.id)
+
+
+async def test_create_user_refuses_a_bad_role_setup_with_one_line(database_url):
+    env = {**os.environ, "DATABASE_URL": database_url, "JWT_SECRET": "j" * 40}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jobs.cli",
+            "create-user",
+            "--email",
+            "x@example.org",
+            "--role",
+            "ward_staff",
+        ],
+        input="a password from stdin\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("homeward: ward_id")

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select, text
+
+from db.engine import make_engine, make_sessionmaker
+from db.models import JobHeartbeat
+from jobs.runner import SweepContext, run_sweep
+from jobs.schedule import JobSpec
+from jobs.worker import Worker
+
+
+async def test_heartbeat_records_its_last_run_and_ready_shows_it(client, sessionmaker, clock, db):
+    worker = Worker(sessionmaker, clock, 1)
+    await worker.run_once()
+    await worker.run_once()
+
+    row = await db.get(JobHeartbeat, "heartbeat")
+    assert row is not None
+    assert row.runs == 2
+    assert row.last_succeeded_at == clock.now()
+    ready = (await client.get("/health/ready")).json()
+    assert [j["name"] for j in ready["jobs"]] == ["heartbeat"]
+    assert ready["jobs"][0]["runs"] == 2
+
+
+async def test_one_failing_item_is_skipped_and_the_rest_commit(sessionmaker, clock, db):
+    await db.execute(text("CREATE TABLE sweep_probe (n int primary key)"))
+    await db.commit()
+
+    async def sweep(ctx: SweepContext) -> int:
+        async def handle(n: int) -> None:
+            if n == 2:
+                raise RuntimeError("boom")
+            await ctx.session.execute(text("INSERT INTO sweep_probe VALUES (:n)"), {"n": n})
+
+        return await ctx.each([1, 2, 3], handle)
+
+    handled = await run_sweep("probe", sweep, sessionmaker, clock)
+
+    assert handled == 2
+    rows = (await db.execute(text("SELECT n FROM sweep_probe ORDER BY n"))).scalars().all()
+    assert rows == [1, 3]
+
+
+async def test_a_failing_run_rolls_back_and_is_recorded_without_raising(sessionmaker, clock, db):
+    await db.execute(text("CREATE TABLE sweep_probe2 (n int)"))
+    await db.commit()
+
+    async def sweep(ctx: SweepContext) -> int:
+        await ctx.session.execute(text("INSERT INTO sweep_probe2 VALUES (1)"))
+        raise ValueError("whole run fails")
+
+    assert await run_sweep("failing", sweep, sessionmaker, clock) == 0
+
+    assert (await db.execute(text("SELECT count(*) FROM sweep_probe2"))).scalar() == 0
+    beat = await db.get(JobHeartbeat, "failing")
+    assert beat is not None
+    assert beat.last_error == "ValueError"
+    assert beat.last_succeeded_at is None
+
+
+async def test_runner_survives_an_unreachable_database(clock):
+    engine = make_engine("postgresql://nobody@127.0.0.1:1/none", pool_size=1)
+    try:
+
+        async def sweep(ctx: SweepContext) -> int:
+            await ctx.session.execute(text("SELECT 1"))
+            return 1
+
+        assert await run_sweep("offline", sweep, make_sessionmaker(engine), clock) == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_scheduler_ticks_and_stops_gracefully(sessionmaker, clock, db):
+    calls: list[int] = []
+
+    async def sweep(ctx: SweepContext) -> int:
+        calls.append(1)
+        await asyncio.sleep(0.05)
+        return 1
+
+    worker = Worker(sessionmaker, clock, 0.1, jobs=(JobSpec("tick", sweep),))
+    worker.start()
+    for _ in range(50):
+        if len(calls) >= 3:
+            break
+        await asyncio.sleep(0.05)
+    await worker.stop()
+    seen = len(calls)
+    await asyncio.sleep(0.3)
+
+    assert seen >= 3
+    assert len(calls) == seen  # nothing runs after stop
+    beat = (await db.execute(select(JobHeartbeat).where(JobHeartbeat.name == "tick"))).scalar_one()
+    assert beat.runs >= 3

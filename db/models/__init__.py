@@ -1,0 +1,20 @@
+"""All mapped models, imported here so metadata is complete for Alembic and the app."""
+
+from db.models.agencies import Agency
+from db.models.audit import AuditEvent
+from db.models.jobs import JobHeartbeat
+from db.models.login_attempts import LoginAttempt
+from db.models.patients import Episode, Patient
+from db.models.users import User
+from db.models.wards import Ward
+
+__all__ = [
+    "Agency",
+    "AuditEvent",
+    "Episode",
+    "JobHeartbeat",
+    "LoginAttempt",
+    "Patient",
+    "User",
+    "Ward",
+]

@@ -1,0 +1,1 @@
+"""The worker: APScheduler as a timer, sweeps that claim due rows, and the command line."""

@@ -1,0 +1,167 @@
+"""The `homeward` command: the process entry point, so it may wire service and jobs together."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from service.settings import Settings, SettingsError
+
+
+def _fail(message: str) -> None:
+    print(f"homeward: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _prepare(run_migrations: bool) -> Settings:
+    from jobs.bootstrap import prepare
+
+    try:
+        return prepare(run_migrations=run_migrations)
+    except SettingsError as exc:
+        _fail(f"configuration error: {exc}")
+        raise  # unreachable; keeps type checkers content
+
+
+def _serve_http(settings: Settings, with_worker: bool) -> None:
+    import uvicorn
+
+    from jobs.first_run import ensure_first_admin
+    from jobs.worker import Worker
+    from service.app import create_app
+    from service.clock import SystemClock
+    from service.http.state import AppResources
+
+    if settings.embedded_database:
+        asyncio.run(ensure_first_admin(settings))
+
+    hooks = []
+    if with_worker:
+
+        @asynccontextmanager
+        async def worker_hook(res: AppResources) -> AsyncIterator[None]:
+            worker = Worker(
+                res.sessionmaker, res.clock, settings.jobs_interval_seconds, extras=res.extras
+            )
+            worker.start()
+            try:
+                yield
+            finally:
+                await worker.stop()
+
+        hooks.append(worker_hook)
+
+    app = create_app(settings, clock=SystemClock(), lifespan_hooks=hooks)
+    print(
+        f"Homeward listening on http://{settings.host}:{settings.port} (API docs at /docs)",
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        server_header=False,
+        timeout_graceful_shutdown=20,
+    )
+
+
+def _run_worker(settings: Settings) -> None:
+    from db.engine import make_engine, make_sessionmaker
+    from jobs.worker import Worker
+    from service.clock import SystemClock
+
+    async def main() -> None:
+        assert settings.database_url is not None
+        engine = make_engine(settings.database_url, pool_size=5)
+        worker = Worker(make_sessionmaker(engine), SystemClock(), settings.jobs_interval_seconds)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        worker.start()
+        print("Homeward worker running; Ctrl-C to stop", flush=True)
+        await stop.wait()
+        await worker.stop()
+        await engine.dispose()
+
+    asyncio.run(main())
+
+
+def _create_user(settings: Settings, args: argparse.Namespace) -> None:
+    from jobs.first_run import create_user_from_cli
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        user_id = asyncio.run(
+            create_user_from_cli(
+                settings,
+                email=args.email,
+                role=args.role,
+                password=password,
+                ward_id=args.ward_id,
+                agency_id=args.agency_id,
+                full_name=args.full_name,
+            )
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    print(user_id)
+
+
+def _seed_demo(settings: Settings) -> None:
+    from jobs.demo import seed_demo
+
+    asyncio.run(seed_demo(settings))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="homeward", description="Homeward service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="API and job worker in one process (migrates first)")
+    sub.add_parser("api", help="the HTTP API alone")
+    sub.add_parser("worker", help="the job worker alone")
+    sub.add_parser("migrate", help="apply database migrations")
+    create = sub.add_parser("create-user", help="create a user; the password is read from stdin")
+    create.add_argument("--email", required=True)
+    create.add_argument(
+        "--role", required=True, choices=["admin", "ward_manager", "ward_staff", "agency_worker"]
+    )
+    create.add_argument("--ward-id")
+    create.add_argument("--agency-id")
+    create.add_argument("--full-name")
+    sub.add_parser("seed-demo", help="fill a demo ward with staff, an agency and patients")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    command = args.command
+    if command == "serve":
+        _serve_http(_prepare(run_migrations=True), with_worker=True)
+    elif command == "api":
+        _serve_http(_prepare(run_migrations=False), with_worker=False)
+    elif command == "worker":
+        _run_worker(_prepare(run_migrations=False))
+    elif command == "migrate":
+        _prepare(run_migrations=True)
+        print("migrations applied")
+    elif command == "create-user":
+        _create_user(_prepare(run_migrations=False), args)
+    elif command == "seed-demo":
+        _seed_demo(_prepare(run_migrations=False))
+
+
+if __name__ == "__main__":
+    main()

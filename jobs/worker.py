@@ -1,0 +1,112 @@
+"""The worker: APScheduler's AsyncIOScheduler ticks; each tick runs one sweep via the runner.
+
+APScheduler holds no durable state here: every due thing is a row in PostgreSQL, so any
+number of workers can tick side by side and a killed worker loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from jobs.runner import JobMetrics, run_sweep
+from jobs.schedule import JOBS, JobSpec
+from service.clock import Clock
+
+log = logging.getLogger("homeward.worker")
+
+
+class Worker:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        interval_seconds: float,
+        *,
+        extras: dict[str, Any] | None = None,
+        jobs: Sequence[JobSpec] = JOBS,
+        metrics: JobMetrics | None = None,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.clock = clock
+        self.interval = interval_seconds
+        self.extras = extras if extras is not None else {}
+        self.jobs = tuple(jobs)
+        self.metrics = metrics
+        self._scheduler: AsyncIOScheduler | None = None
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def run_once(self, name: str | None = None) -> dict[str, int]:
+        """Run every job (or one) once, in list order. Tests and the CLI use this directly."""
+        handled: dict[str, int] = {}
+        for spec in self.jobs:
+            if name is None or spec.name == name:
+                handled[spec.name] = await run_sweep(
+                    spec.name, spec.sweep, self.sessionmaker, self.clock, self.extras, self.metrics
+                )
+        return handled
+
+    def start(self) -> None:
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        for spec in self.jobs:
+            scheduler.add_job(
+                self._tick,
+                "interval",
+                seconds=self.interval * spec.every,
+                args=[spec],
+                id=spec.name,
+                name=spec.name,
+                # One run of a sweep at a time per process; late ticks collapse into one.
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+                # First run straight away rather than one interval after start-up.
+                next_run_time=datetime.now(UTC),
+            )
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info("worker started", extra={"jobs": [j.name for j in self.jobs]})
+
+    async def _tick(self, spec: JobSpec) -> None:
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            await run_sweep(
+                spec.name, spec.sweep, self.sessionmaker, self.clock, self.extras, self.metrics
+            )
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def stop(self, grace_seconds: float = 30) -> None:
+        scheduler = self._scheduler
+        if scheduler is None:
+            return
+        self._scheduler = None
+        # No new runs; let the ones in flight finish their transaction (bounded wait).
+        scheduler.pause()
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout=grace_seconds)
+        except TimeoutError:
+            log.warning("worker stopping with sweeps still running")
+        scheduler.shutdown(wait=False)
+        log.info("worker stopped")
+
+
+@asynccontextmanager
+async def running_worker(worker: Worker) -> AsyncIterator[Worker]:
+    worker.start()
+    try:
+        yield worker
+    finally:
+        await worker.stop()

@@ -1,0 +1,132 @@
+"""create_app: wiring only. Routes, middleware, dependencies and error mapping meet here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from prometheus_client import CollectorRegistry
+
+from db.engine import make_engine, make_sessionmaker
+from service.auth.controller import AuthController
+from service.clock import Clock, SystemClock
+from service.health.controller import HealthController
+from service.http.auth import BearerAuthMiddleware, declared_access_guard, public
+from service.http.deps import provide_clock, provide_principal, provide_resources, provide_session
+from service.http.observability import HttpMetrics, observability_middleware
+from service.http.openapi_problems import document_problems
+from service.http.problems import EXCEPTION_HANDLERS
+from service.http.state import AppResources
+from service.settings import Settings
+from service.users.controller import UserController
+from service.wards.controller import WardController
+
+LifespanHook = Callable[[AppResources], AbstractAsyncContextManager[None]]
+
+ROUTE_HANDLERS: list[Any] = [
+    HealthController,
+    AuthController,
+    WardController,
+    UserController,
+]
+
+MAX_BODY_BYTES = 1024 * 1024
+API_VERSION = "0.1.0"
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Homeward",
+        version=API_VERSION,
+        description="Discharge, relapse-prevention and community follow-up coordination.",
+        path="/docs",
+        render_plugins=[SwaggerRenderPlugin()],
+        # The API description is public; it holds no data.
+        openapi_router=Router(
+            path="/docs", route_handlers=[], opt=public(), include_in_schema=False
+        ),
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+            }
+        ),
+        security=[{"bearer": []}],
+        use_handler_docstrings=False,
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    lifespan_hooks: Sequence[LifespanHook] = (),
+) -> Litestar:
+    if settings.database_url is None:
+        raise ValueError("create_app needs settings with a database_url (start the database first)")
+    if not settings.jwt_secret:
+        raise ValueError("create_app needs settings with a jwt_secret")
+
+    engine = make_engine(settings.database_url)
+    registry = CollectorRegistry()
+    resources = AppResources(
+        settings=settings,
+        clock=clock or SystemClock(),
+        engine=engine,
+        sessionmaker=make_sessionmaker(engine),
+        extras={"metrics_registry": registry},
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for hook in lifespan_hooks:
+                await stack.enter_async_context(hook(resources))
+            try:
+                yield
+            finally:
+                pass
+        await engine.dispose()
+
+    app = Litestar(
+        route_handlers=ROUTE_HANDLERS,
+        lifespan=[lifespan],
+        dependencies={
+            "db": Provide(provide_session),
+            "caller": Provide(provide_principal, sync_to_thread=False),
+            "clock": Provide(provide_clock, sync_to_thread=False),
+            "res": Provide(provide_resources, sync_to_thread=False),
+        },
+        middleware=[
+            observability_middleware(HttpMetrics(registry)),
+            DefineMiddleware(BearerAuthMiddleware, exclude_from_auth_key="public"),
+        ],
+        guards=[declared_access_guard],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=openapi_config(),
+        request_max_body_size=MAX_BODY_BYTES,
+        cors_config=CORSConfig(allow_origins=[]),
+        debug=False,
+        # Logging is configured once per process (service.logging_setup), not by the framework.
+        logging_config=None,
+    )
+    app.state.resources = resources
+    document_problems(app.openapi_schema, _public_operations(app))
+    return app
+
+
+def _public_operations(app: Litestar) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if handler.opt.get("public"):
+                for method in handler.http_methods:
+                    found.add((route.path_format, method.lower()))
+    return found

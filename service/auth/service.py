@@ -1,0 +1,115 @@
+"""Login with rate limiting, and turning a bearer token back into a Principal."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import LoginAttempt, User
+from service.auth import passwords, tokens
+from service.errors import NotAuthenticated, TooManyRequests
+from service.principal import Principal
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    secret: str
+    ttl: timedelta
+    max_failures: int
+    window: timedelta
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    access_token: str
+    expires_at: datetime
+    user: User
+
+
+def _key(kind: str, value: str) -> str:
+    # Hashed so the table never holds an email address or a client address.
+    return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:64]}"
+
+
+async def _recent_failures(session: AsyncSession, key: str, since: datetime) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(
+            LoginAttempt.key == key,
+            LoginAttempt.attempted_at > since,
+            LoginAttempt.succeeded.is_(False),
+        )
+    )
+    return int(count or 0)
+
+
+async def login(
+    session: AsyncSession,
+    policy: LoginPolicy,
+    *,
+    email: str,
+    password: str,
+    client_address: str,
+    now: datetime,
+) -> LoginResult:
+    email_key = _key("email", email.strip().lower())
+    # Per address allows for a shared ward PC where several people sign in.
+    address_key = _key("ip", client_address)
+    since = now - policy.window
+    if (
+        await _recent_failures(session, email_key, since) >= policy.max_failures
+        or await _recent_failures(session, address_key, since) >= policy.max_failures * 4
+    ):
+        raise TooManyRequests(
+            "Too many failed sign-in attempts; try again later.",
+            retry_after_seconds=int(policy.window.total_seconds()),
+        )
+
+    user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+    ok = passwords.verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.active:
+        failure = NotAuthenticated("Email or password is not correct.")
+        failure.keeping(
+            LoginAttempt(key=email_key, attempted_at=now, succeeded=False),
+            LoginAttempt(key=address_key, attempted_at=now, succeeded=False),
+        )
+        raise failure
+
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    session.add(LoginAttempt(key=email_key, attempted_at=now, succeeded=True))
+    token, expires_at = tokens.issue(policy.secret, user.id, user.token_version, now, policy.ttl)
+    return LoginResult(access_token=token, expires_at=expires_at, user=user)
+
+
+async def principal_for_token(
+    session: AsyncSession, secret: str, token: str, now: datetime, request_id: str | None
+) -> Principal:
+    """The caller behind a token, checked against the database on every request.
+
+    Reading the user each time is what makes deactivation take effect at once.
+    """
+    claims = tokens.verify(secret, token, now)
+    if claims is None:
+        raise NotAuthenticated("The access token is missing, invalid or expired.")
+    row = (
+        await session.execute(
+            select(
+                User.id, User.role, User.ward_id, User.agency_id, User.active, User.token_version
+            ).where(User.id == claims.user_id)
+        )
+    ).one_or_none()
+    if row is None or not row.active or row.token_version != claims.token_version:
+        raise NotAuthenticated("The access token is missing, invalid or expired.")
+    return Principal(
+        user_id=row.id,
+        role=row.role,
+        ward_id=row.ward_id,
+        agency_id=row.agency_id,
+        request_id=request_id,
+    )

@@ -1,0 +1,1 @@
+"""Litestar glue: middleware, guards, dependencies and problem responses. Domain code lives elsewhere."""

@@ -1,0 +1,75 @@
+"""Authentication middleware and the guards that deny by default.
+
+Every route handler must declare its access in `opt`: either `public=True` or
+`roles=frozenset(...)`. A handler that declares neither is refused for everyone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from service.auth.service import principal_for_token
+from service.http.context import request_id_var
+from service.http.state import resources
+from service.principal import Principal
+
+PUBLIC_KEY = "public"
+ROLES_KEY = "roles"
+
+ADMIN: frozenset[str] = frozenset({"admin"})
+WARD: frozenset[str] = frozenset({"ward_manager", "ward_staff"})
+WARD_AND_ADMIN: frozenset[str] = WARD | ADMIN
+MANAGER_AND_ADMIN: frozenset[str] = frozenset({"ward_manager", "admin"})
+AGENCY: frozenset[str] = frozenset({"agency_worker"})
+ANY_USER: frozenset[str] = frozenset({"admin", "ward_manager", "ward_staff", "agency_worker"})
+
+
+def public() -> dict[str, Any]:
+    return {PUBLIC_KEY: True}
+
+
+def roles(*allowed: frozenset[str]) -> dict[str, Any]:
+    merged: frozenset[str] = frozenset().union(*allowed)
+    return {ROLES_KEY: merged}
+
+
+class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        header = connection.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedException()
+        res = resources(connection.app.state)
+        async with res.sessionmaker() as session:
+            principal = await principal_for_token(
+                session,
+                res.settings.jwt_secret,
+                token.strip(),
+                res.clock.now(),
+                request_id_var.get(),
+            )
+        return AuthenticationResult(user=principal, auth=None)
+
+
+def declared_access_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """App-wide guard: public routes pass, others need a declared role the caller holds."""
+    if handler.opt.get(PUBLIC_KEY):
+        return
+    allowed = handler.opt.get(ROLES_KEY)
+    if not allowed:
+        # A route nobody declared access for is a bug; refuse rather than leak.
+        raise PermissionDeniedException()
+    user = connection.scope.get("user")
+    if not isinstance(user, Principal):
+        raise NotAuthorizedException()
+    if user.role not in allowed:
+        raise PermissionDeniedException()

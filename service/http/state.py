@@ -1,0 +1,26 @@
+"""What create_app puts on app.state, typed in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from service.clock import Clock
+from service.settings import Settings
+
+
+@dataclass
+class AppResources:
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    # Filled in lifespan (e.g. the SMS gateway); typed loosely so this module stays leaf-level.
+    extras: dict[str, Any]
+
+
+def resources(app_state: Any) -> AppResources:
+    res: AppResources = app_state.resources
+    return res

@@ -1,0 +1,152 @@
+"""Configuration from the environment. Bad values stop start-up with one clear line."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+
+class SettingsError(Exception):
+    """A configuration problem, worded for the one line printed at start-up."""
+
+
+SmsBackend = Literal["console", "twilio"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    data_dir: Path = Path(".homeward")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str = "http://127.0.0.1:8000"
+    jwt_secret: str = ""
+    jwt_ttl_minutes: int = 480
+    sms_backend: SmsBackend = "console"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    twilio_api_base_url: str | None = None
+    twilio_timeout_seconds: float = 10.0
+    sms_rate_per_second: float = 5.0
+    jobs_interval_seconds: float = 30.0
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+    log_level: str = "INFO"
+    # True when this process started the embedded PostgreSQL (set by the bootstrap).
+    embedded_database: bool = False
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def with_database(self, url: str) -> Settings:
+        return replace(self, database_url=url)
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be greater than zero, got {raw!r}")
+    return value
+
+
+def _port(env: Mapping[str, str]) -> int:
+    raw = env.get("PORT", "8000")
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SettingsError(f"PORT must be a number from 1 to 65535, got {raw!r}")
+    return int(raw)
+
+
+def _url(name: str, raw: str, schemes: set[str]) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in schemes or (not parts.netloc and "host=" not in parts.query):
+        allowed = ", ".join(sorted(schemes))
+        raise SettingsError(f"{name} must be a URL starting with one of {allowed}")
+    return raw
+
+
+def load_jwt_secret(data_dir: Path) -> str:
+    """Read the secret kept in the data folder, creating it (0600) on first use."""
+    path = data_dir / "jwt_secret"
+    if path.exists():
+        secret = path.read_text().strip()
+        if len(secret) >= 32:
+            return secret
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("HOMEWARD_DATA_DIR") or ".homeward")
+    database_url = env.get("DATABASE_URL") or None
+    if database_url is not None:
+        database_url = _url(
+            "DATABASE_URL", database_url, {"postgresql", "postgres", "postgresql+asyncpg"}
+        )
+    port = _port(env)
+    host = env.get("HOST") or "127.0.0.1"
+    public_base_url = env.get("PUBLIC_BASE_URL") or f"http://{host}:{port}"
+    _url("PUBLIC_BASE_URL", public_base_url, {"http", "https"})
+
+    jwt_secret = env.get("JWT_SECRET") or ""
+    if jwt_secret and len(jwt_secret) < 32:
+        raise SettingsError("JWT_SECRET must be at least 32 characters")
+
+    backend_raw = env.get("SMS_BACKEND") or "console"
+    if backend_raw not in ("console", "twilio"):
+        raise SettingsError(f"SMS_BACKEND must be 'console' or 'twilio', got {backend_raw!r}")
+    backend: SmsBackend = "twilio" if backend_raw == "twilio" else "console"
+    sid = env.get("TWILIO_ACCOUNT_SID") or None
+    token = env.get("TWILIO_AUTH_TOKEN") or None
+    from_number = env.get("TWILIO_FROM_NUMBER") or None
+    api_base = env.get("TWILIO_API_BASE_URL") or None
+    if api_base is not None:
+        _url("TWILIO_API_BASE_URL", api_base, {"http", "https"})
+    if backend == "twilio":
+        missing = [
+            name
+            for name, value in (
+                ("TWILIO_ACCOUNT_SID", sid),
+                ("TWILIO_AUTH_TOKEN", token),
+                ("TWILIO_FROM_NUMBER", from_number),
+            )
+            if not value
+        ]
+        if missing:
+            raise SettingsError(f"SMS_BACKEND=twilio needs {', '.join(missing)}")
+
+    jwt_ttl = int(_positive_float(env, "JWT_TTL_MINUTES", 480))
+    if jwt_ttl > 12 * 60:
+        raise SettingsError("JWT_TTL_MINUTES must be at most 720 (tokens live hours, not days)")
+
+    return Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        public_base_url=public_base_url.rstrip("/"),
+        jwt_secret=jwt_secret,
+        jwt_ttl_minutes=jwt_ttl,
+        sms_backend=backend,
+        twilio_account_sid=sid,
+        twilio_auth_token=token,
+        twilio_from_number=from_number,
+        twilio_api_base_url=api_base.rstrip("/") if api_base else None,
+        sms_rate_per_second=_positive_float(env, "SMS_RATE_PER_SECOND", 5.0),
+        jobs_interval_seconds=_positive_float(env, "JOBS_INTERVAL_SECONDS", 30.0),
+        log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+    )

@@ -1,0 +1,76 @@
+"""Wards: admins create them; staff read their own."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Ward
+from service.errors import Conflict, NotFound
+from service.pagination import decode_cursor, page_after, split_page
+from service.phones import normalise_phone
+from service.principal import Principal
+from service.timezones import check_timezone
+from service.wards.schemas import EscalationPolicy, WardCreate, WardOut
+
+
+def to_out(ward: Ward) -> WardOut:
+    return WardOut(
+        id=ward.id,
+        name=ward.name,
+        timezone=ward.timezone,
+        crisis_message=ward.crisis_message,
+        escalation_policy=msgspec.convert(ward.escalation_policy, EscalationPolicy),
+    )
+
+
+def _policy_json(policy: EscalationPolicy) -> dict[str, Any]:
+    if policy.on_call_phone:
+        policy.on_call_phone = normalise_phone(
+            policy.on_call_phone, "escalation_policy.on_call_phone"
+        )
+    if policy.crisis_phone:
+        policy.crisis_phone = normalise_phone(policy.crisis_phone, "escalation_policy.crisis_phone")
+    result: dict[str, Any] = msgspec.to_builtins(policy)
+    return result
+
+
+async def create_ward(session: AsyncSession, data: WardCreate) -> Ward:
+    ward = Ward(
+        name=data.name.strip(),
+        timezone=check_timezone(data.timezone),
+        crisis_message=data.crisis_message.strip(),
+        escalation_policy=_policy_json(data.escalation_policy),
+    )
+    session.add(ward)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict("A ward with this name already exists.") from None
+    return ward
+
+
+async def get_ward(session: AsyncSession, caller: Principal, ward_id: uuid.UUID) -> Ward:
+    if not caller.is_admin and caller.ward_id != ward_id:
+        raise NotFound("No such ward.")
+    ward = await session.get(Ward, ward_id)
+    if ward is None:
+        raise NotFound("No such ward.")
+    return ward
+
+
+async def list_wards(
+    session: AsyncSession, caller: Principal, cursor: str | None, limit: int
+) -> tuple[list[Ward], str | None]:
+    query = select(Ward)
+    if not caller.is_admin:
+        query = query.where(Ward.id == caller.ward_id)
+    query = page_after(query, Ward.created_at, Ward.id, decode_cursor(cursor), limit)
+    rows = list((await session.scalars(query)).all())
+    return split_page(rows, limit, lambda w: (w.created_at, w.id))

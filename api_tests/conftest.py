@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,13 +32,20 @@ START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_url() -> Iterator[str]:
     external = os.environ.get("TEST_DATABASE_URL")
     if external:
         yield external
         return
-    base: Path = tmp_path_factory.mktemp("pg")
-    yield pg.start_test_server(base)
+    # Not under pytest's tmp tree: pytest resets that tree to 0700 when another xdist worker
+    # starts, and the server runs as its own OS user that must be able to traverse to it.
+    base = Path(tempfile.mkdtemp(prefix="homeward-test-pg-"))
+    url, server = pg.start_test_server(base)
+    try:
+        yield url
+    finally:
+        server.cleanup()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

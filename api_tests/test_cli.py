@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -35,7 +38,7 @@ def _postgres_processes(data_dir: Path) -> list[psutil.Process]:
     return found
 
 
-def _start_serve(data_dir: Path, port: int) -> subprocess.Popen[str]:
+def _start_serve(data_dir: Path, port: int, log: Path) -> subprocess.Popen[str]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -48,15 +51,15 @@ def _start_serve(data_dir: Path, port: int) -> subprocess.Popen[str]:
         [sys.executable, "-m", "jobs.cli", "serve"],
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("w"),
         text=True,
     )
 
 
-def _wait_ready(port: int, proc: subprocess.Popen[str], timeout: float = 60) -> dict:
+def _wait_ready(port: int, proc: subprocess.Popen[str], log: Path, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert proc.poll() is None, "serve exited early"
+        assert proc.poll() is None, "serve exited early:\n" + log.read_text()[-3000:]
         try:
             response = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2)
             if response.status_code == 200 and response.json()["jobs"]:
@@ -73,13 +76,23 @@ def _stop(proc: subprocess.Popen[str]) -> str:
     return out
 
 
-def test_serve_first_start_prints_admin_then_reuses_data_and_stops_cleanly(tmp_path):
+@pytest.fixture
+def serve_dir() -> Iterator[Path]:
+    # Outside pytest's tmp tree, which is reset to 0700 (the embedded server runs as its own user).
+    base = Path(tempfile.mkdtemp(prefix="homeward-serve-"))
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_serve_first_start_prints_admin_then_reuses_data_and_stops_cleanly(serve_dir):
+    tmp_path = serve_dir
     data_dir = (tmp_path / "data").resolve()
     port = _free_port()
 
-    first = _start_serve(data_dir, port)
+    log = tmp_path / "serve.log"
+    first = _start_serve(data_dir, port, log)
     try:
-        ready = _wait_ready(port, first)
+        ready = _wait_ready(port, first, log)
         assert ready["jobs"][0]["name"] == "heartbeat"
         wrong = httpx.post(
             f"http://127.0.0.1:{port}/api/v1/auth/login",
@@ -94,9 +107,9 @@ def test_serve_first_start_prints_admin_then_reuses_data_and_stops_cleanly(tmp_p
     password = match.group(1)
     assert not _postgres_processes(data_dir), "Ctrl-C must leave no PostgreSQL running"
 
-    second = _start_serve(data_dir, port)
+    second = _start_serve(data_dir, port, log)
     try:
-        _wait_ready(port, second)
+        _wait_ready(port, second, log)
         login = httpx.post(
             f"http://127.0.0.1:{port}/api/v1/auth/login",
             json={"email": "admin@homeward.local", "password": password},

@@ -1,4 +1,4 @@
-"""The heartbeat sweep: proves the worker is alive; also trims old login attempts."""
+"""The heartbeat sweep: proves the worker is alive; also trims old login attempts and keys."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 
 from db.models import LoginAttempt
 from jobs.runner import SweepContext
+from service import idempotency
 
 LOGIN_ATTEMPT_RETENTION = timedelta(days=1)
 PURGE_BATCH = 1000
@@ -25,4 +26,5 @@ async def heartbeat(ctx: SweepContext) -> int:
         .scalar_subquery()
     )
     await ctx.session.execute(delete(LoginAttempt).where(LoginAttempt.id.in_(old_ids)))
+    await idempotency.purge_expired(ctx.session, ctx.clock.now(), PURGE_BATCH)
     return 1

@@ -21,6 +21,7 @@ from service.clock import Clock, SystemClock
 from service.health.controller import HealthController
 from service.http.auth import BearerAuthMiddleware, declared_access_guard, public
 from service.http.deps import provide_clock, provide_principal, provide_resources, provide_session
+from service.http.idempotency import idempotency_middleware
 from service.http.observability import HttpMetrics, observability_middleware
 from service.http.openapi_problems import document_problems
 from service.http.problems import EXCEPTION_HANDLERS
@@ -107,6 +108,7 @@ def create_app(
         middleware=[
             observability_middleware(HttpMetrics(registry)),
             DefineMiddleware(BearerAuthMiddleware, exclude_from_auth_key="public"),
+            idempotency_middleware,
         ],
         guards=[declared_access_guard],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -2,6 +2,7 @@
 
 from db.models.agencies import Agency
 from db.models.audit import AuditEvent
+from db.models.idempotency import IdempotencyKey
 from db.models.jobs import JobHeartbeat
 from db.models.login_attempts import LoginAttempt
 from db.models.patients import Episode, Patient
@@ -12,6 +13,7 @@ __all__ = [
     "Agency",
     "AuditEvent",
     "Episode",
+    "IdempotencyKey",
     "JobHeartbeat",
     "LoginAttempt",
     "Patient",

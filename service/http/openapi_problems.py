@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from litestar.enums import ParamType
 from litestar.openapi.spec import (
     OpenAPI,
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
     Operation,
+    Parameter,
     Reference,
     Schema,
 )
@@ -36,6 +38,17 @@ PROBLEM_SCHEMA = Schema(
         ),
     },
     description="RFC 9457 problem details",
+)
+
+IDEMPOTENCY_HEADER = Parameter(
+    name="Idempotency-Key",
+    param_in=ParamType.HEADER,
+    required=False,
+    description="Retry-safe creation: the same key and body replay the first response; "
+    "a different body answers 422, a duplicate still in progress 409. Scoped to the caller.",
+    schema=Schema(
+        type=OpenAPIType.STRING, min_length=1, max_length=200, pattern="^[\\x21-\\x7e]+$"
+    ),
 )
 
 _DESCRIPTIONS = {
@@ -92,4 +105,8 @@ def document_problems(openapi: OpenAPI, public_operations: set[tuple[str, str]])
                 responses.setdefault(code, _problem(code))
             if (path, method) in public_operations:
                 operation.security = []
+            elif method == "post":
+                params = list(operation.parameters or [])
+                params.append(IDEMPOTENCY_HEADER)
+                operation.parameters = params
             operation.responses = dict(sorted(responses.items()))

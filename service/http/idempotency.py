@@ -10,7 +10,8 @@ import json
 from typing import Any
 
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
+from litestar.types.asgi_types import HTTPRequestEvent
 
 from service import idempotency
 from service.http.context import request_id_var
@@ -109,11 +110,11 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
         assert claim.row_id is not None
         delivered = False
 
-        async def replay_receive() -> Message:
+        async def replay_receive() -> ReceiveMessage:
             nonlocal delivered
             if not delivered:
                 delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
+                return HTTPRequestEvent(type="http.request", body=body, more_body=False)
             return await receive()
 
         captured: dict[str, Any] = {"status": 500, "headers": {}, "body": []}

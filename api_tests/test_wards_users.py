@@ -195,3 +195,11 @@ async def test_admin_changes_role_and_that_revokes_tokens(client, db):
         f"/api/v1/users/{uuid.uuid4()}", json={"full_name": "X"}, headers=headers
     )
     assert missing.status_code == 404
+
+
+async def test_unknown_query_parameters_are_refused(client, db):
+    _, headers = await _admin(client, db)
+    response = await client.get("/api/v1/users?ward=abc&limit=5", headers=headers)
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": "ward", "message": "unknown query parameter"}]
+    assert (await client.get("/api/v1/users?limit=5", headers=headers)).status_code == 200

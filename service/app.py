@@ -9,21 +9,27 @@ from typing import Any
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
+from litestar.enums import ParamType
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, Parameter, SecurityScheme
 from prometheus_client import CollectorRegistry
 
 from db.engine import make_engine, make_sessionmaker
 from service.auth.controller import AuthController
 from service.clock import Clock, SystemClock
 from service.health.controller import HealthController
-from service.http.auth import BearerAuthMiddleware, declared_access_guard, public
+from service.http.auth import (
+    BearerAuthMiddleware,
+    declared_access_guard,
+    known_query_guard,
+    public,
+)
 from service.http.deps import provide_clock, provide_principal, provide_resources, provide_session
 from service.http.idempotency import idempotency_middleware
 from service.http.observability import HttpMetrics, observability_middleware
-from service.http.openapi_problems import document_problems
+from service.http.openapi_document import finish_document
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.state import AppResources
 from service.settings import Settings
@@ -110,7 +116,7 @@ def create_app(
             DefineMiddleware(BearerAuthMiddleware, exclude_from_auth_key="public"),
             idempotency_middleware,
         ],
-        guards=[declared_access_guard],
+        guards=[declared_access_guard, known_query_guard],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY_BYTES,
@@ -120,8 +126,25 @@ def create_app(
         logging_config=None,
     )
     app.state.resources = resources
-    document_problems(app.openapi_schema, _public_operations(app))
+    finish_document(app.openapi_schema, _public_operations(app))
+    resources.extras["query_params"] = _documented_query_params(app)
     return app
+
+
+def _documented_query_params(app: Litestar) -> dict[tuple[str, str], frozenset[str]]:
+    found: dict[tuple[str, str], frozenset[str]] = {}
+    for path, item in (app.openapi_schema.paths or {}).items():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(item, method, None)
+            if operation is None:
+                continue
+            names = {
+                p.name
+                for p in operation.parameters or []
+                if isinstance(p, Parameter) and p.param_in == ParamType.QUERY
+            }
+            found[(path, method)] = frozenset(names)
+    return found
 
 
 def _public_operations(app: Litestar) -> set[tuple[str, str]]:

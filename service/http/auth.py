@@ -6,6 +6,7 @@ Every route handler must declare its access in `opt`: either `public=True` or
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -14,9 +15,12 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from service.auth.service import principal_for_token
+from service.errors import InvalidInput
 from service.http.context import request_id_var
 from service.http.state import resources
 from service.principal import Principal
+
+_PATH_PARAM_TYPE = re.compile(r":[a-z]+}")
 
 PUBLIC_KEY = "public"
 ROLES_KEY = "roles"
@@ -56,6 +60,30 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
                 request_id_var.get(),
             )
         return AuthenticationResult(user=principal, auth=None)
+
+
+def known_query_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Refuse query parameters the route does not declare (no ids smuggled past the schema)."""
+    if not connection.query_params:
+        return
+    allowed: dict[tuple[str, str], frozenset[str]] = resources(connection.app.state).extras.get(
+        "query_params", {}
+    )
+    template = _PATH_PARAM_TYPE.sub("}", connection.scope.get("path_template", ""))
+    known = allowed.get((template, connection.scope.get("method", "").lower()))
+    if known is None:
+        return  # routes outside the documented API (e.g. /docs)
+    unknown = sorted(set(connection.query_params) - known)
+    if unknown:
+        raise InvalidInput(
+            "Unknown query parameters.",
+            errors=[
+                {"field": name[:50] or "(empty)", "message": "unknown query parameter"}
+                for name in unknown[:10]
+            ],
+        )
 
 
 def declared_access_guard(

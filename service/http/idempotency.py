@@ -64,6 +64,12 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
         if raw_key is None or not isinstance(user, Principal):
             await app(scope, receive, send)
             return
+        handler = scope.get("route_handler")
+        allowed = getattr(handler, "opt", {}).get("roles") or frozenset()
+        if user.role not in allowed:
+            # Let the guard answer 403 first; nothing to remember for a refused role.
+            await app(scope, receive, send)
+            return
         key = raw_key.decode("latin-1")
         if not idempotency.valid_key(key):
             await _problem(

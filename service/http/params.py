@@ -26,6 +26,8 @@ IdPath = Annotated[uuid.UUID, PathParameter()]
 Limit = Annotated[
     int, QueryParameter(ge=1, le=MAX_LIMIT, description=f"page size, at most {MAX_LIMIT}")
 ]
-Cursor = Annotated[str | None, QueryParameter(max_length=200, description="from next_cursor")]
+Cursor = Annotated[
+    str | None, QueryParameter(min_length=1, max_length=200, description="from next_cursor")
+]
 
 __all__ = ["DEFAULT_LIMIT", "Caller", "ClockDep", "Cursor", "Db", "IdPath", "Limit", "Res"]

@@ -123,7 +123,36 @@ def _database_unavailable(_: Request[Any, Any, Any], exc: Exception) -> Response
     )
 
 
+def _sqlstate(exc: DBAPIError) -> str:
+    orig = exc.orig
+    return str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+
+
 def _dbapi(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    """Safety net for database refusals the domain code did not anticipate.
+
+    Input PostgreSQL cannot store (a NUL character, a number out of range) is the client's
+    problem, not a server error; the transaction has already been rolled back.
+    """
+    code = _sqlstate(exc)
+    if code.startswith("22"):
+        return problem(
+            422,
+            "A value could not be stored (unsupported characters or out of range).",
+            slug="validation",
+            errors=[{"field": "body", "message": "value not storable"}],
+        )
+    if code in ("23503", "23514", "23502"):
+        return problem(
+            422,
+            "The request refers to something that does not exist or breaks a rule.",
+            slug="validation",
+            errors=[{"field": "body", "message": "constraint violated"}],
+        )
+    if code == "23505":
+        return problem(409, "This conflicts with an existing record.", slug="conflict")
+    if code in ("40001", "40P01") or code.startswith("08") or code.startswith("57P"):
+        return _database_unavailable(request, exc)
     if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
         return _database_unavailable(request, exc)
     return _unexpected(request, exc)

@@ -1,4 +1,9 @@
-"""Document our RFC 9457 problem responses on every operation of the OpenAPI description."""
+"""Finish the generated OpenAPI description so it says exactly what the service does.
+
+Adds our RFC 9457 problem responses to every operation, the Idempotency-Key header to
+POSTs, and `additionalProperties: false` to our own schemas (bodies with unknown fields
+are refused, and responses never carry undeclared fields).
+"""
 
 from __future__ import annotations
 
@@ -89,9 +94,25 @@ def _codes_for(path: str, operation: Operation, is_public: bool) -> list[str]:
     return codes
 
 
-def document_problems(openapi: OpenAPI, public_operations: set[tuple[str, str]]) -> None:
+def _close_objects(schema: Schema) -> None:
+    if schema.properties:
+        schema.additional_properties = False
+        for child in schema.properties.values():
+            if isinstance(child, Schema):
+                _close_objects(child)
+    for group in (schema.one_of, schema.any_of, schema.all_of):
+        for child in group or []:
+            if isinstance(child, Schema):
+                _close_objects(child)
+    if isinstance(schema.items, Schema):
+        _close_objects(schema.items)
+
+
+def finish_document(openapi: OpenAPI, public_operations: set[tuple[str, str]]) -> None:
     components = openapi.components
     assert not isinstance(components, list)
+    for schema in (components.schemas or {}).values():
+        _close_objects(schema)
     components.schemas = {**(components.schemas or {}), "Problem": PROBLEM_SCHEMA}
     for path, item in (openapi.paths or {}).items():
         for method in ("get", "put", "post", "delete", "patch"):

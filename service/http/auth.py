@@ -72,7 +72,8 @@ def known_query_guard(
         "query_params", {}
     )
     template = _PATH_PARAM_TYPE.sub("}", connection.scope.get("path_template", ""))
-    known = allowed.get((template, connection.scope.get("method", "").lower()))
+    method = str(connection.scope.get("method", "")).lower()
+    known = allowed.get((template, method))
     if known is None:
         return  # routes outside the documented API (e.g. /docs)
     unknown = sorted(set(connection.query_params) - known)

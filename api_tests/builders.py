@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import itertools
 import uuid
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Agency, User, Ward
+from db.models import Agency, Consent, Patient, Referral, ReferralStatusChange, User, Ward
 from service.auth import passwords
 from service.wards import service as wards
 from service.wards.schemas import WardCreate
@@ -82,3 +83,88 @@ async def auth_headers(
     client: AsyncTestClient[Any], who: User, password: str = PASSWORD
 ) -> dict[str, str]:
     return {"Authorization": f"Bearer {await token_for(client, who.email, password)}"}
+
+
+def _nhs_number() -> str:
+    """A random 10-digit NHS number with a valid modulus-11 check digit."""
+    while True:
+        body = f"{uuid.uuid4().int % 10**9:09d}"
+        total = sum(int(d) * w for d, w in zip(body, range(10, 1, -1), strict=True))
+        check = (11 - total % 11) % 11
+        if check != 10:
+            return body + str(check)
+
+
+async def patient(session: AsyncSession, ward_id: uuid.UUID, **fields: Any) -> Patient:
+    """A patient row inserted directly (the patients domain builds the real route)."""
+    n = next(_seq)
+    row = Patient(
+        ward_id=ward_id,
+        nhs_number=fields.pop("nhs_number", _nhs_number()),
+        given_name=fields.pop("given_name", f"Given{n}"),
+        family_name=fields.pop("family_name", f"Family{n}"),
+        date_of_birth=fields.pop("date_of_birth", date(1980, 1, 1)),
+        mobile=fields.pop("mobile", f"+4479{n % 10**8:08d}"),
+        timezone=fields.pop("timezone", "Europe/London"),
+        **fields,
+    )
+    session.add(row)
+    await session.commit()
+    return row
+
+
+async def consent(
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    agency_id: uuid.UUID,
+    recorded_by: uuid.UUID,
+    *,
+    scope: str = "full",
+    given_at: datetime,
+    expires_in: timedelta | None = None,
+) -> Consent:
+    row = Consent(
+        patient_id=patient_id,
+        agency_id=agency_id,
+        scope=scope,
+        given_at=given_at,
+        expires_at=given_at + expires_in if expires_in else None,
+        recorded_by_id=recorded_by,
+        created_at=given_at,
+    )
+    session.add(row)
+    await session.commit()
+    return row
+
+
+async def referral(
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    agency_id: uuid.UUID,
+    created_by: uuid.UUID,
+    *,
+    at: datetime,
+    status: str = "pending",
+) -> Referral:
+    """A referral row with its creation in the history (and a response time if needed)."""
+    row = Referral(
+        patient_id=patient_id,
+        agency_id=agency_id,
+        reason="Needs support",
+        status=status,
+        respond_by=at + timedelta(days=2),
+        responded_at=at if status in ("accepted", "declined", "completed") else None,
+        decline_reason="No capacity" if status == "declined" else None,
+        created_by_id=created_by,
+        created_at=at,
+        updated_at=at,
+    )
+    session.add(row)
+    await session.flush()
+    session.add(
+        ReferralStatusChange(
+            referral_id=row.id, from_status=None, to_status=status, at=at, by_id=created_by
+        )
+    )
+    await session.commit()
+    return row

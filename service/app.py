@@ -17,8 +17,10 @@ from litestar.openapi.spec import Components, Parameter, SecurityScheme
 from prometheus_client import CollectorRegistry
 
 from db.engine import make_engine, make_sessionmaker
+from service.agencies.controller import AgencyController, AgencyPatientsController
 from service.auth.controller import AuthController
 from service.clock import Clock, SystemClock
+from service.consents.controller import ConsentController
 from service.health.controller import HealthController
 from service.http.auth import (
     BearerAuthMiddleware,
@@ -29,10 +31,12 @@ from service.http.auth import (
 from service.http.deps import provide_clock, provide_principal, provide_resources, provide_session
 from service.http.idempotency import idempotency_middleware
 from service.http.observability import HttpMetrics, observability_middleware
-from service.http.openapi_document import finish_document
+from service.http.openapi_document import finish_document, mark_optional_bodies
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.state import AppResources
+from service.referrals.controller import ReferralController
 from service.settings import Settings
+from service.support_actions.controller import SupportActionController
 from service.users.controller import UserController
 from service.wards.controller import WardController
 
@@ -43,6 +47,11 @@ ROUTE_HANDLERS: list[Any] = [
     AuthController,
     WardController,
     UserController,
+    AgencyController,
+    AgencyPatientsController,
+    ConsentController,
+    ReferralController,
+    SupportActionController,
 ]
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -127,6 +136,7 @@ def create_app(
     )
     app.state.resources = resources
     finish_document(app.openapi_schema, _public_operations(app))
+    mark_optional_bodies(app.openapi_schema, app)
     resources.extras["query_params"] = _documented_query_params(app)
     return app
 

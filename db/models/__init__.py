@@ -2,21 +2,28 @@
 
 from db.models.agencies import Agency
 from db.models.audit import AuditEvent
+from db.models.consents import Consent
 from db.models.idempotency import IdempotencyKey
 from db.models.jobs import JobHeartbeat
 from db.models.login_attempts import LoginAttempt
 from db.models.patients import Episode, Patient
+from db.models.referrals import Referral, ReferralStatusChange
+from db.models.support_actions import SupportAction
 from db.models.users import User
 from db.models.wards import Ward
 
 __all__ = [
     "Agency",
     "AuditEvent",
+    "Consent",
     "Episode",
     "IdempotencyKey",
     "JobHeartbeat",
     "LoginAttempt",
     "Patient",
+    "Referral",
+    "ReferralStatusChange",
+    "SupportAction",
     "User",
     "Ward",
 ]

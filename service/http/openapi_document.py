@@ -7,6 +7,7 @@ are refused, and responses never carry undeclared fields).
 
 from __future__ import annotations
 
+from litestar import Litestar
 from litestar.enums import ParamType
 from litestar.openapi.spec import (
     OpenAPI,
@@ -16,6 +17,7 @@ from litestar.openapi.spec import (
     Operation,
     Parameter,
     Reference,
+    RequestBody,
     Schema,
 )
 
@@ -131,3 +133,20 @@ def finish_document(openapi: OpenAPI, public_operations: set[tuple[str, str]]) -
                 params.append(IDEMPOTENCY_HEADER)
                 operation.parameters = params
             operation.responses = dict(sorted(responses.items()))
+
+
+def mark_optional_bodies(openapi: OpenAPI, app: Litestar) -> None:
+    """A handler whose `data` parameter has a default accepts a request without a body."""
+    optional: set[tuple[str, str]] = set()
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            data = handler.parsed_fn_signature.parameters.get("data")
+            if data is not None and data.has_default:
+                optional.update((route.path_format, m.lower()) for m in handler.http_methods)
+    for path, item in (openapi.paths or {}).items():
+        for method in ("post", "put", "patch"):
+            operation: Operation | None = getattr(item, method, None)
+            if (path, method) in optional and isinstance(operation, Operation):
+                body = operation.request_body
+                if isinstance(body, RequestBody):
+                    body.required = False

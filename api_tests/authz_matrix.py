@@ -1,0 +1,635 @@
+"""The authorization matrix: every route of the app x every kind of caller -> expected outcome.
+
+`test_authz_matrix.py` reads the route table from the app itself (`app.routes`), so a route
+without a rule here fails the suite: adding a route means deciding who may call it.
+
+How to extend (e.g. when another branch adds routes):
+  1. Add a `Rule(method, path_format, expect(...), params=..., body=...)` to `RULES`.
+     `path_format` is Litestar's (`/api/v1/patients/{patient_id}/goals`, no `:uuid`).
+  2. `params` fill path placeholders; `body` and `query` build the request. Each is either a
+     constant or an async factory `f(world, role)` called right before that role's request,
+     so a state-changing route can get a fresh object per caller (see `fresh_referral`).
+  3. `expect(ok=..., not_found=..., invalid=..., conflict=...)`: every authenticated role not
+     named answers 403 (role may never do this); no token answers 401 unless `public=True`.
+  4. `audits_denials=True` for patient data: each 404 must add a `denied` audit event.
+  5. Extra rules with a `variant` name probe the same route with smuggled ids or fields.
+
+Generic checks the runner applies to every cell: the status class matches; any non-2xx answer
+leaves every table but the audit log and login attempts unchanged; and `check`, when given,
+inspects the response (e.g. filters in the query string never widen what a caller sees).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api_tests import builders
+from db.base import Base
+from db.models import Agency, AuditEvent, Consent, Patient, Referral, User, Ward
+
+# The callers every route is tried with.
+ADMIN = "admin"
+MANAGER = "ward_manager"
+STAFF = "ward_staff"
+OTHER_STAFF = "other_ward_staff"
+AGENCY = "agency_with_consent"
+AGENCY_NO_CONSENT = "agency_without_consent"
+OTHER_AGENCY = "other_agency"
+ANON = "no_token"
+
+AUTHENTICATED = (ADMIN, MANAGER, STAFF, OTHER_STAFF, AGENCY, AGENCY_NO_CONSENT, OTHER_AGENCY)
+ROLES = (*AUTHENTICATED, ANON)
+WARD_OF_PATIENT = (MANAGER, STAFF)
+ALL_WARD = (MANAGER, STAFF, OTHER_STAFF)
+ALL_AGENCY = (AGENCY, AGENCY_NO_CONSENT, OTHER_AGENCY)
+NOT_AGENCY_OF_PATIENT = (AGENCY_NO_CONSENT, OTHER_AGENCY)
+
+OK = "2xx"
+Outcome = str | int  # OK, or one exact status code
+
+# Tables a refused request may still write to (the audit of the refusal itself).
+MAY_CHANGE_ON_FAILURE = {"audit_events", "login_attempts", "job_heartbeats"}
+
+
+@dataclass
+class World:
+    """One ward's small world, built once per matrix run.
+
+    * `patient` is on `ward`; `other_ward` has its own staff.
+    * `agency` has a pending referral of `patient` AND a consent in force (full scope).
+    * `agency_no_consent` has a pending referral of `patient` but no consent.
+    * `other_agency` has neither.
+    """
+
+    db: AsyncSession
+    now: datetime
+    ward: Ward
+    other_ward: Ward
+    patient: Patient
+    agency: Agency
+    agency_no_consent: Agency
+    other_agency: Agency
+    referral: Referral
+    referral_no_consent: Referral
+    consent: Consent
+    users: dict[str, User]
+    headers: dict[str, dict[str, str]]
+
+
+async def build_world(db: AsyncSession, client: AsyncTestClient[Litestar], now: datetime) -> World:
+    ward = await builders.ward(db)
+    other_ward = await builders.ward(db)
+    agency = await builders.agency(db)
+    agency_no_consent = await builders.agency(db)
+    other_agency = await builders.agency(db)
+    users = {
+        ADMIN: await builders.user(db, "admin"),
+        MANAGER: await builders.user(db, "ward_manager", ward_id=ward.id),
+        STAFF: await builders.user(db, "ward_staff", ward_id=ward.id),
+        OTHER_STAFF: await builders.user(db, "ward_staff", ward_id=other_ward.id),
+        AGENCY: await builders.user(db, "agency_worker", agency_id=agency.id),
+        AGENCY_NO_CONSENT: await builders.user(db, "agency_worker", agency_id=agency_no_consent.id),
+        OTHER_AGENCY: await builders.user(db, "agency_worker", agency_id=other_agency.id),
+    }
+    patient = await builders.patient(db, ward.id, key_worker_id=users[STAFF].id)
+    staff_id = users[STAFF].id
+    referral = await builders.referral(db, patient.id, agency.id, staff_id, at=now)
+    referral_no_consent = await builders.referral(
+        db, patient.id, agency_no_consent.id, staff_id, at=now
+    )
+    consent = await builders.consent(
+        db, patient.id, agency.id, staff_id, scope="full", given_at=now - timedelta(days=1)
+    )
+    headers = {role: await builders.auth_headers(client, user) for role, user in users.items()}
+    headers[ANON] = {}
+    return World(
+        db=db,
+        now=now,
+        ward=ward,
+        other_ward=other_ward,
+        patient=patient,
+        agency=agency,
+        agency_no_consent=agency_no_consent,
+        other_agency=other_agency,
+        referral=referral,
+        referral_no_consent=referral_no_consent,
+        consent=consent,
+        users=users,
+        headers=headers,
+    )
+
+
+Factory = Callable[[World, str], Awaitable[Any]]
+Value = Any  # a constant, or a Factory
+Check = Callable[[World, str, Any], Awaitable[None]]
+
+
+def expect(
+    *,
+    ok: Iterable[str] = (),
+    not_found: Iterable[str] = (),
+    invalid: Iterable[str] = (),
+    conflict: Iterable[str] = (),
+    public: bool = False,
+) -> dict[str, Outcome]:
+    """Outcome per role: named roles get their class, other authenticated roles 403, no token
+    401 (or everyone 2xx for a public route)."""
+    if public:
+        return dict.fromkeys(ROLES, OK)
+    result: dict[str, Outcome] = dict.fromkeys(AUTHENTICATED, 403)
+    result[ANON] = 401
+    for roles, outcome in ((ok, OK), (not_found, 404), (invalid, 422), (conflict, 409)):
+        for role in roles:
+            result[role] = outcome
+    return result
+
+
+@dataclass
+class Rule:
+    method: str
+    path: str
+    expect: dict[str, Outcome]
+    params: dict[str, Value] = field(default_factory=dict)
+    body: Value = None
+    query: Value = None
+    audits_denials: bool = False
+    variant: str = ""
+    check: Check | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.method, self.path)
+
+    @property
+    def label(self) -> str:
+        suffix = f" [{self.variant}]" if self.variant else ""
+        return f"{self.method} {self.path}{suffix}"
+
+
+# ---- factories: fresh objects per request, so one caller's success never changes the next's
+
+
+def const(value: Any) -> Factory:
+    async def make(w: World, role: str) -> Any:
+        return value
+
+    return make
+
+
+def attr(path: str) -> Factory:
+    """`attr("patient.id")` -> world.patient.id, as a string."""
+
+    async def make(w: World, role: str) -> Any:
+        value: Any = w
+        for part in path.split("."):
+            value = getattr(value, part)
+        return str(value)
+
+    return make
+
+
+async def fresh_agency(w: World, role: str) -> str:
+    return str((await builders.agency(w.db)).id)
+
+
+def fresh_referral(status: str, agency: str = "agency") -> Factory:
+    async def make(w: World, role: str) -> str:
+        row = await builders.referral(
+            w.db, w.patient.id, getattr(w, agency).id, w.users[STAFF].id, at=w.now, status=status
+        )
+        return str(row.id)
+
+    return make
+
+
+async def fresh_consent(w: World, role: str) -> str:
+    # To the agency with no referral: a new consent there never widens anyone's view.
+    row = await builders.consent(
+        w.db, w.patient.id, w.other_agency.id, w.users[STAFF].id, given_at=w.now
+    )
+    return str(row.id)
+
+
+async def fresh_user(w: World, role: str) -> str:
+    return str((await builders.user(w.db, "ward_staff", ward_id=w.other_ward.id)).id)
+
+
+async def new_ward_body(w: World, role: str) -> dict[str, Any]:
+    return {"name": f"Matrix ward {uuid.uuid4().hex[:8]}"}
+
+
+async def new_user_body(w: World, role: str) -> dict[str, Any]:
+    return {
+        "email": f"matrix-{uuid.uuid4().hex[:8]}@example.org",
+        "full_name": "Matrix User",
+        "role": "admin",
+        "password": "a long enough password",
+    }
+
+
+async def new_agency_body(w: World, role: str) -> dict[str, Any]:
+    return {"name": f"Matrix agency {uuid.uuid4().hex[:8]}", "kind": "housing"}
+
+
+async def login_body(w: World, role: str) -> dict[str, Any]:
+    return {"email": w.users[ADMIN].email, "password": builders.PASSWORD}
+
+
+async def referral_body(w: World, role: str) -> dict[str, Any]:
+    return {
+        "patient_id": str(w.patient.id),
+        "agency_id": await fresh_agency(w, role),
+        "reason": "Housing support after discharge",
+    }
+
+
+async def consent_body(w: World, role: str) -> dict[str, Any]:
+    return {"agency_id": str(w.other_agency.id), "scope": "contact_details"}
+
+
+# ---- checks on successful answers
+
+
+async def only_own_agency_items(w: World, role: str, body: Any) -> None:
+    """Agency callers only ever get items of their own agency; ward callers of their ward."""
+    user = w.users.get(role)
+    if user is None:
+        return
+    for item in body["items"]:
+        if user.agency_id is not None:
+            assert item["agency_id"] == str(user.agency_id), "another agency's item leaked"
+        elif user.ward_id is not None and "patient_id" in item:
+            ward_id = await w.db.scalar(
+                select(Patient.ward_id).where(Patient.id == uuid.UUID(item["patient_id"]))
+            )
+            assert ward_id == user.ward_id, "another ward's item leaked"
+
+
+async def agency_list_is_own(w: World, role: str, body: Any) -> None:
+    user = w.users.get(role)
+    if user is not None and user.agency_id is not None:
+        assert [a["id"] for a in body["items"]] == [str(user.agency_id)]
+
+
+async def visible_patients_match(w: World, role: str, body: Any) -> None:
+    ids = [p["id"] for p in body["items"]]
+    assert ids == ([str(w.patient.id)] if role == AGENCY else []), ids
+    for item in body["items"]:
+        assert "nhs_number" not in item and "date_of_birth" not in item
+
+
+async def empty_for_foreign_callers(w: World, role: str, body: Any) -> None:
+    if role in (OTHER_STAFF, AGENCY_NO_CONSENT, OTHER_AGENCY):
+        assert body["items"] == [], "a filter widened a foreign caller's view"
+
+
+PATIENT = {"patient_id": attr("patient.id")}
+
+RULES: list[Rule] = [
+    # -- health, docs and login: public
+    Rule("GET", "/health/live", expect(public=True)),
+    Rule("GET", "/health/ready", expect(public=True)),
+    Rule("GET", "/metrics", expect(public=True)),
+    Rule("GET", "/docs", expect(public=True)),
+    Rule("GET", "/docs/swagger", expect(public=True)),
+    Rule("GET", "/docs/openapi.json", expect(public=True)),
+    Rule("GET", "/docs/oauth2-redirect.html", expect(public=True)),
+    Rule("GET", "/docs/{path}", expect(public=True), params={"path": "swagger"}),
+    Rule("POST", "/api/v1/auth/login", expect(public=True), body=login_body),
+    Rule("GET", "/api/v1/me", expect(ok=AUTHENTICATED)),
+    # -- wards and users (admin)
+    Rule("POST", "/api/v1/wards", expect(ok=[ADMIN]), body=new_ward_body),
+    Rule("GET", "/api/v1/wards", expect(ok=[ADMIN, *ALL_WARD])),
+    Rule(
+        "GET",
+        "/api/v1/wards/{ward_id}",
+        expect(ok=[ADMIN, *WARD_OF_PATIENT], not_found=[OTHER_STAFF]),
+        params={"ward_id": attr("ward.id")},
+    ),
+    Rule("POST", "/api/v1/users", expect(ok=[ADMIN]), body=new_user_body),
+    Rule("GET", "/api/v1/users", expect(ok=[ADMIN])),
+    Rule("GET", "/api/v1/users/{user_id}", expect(ok=[ADMIN]), params={"user_id": fresh_user}),
+    Rule(
+        "PATCH",
+        "/api/v1/users/{user_id}",
+        expect(ok=[ADMIN]),
+        params={"user_id": fresh_user},
+        body={"full_name": "Renamed"},
+    ),
+    # -- agencies
+    Rule("POST", "/api/v1/agencies", expect(ok=[ADMIN]), body=new_agency_body),
+    Rule(
+        "GET",
+        "/api/v1/agencies",
+        expect(ok=[ADMIN, *ALL_WARD, *ALL_AGENCY]),
+        check=agency_list_is_own,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/agencies/{agency_id}",
+        expect(ok=[ADMIN, *ALL_WARD, AGENCY], not_found=NOT_AGENCY_OF_PATIENT),
+        params={"agency_id": attr("agency.id")},
+    ),
+    Rule(
+        "PATCH",
+        "/api/v1/agencies/{agency_id}",
+        expect(ok=[ADMIN]),
+        params={"agency_id": fresh_agency},
+        body={"phone": "020 7946 0000"},
+    ),
+    Rule(
+        "PATCH",
+        "/api/v1/agencies/{agency_id}",
+        expect(ok=[ADMIN]),
+        params={"agency_id": attr("agency_no_consent.id")},
+        body={"email": "team@example.org"},
+        variant="an agency worker cannot change their own agency",
+    ),
+    Rule(
+        "GET",
+        "/api/v1/agency/patients",
+        expect(ok=ALL_AGENCY),
+        check=visible_patients_match,
+        audits_denials=False,
+    ),
+    # -- consents (ward staff of the patient's ward)
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/consents",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        body=consent_body,
+        audits_denials=True,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/consents",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        audits_denials=True,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/consents/{consent_id}/withdraw",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params={**PATIENT, "consent_id": fresh_consent},
+        audits_denials=True,
+    ),
+    # -- referrals
+    Rule(
+        "POST",
+        "/api/v1/referrals",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        body=referral_body,
+        audits_denials=True,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/referrals",
+        expect(invalid=ALL_WARD),
+        body={
+            "patient_id": attr("patient.id"),
+            "agency_id": attr("other_agency.id"),
+            "reason": "x",
+            "status": "accepted",
+        },
+        variant="status smuggled into a new referral",
+    ),
+    Rule(
+        "GET",
+        "/api/v1/referrals",
+        expect(ok=[*ALL_WARD, *ALL_AGENCY]),
+        check=only_own_agency_items,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/referrals",
+        expect(ok=[*ALL_WARD, *ALL_AGENCY]),
+        query={"patient_id": attr("patient.id"), "agency_id": attr("agency.id")},
+        check=empty_for_foreign_callers,
+        variant="patient_id and agency_id in the query never widen the view",
+    ),
+    Rule(
+        "GET",
+        "/api/v1/referrals/{referral_id}",
+        expect(ok=[*WARD_OF_PATIENT, AGENCY], not_found=[OTHER_STAFF, *NOT_AGENCY_OF_PATIENT]),
+        params={"referral_id": attr("referral.id")},
+        audits_denials=True,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/referrals/{referral_id}/accept",
+        expect(ok=[AGENCY], not_found=NOT_AGENCY_OF_PATIENT),
+        params={"referral_id": fresh_referral("pending")},
+        audits_denials=True,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/referrals/{referral_id}/accept",
+        expect(invalid=ALL_AGENCY),
+        params={"referral_id": fresh_referral("pending")},
+        body={"status": "completed"},
+        variant="status smuggled into accept",
+    ),
+    Rule(
+        "POST",
+        "/api/v1/referrals/{referral_id}/decline",
+        expect(ok=[AGENCY], not_found=NOT_AGENCY_OF_PATIENT),
+        params={"referral_id": fresh_referral("pending")},
+        body={"reason": "No capacity this month"},
+        audits_denials=True,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/referrals/{referral_id}/decline",
+        expect(invalid=ALL_AGENCY),
+        params={"referral_id": fresh_referral("pending")},
+        body={},
+        variant="decline without a reason",
+    ),
+    Rule(
+        "POST",
+        "/api/v1/referrals/{referral_id}/decline",
+        expect(invalid=ALL_AGENCY),
+        params={"referral_id": fresh_referral("pending")},
+        body={"reason": "x", "agency_id": attr("agency_no_consent.id")},
+        variant="agency_id smuggled into decline",
+    ),
+    Rule(
+        "POST",
+        "/api/v1/referrals/{referral_id}/complete",
+        expect(ok=[AGENCY], not_found=NOT_AGENCY_OF_PATIENT),
+        params={"referral_id": fresh_referral("accepted")},
+        audits_denials=True,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/referrals/{referral_id}/complete",
+        expect(conflict=[AGENCY], not_found=NOT_AGENCY_OF_PATIENT),
+        params={"referral_id": fresh_referral("pending")},
+        variant="completing a pending referral is a conflict",
+    ),
+    Rule(
+        "POST",
+        "/api/v1/referrals/{referral_id}/withdraw",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params={"referral_id": fresh_referral("pending")},
+        audits_denials=True,
+    ),
+    # -- support actions
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/support-actions",
+        expect(ok=[AGENCY], not_found=NOT_AGENCY_OF_PATIENT),
+        params=PATIENT,
+        body={"kind": "phone_call", "note": "Called about housing"},
+        audits_denials=True,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/support-actions",
+        expect(invalid=ALL_AGENCY),
+        params=PATIENT,
+        body={"kind": "visit", "agency_id": attr("agency_no_consent.id")},
+        variant="agency_id smuggled into a support action",
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/support-actions",
+        expect(invalid=ALL_AGENCY),
+        params=PATIENT,
+        body={"kind": "visit", "status": "accepted"},
+        variant="status smuggled into a support action",
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/support-actions",
+        expect(ok=[*WARD_OF_PATIENT, AGENCY], not_found=[OTHER_STAFF, *NOT_AGENCY_OF_PATIENT]),
+        params=PATIENT,
+        audits_denials=True,
+        check=only_own_agency_items,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/support-actions",
+        # Undeclared query parameters are refused outright (before any lookup).
+        expect(invalid=[*WARD_OF_PATIENT, AGENCY, OTHER_STAFF, *NOT_AGENCY_OF_PATIENT]),
+        params=PATIENT,
+        query={"agency_id": attr("agency_no_consent.id")},
+        variant="an undeclared agency_id in the query is refused",
+    ),
+]
+
+
+# ---- the route table and the runner
+
+
+def app_operations(app: Litestar) -> set[tuple[str, str]]:
+    """(method, path_format) of every route the app serves; OPTIONS/HEAD are framework-made."""
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            for method in handler.http_methods:
+                if method not in ("OPTIONS", "HEAD"):
+                    found.add((method, route.path_format))
+    return found
+
+
+def coverage_problems(app: Litestar, rules: list[Rule] = RULES) -> list[str]:
+    operations = app_operations(app)
+    base = {rule.key for rule in rules if not rule.variant}
+    problems = [f"no rule for {m} {p}" for m, p in sorted(operations - base)]
+    problems += [
+        f"rule for a route that does not exist: {m} {p}" for m, p in sorted(base - operations)
+    ]
+    problems += [
+        f"variant of a route that does not exist: {rule.label}"
+        for rule in rules
+        if rule.key not in operations
+    ]
+    for rule in rules:
+        missing = set(ROLES) - rule.expect.keys()
+        if missing:
+            problems.append(f"{rule.label}: no expectation for {sorted(missing)}")
+    return problems
+
+
+async def _resolve(value: Any, w: World, role: str) -> Any:
+    if callable(value):
+        return await value(w, role)
+    if isinstance(value, dict):
+        return {k: await _resolve(v, w, role) for k, v in value.items()}
+    return value
+
+
+def _fingerprint_sql() -> str:
+    parts = [
+        f"(SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table.name} t)"
+        for table in Base.metadata.sorted_tables
+        if table.name not in MAY_CHANGE_ON_FAILURE
+    ]
+    return "SELECT " + " || ".join(parts)
+
+
+async def fingerprint(db: AsyncSession) -> str:
+    value = await db.scalar(text(_fingerprint_sql()))
+    await db.commit()
+    return str(value)
+
+
+async def denied_count(db: AsyncSession) -> int:
+    value = await db.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.outcome == "denied")
+    )
+    await db.commit()
+    return int(value or 0)
+
+
+def _matches(outcome: Outcome, status: int) -> bool:
+    if outcome == OK:
+        return 200 <= status < 300
+    return status == outcome
+
+
+async def run_rule(rule: Rule, w: World, client: AsyncTestClient[Litestar]) -> list[str]:
+    """Every role against one rule; returns the mismatches (empty when all is as expected)."""
+    failures: list[str] = []
+    # Refusals first, successes last: a success may change state others then see.
+    order = sorted(ROLES, key=lambda role: rule.expect[role] == OK)
+    for role in order:
+        outcome = rule.expect[role]
+        params = await _resolve(rule.params, w, role)
+        body = await _resolve(rule.body, w, role)
+        query = await _resolve(rule.query, w, role)
+        path = rule.path.format(**params)
+        before = await fingerprint(w.db) if outcome != OK else None
+        denied_before = await denied_count(w.db) if rule.audits_denials else 0
+        kwargs: dict[str, Any] = {"headers": w.headers[role]}
+        if query:
+            kwargs["params"] = query
+        if body is not None:
+            kwargs["json"] = body
+        response = await client.request(rule.method, path, **kwargs)
+        cell = f"{rule.label} as {role}"
+        if not _matches(outcome, response.status_code):
+            failures.append(f"{cell}: expected {outcome}, got {response.status_code}")
+            continue
+        if before is not None and await fingerprint(w.db) != before:
+            failures.append(f"{cell}: answered {response.status_code} but changed data")
+        if outcome == 404 and rule.audits_denials and await denied_count(w.db) <= denied_before:
+            failures.append(f"{cell}: 404 without a denied audit event")
+        if outcome == OK and rule.check is not None:
+            try:
+                await rule.check(w, role, response.json())
+            except AssertionError as exc:
+                failures.append(f"{cell}: {exc}")
+    return failures

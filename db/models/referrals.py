@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, UUIDPrimaryKey
+
+REFERRAL_STATUSES = ("pending", "accepted", "declined", "withdrawn", "completed")
+# A referral in one of these states keeps the patient visible to the agency (with consent).
+OPEN_REFERRAL_STATUSES = ("pending", "accepted")
+
+
+class Referral(UUIDPrimaryKey, Base):
+    __tablename__ = "referrals"
+    __table_args__ = (
+        CheckConstraint(f"status IN {REFERRAL_STATUSES!r}", name="status_known"),
+        CheckConstraint(
+            "(status = 'declined') = (decline_reason IS NOT NULL)", name="decline_has_reason"
+        ),
+        CheckConstraint(
+            "status NOT IN ('accepted', 'declined', 'completed') OR responded_at IS NOT NULL",
+            name="response_has_time",
+        ),
+        # The sweep that escalates unanswered referrals reads only pending ones by deadline.
+        Index(
+            "ix_referrals_respond_by_pending",
+            "respond_by",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        # The visibility rule joins open referrals by agency and patient.
+        Index(
+            "ix_referrals_agency_id_patient_id_open",
+            "agency_id",
+            "patient_id",
+            postgresql_where=text("status IN ('pending', 'accepted')"),
+        ),
+        Index("ix_referrals_agency_id_created_at_id", "agency_id", "created_at", "id"),
+        Index("ix_referrals_patient_id_created_at_id", "patient_id", "created_at", "id"),
+    )
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
+    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"))
+    # hook: goals live on the patients/plans branch. On merge add
+    #   ForeignKey("goals.id") here (and in the migration) and check in
+    #   service.referrals.service.create_referral that the goal belongs to the patient.
+    goal_id: Mapped[uuid.UUID | None]
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), server_default="pending")
+    respond_by: Mapped[datetime]
+    responded_at: Mapped[datetime | None]
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ReferralStatusChange(Base):
+    """Append-only history of a referral: creation (from NULL) and every transition."""
+
+    __tablename__ = "referral_status_changes"
+    __table_args__ = (
+        CheckConstraint(f"to_status IN {REFERRAL_STATUSES!r}", name="to_status_known"),
+        Index("ix_referral_status_changes_referral_id_id", "referral_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    referral_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("referrals.id"))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime]
+    # NULL when the system acted (e.g. a future sweep); otherwise the user.
+    by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,327 @@
+"""Closed-loop referrals from the ward to partner agencies.
+
+    pending --accept--> accepted --complete--> completed
+    pending --decline (reason)--> declined
+    pending | accepted --withdraw--> withdrawn
+
+Ward staff of the patient's ward create and withdraw; workers of the referred agency accept,
+decline and complete. Any other move is a 409. Every status (creation included) is a row in
+referral_status_changes. A referral another caller may not see answers an audited 404.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Agency, Patient, Referral, ReferralStatusChange, Ward
+from db.models.referrals import OPEN_REFERRAL_STATUSES
+from service import audit
+from service.agencies.service import active_agency
+from service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.pagination import decode_cursor, page_after, split_page
+from service.patients.access import patient_for_staff
+from service.principal import Principal
+from service.referrals.deadlines import RESPOND_WITHIN_WORKING_DAYS, add_working_days
+from service.referrals.schemas import ReferralCreate, ReferralDetail, ReferralOut, StatusChangeOut
+
+
+@dataclass(frozen=True)
+class Transition:
+    to: str
+    allowed_from: frozenset[str]
+    by_agency: bool  # True: workers of the referred agency; False: ward staff of the ward
+    past_tense: str
+
+
+TRANSITIONS: dict[str, Transition] = {
+    "accept": Transition("accepted", frozenset({"pending"}), True, "accepted"),
+    "decline": Transition("declined", frozenset({"pending"}), True, "declined"),
+    "complete": Transition("completed", frozenset({"accepted"}), True, "completed"),
+    "withdraw": Transition("withdrawn", frozenset({"pending", "accepted"}), False, "withdrawn"),
+}
+
+
+def to_out(referral: Referral) -> ReferralOut:
+    return ReferralOut(
+        id=referral.id,
+        patient_id=referral.patient_id,
+        agency_id=referral.agency_id,
+        goal_id=referral.goal_id,
+        reason=referral.reason,
+        status=referral.status,  # type: ignore[arg-type]
+        respond_by=referral.respond_by,
+        responded_at=referral.responded_at,
+        decline_reason=referral.decline_reason,
+        created_at=referral.created_at,
+    )
+
+
+async def to_detail(session: AsyncSession, referral: Referral) -> ReferralDetail:
+    changes = (
+        await session.scalars(
+            select(ReferralStatusChange)
+            .where(ReferralStatusChange.referral_id == referral.id)
+            .order_by(ReferralStatusChange.id)
+        )
+    ).all()
+    out = to_out(referral)
+    return ReferralDetail(
+        id=out.id,
+        patient_id=out.patient_id,
+        agency_id=out.agency_id,
+        goal_id=out.goal_id,
+        reason=out.reason,
+        status=out.status,
+        respond_by=out.respond_by,
+        responded_at=out.responded_at,
+        decline_reason=out.decline_reason,
+        created_at=out.created_at,
+        history=[
+            StatusChangeOut(
+                from_status=c.from_status,  # type: ignore[arg-type]
+                to_status=c.to_status,  # type: ignore[arg-type]
+                at=c.at,
+                by=c.by_id,
+                reason=c.reason,
+            )
+            for c in changes
+        ],
+    )
+
+
+def _history(
+    referral: Referral,
+    from_status: str | None,
+    now: datetime,
+    by: uuid.UUID | None,
+    reason: str | None = None,
+) -> ReferralStatusChange:
+    return ReferralStatusChange(
+        referral_id=referral.id,
+        from_status=from_status,
+        to_status=referral.status,
+        at=now,
+        by_id=by,
+        reason=reason,
+    )
+
+
+def _clean(text: str | None, field: str, *, required: bool) -> str | None:
+    cleaned = text.strip() if text else ""
+    if not cleaned:
+        if required:
+            raise InvalidInput.field(field, "must not be blank")
+        return None
+    return cleaned
+
+
+async def create_referral(
+    session: AsyncSession, caller: Principal, data: ReferralCreate, now: datetime
+) -> Referral:
+    # Locking the patient row serialises referral creation per patient (duplicate check).
+    patient = await patient_for_staff(
+        session, caller, data.patient_id, action="referral.create", now=now, for_update=True
+    )
+    await active_agency(session, data.agency_id, "agency_id")
+    reason = _clean(data.reason, "reason", required=True)
+    # hook: when the goals table lands, check that data.goal_id names a goal of this patient
+    # (else InvalidInput.field("goal_id", "does not name a goal of this patient")).
+    if data.respond_by is not None:
+        if data.respond_by <= now:
+            raise InvalidInput.field("respond_by", "must be in the future")
+        respond_by = data.respond_by
+    else:
+        ward = await session.get(Ward, patient.ward_id)
+        tz = ZoneInfo(ward.timezone if ward else "Europe/London")
+        respond_by = add_working_days(now, RESPOND_WITHIN_WORKING_DAYS, tz)
+    duplicate = await session.scalar(
+        select(Referral.id).where(
+            Referral.patient_id == patient.id,
+            Referral.agency_id == data.agency_id,
+            Referral.goal_id.is_not_distinct_from(data.goal_id),
+            Referral.status.in_(OPEN_REFERRAL_STATUSES),
+        )
+    )
+    if duplicate is not None:
+        raise Conflict("An open referral of this patient to this agency already exists.")
+    referral = Referral(
+        patient_id=patient.id,
+        agency_id=data.agency_id,
+        goal_id=data.goal_id,
+        reason=reason,
+        status="pending",
+        respond_by=respond_by,
+        created_by_id=caller.user_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(referral)
+    await session.flush()
+    session.add(_history(referral, None, now, caller.user_id))
+    await session.flush()
+    return referral
+
+
+def _visible_to(caller: Principal) -> Select[Referral, uuid.UUID] | None:
+    """Referrals (with the patient's ward) the caller may see, or None for nobody."""
+    query = select(Referral, Patient.ward_id).join(Patient, Patient.id == Referral.patient_id)
+    if caller.is_ward_member and caller.ward_id is not None:
+        return query.where(Patient.ward_id == caller.ward_id)
+    if caller.is_agency_worker and caller.agency_id is not None:
+        # An inactive agency's workers see none of its referrals.
+        return query.join(Agency, Agency.id == Referral.agency_id).where(
+            Referral.agency_id == caller.agency_id, Agency.active.is_(True)
+        )
+    return None
+
+
+async def _denial(
+    session: AsyncSession, caller: Principal, action: str, referral_id: uuid.UUID, now: datetime
+) -> NotFound:
+    """The same 404 as an absent referral, carrying a denied audit event."""
+    row = (
+        await session.execute(
+            select(Referral.patient_id, Patient.ward_id)
+            .join(Patient, Patient.id == Referral.patient_id)
+            .where(Referral.id == referral_id)
+        )
+    ).first()
+    error = NotFound("No such referral.")
+    error.keeping(
+        audit.event(
+            caller,
+            action,
+            at=now,
+            outcome="denied",
+            patient_id=row.patient_id if row else None,
+            ward_id=row.ward_id if row else None,
+            object_type="referral",
+            object_id=referral_id,
+        )
+    )
+    return error
+
+
+async def referral_for(
+    session: AsyncSession,
+    caller: Principal,
+    referral_id: uuid.UUID,
+    *,
+    action: str,
+    now: datetime,
+    for_update: bool = False,
+) -> Referral:
+    """The referral if the caller may see it (audited as `action`), else an audited 404."""
+    query = _visible_to(caller)
+    row = None
+    if query is not None:
+        query = query.where(Referral.id == referral_id)
+        if for_update:
+            query = query.with_for_update(of=Referral)
+        row = (await session.execute(query)).first()
+    if row is None:
+        raise await _denial(session, caller, action, referral_id, now)
+    referral, ward_id = row
+    audit.record(
+        session,
+        caller,
+        action,
+        at=now,
+        patient_id=referral.patient_id,
+        ward_id=ward_id,
+        object_type="referral",
+        object_id=referral.id,
+    )
+    return referral
+
+
+async def list_referrals(
+    session: AsyncSession,
+    caller: Principal,
+    now: datetime,
+    cursor: str | None,
+    limit: int,
+    *,
+    status: str | None = None,
+    patient_id: uuid.UUID | None = None,
+    agency_id: uuid.UUID | None = None,
+) -> tuple[list[Referral], str | None]:
+    """Ward staff: their ward's referrals; agency workers: their agency's. Newest first.
+    Filters narrow that set; they never widen it (a foreign patient_id just finds nothing)."""
+    query = _visible_to(caller)
+    if query is None:
+        return [], None
+    if status is not None:
+        query = query.where(Referral.status == status)
+    if patient_id is not None:
+        query = query.where(Referral.patient_id == patient_id)
+    if agency_id is not None:
+        query = query.where(Referral.agency_id == agency_id)
+    paged = page_after(
+        cast("Select[Any]", query),
+        Referral.created_at,
+        Referral.id,
+        decode_cursor(cursor),
+        limit,
+        newest_first=True,
+    )
+    rows: list[tuple[Referral, uuid.UUID]] = [
+        (row[0], row[1]) for row in (await session.execute(paged)).all()
+    ]
+    page, next_cursor = split_page(rows, limit, lambda r: (r[0].created_at, r[0].id))
+    seen: set[uuid.UUID] = set()
+    for referral, ward_id in page:
+        if referral.patient_id not in seen:
+            seen.add(referral.patient_id)
+            audit.record(
+                session,
+                caller,
+                "referral.list",
+                at=now,
+                patient_id=referral.patient_id,
+                ward_id=ward_id,
+                object_type="referral",
+                object_id=referral.id,
+            )
+    return [referral for referral, _ in page], next_cursor
+
+
+async def transition(
+    session: AsyncSession,
+    caller: Principal,
+    referral_id: uuid.UUID,
+    action: str,
+    now: datetime,
+    *,
+    reason: str | None = None,
+) -> Referral:
+    """Apply `action` (accept, decline, complete, withdraw); 409 when the current status does
+    not allow it. Decline needs a reason; other actions keep an optional one in the history."""
+    move = TRANSITIONS[action]
+    if move.by_agency and not caller.is_agency_worker:
+        raise Forbidden("Only the referred agency may do this.")
+    if not move.by_agency and not caller.is_ward_member:
+        raise Forbidden("Only ward staff may do this.")
+    referral = await referral_for(
+        session, caller, referral_id, action=f"referral.{action}", now=now, for_update=True
+    )
+    note = _clean(reason, "reason", required=action == "decline")
+    if referral.status not in move.allowed_from:
+        raise Conflict(f"A {referral.status} referral cannot be {move.past_tense}.")
+    previous = referral.status
+    referral.status = move.to
+    referral.updated_at = now
+    if action in ("accept", "decline"):
+        referral.responded_at = now
+    if action == "decline":
+        referral.decline_reason = note
+    session.add(_history(referral, previous, now, caller.user_id, note))
+    await session.flush()
+    return referral

@@ -2,9 +2,12 @@
 
 from db.models.agencies import Agency
 from db.models.audit import AuditEvent
+from db.models.follow_ups import FollowUp, FollowUpAttempt
+from db.models.goals import Goal, GoalStatusChange
 from db.models.jobs import JobHeartbeat
 from db.models.login_attempts import LoginAttempt
 from db.models.patients import Episode, Patient
+from db.models.plans import RelapsePreventionPlan
 from db.models.users import User
 from db.models.wards import Ward
 
@@ -12,9 +15,14 @@ __all__ = [
     "Agency",
     "AuditEvent",
     "Episode",
+    "FollowUp",
+    "FollowUpAttempt",
+    "Goal",
+    "GoalStatusChange",
     "JobHeartbeat",
     "LoginAttempt",
     "Patient",
+    "RelapsePreventionPlan",
     "User",
     "Ward",
 ]

@@ -16,8 +16,11 @@ from litestar.openapi.spec import Components, SecurityScheme
 from prometheus_client import CollectorRegistry
 
 from db.engine import make_engine, make_sessionmaker
+from service.audit_log.controller import AuditEventController
 from service.auth.controller import AuthController
 from service.clock import Clock, SystemClock
+from service.follow_ups.controller import FollowUpController
+from service.goals.controller import GoalController
 from service.health.controller import HealthController
 from service.http.auth import BearerAuthMiddleware, declared_access_guard, public
 from service.http.deps import provide_clock, provide_principal, provide_resources, provide_session
@@ -25,6 +28,8 @@ from service.http.observability import HttpMetrics, observability_middleware
 from service.http.openapi_problems import document_problems
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.state import AppResources
+from service.patients.controller import PatientController
+from service.plans.controller import PlanController
 from service.settings import Settings
 from service.users.controller import UserController
 from service.wards.controller import WardController
@@ -36,6 +41,11 @@ ROUTE_HANDLERS: list[Any] = [
     AuthController,
     WardController,
     UserController,
+    PatientController,
+    GoalController,
+    PlanController,
+    FollowUpController,
+    AuditEventController,
 ]
 
 MAX_BODY_BYTES = 1024 * 1024

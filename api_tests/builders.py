@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import functools
 import itertools
+import random
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Any
 
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Agency, Consent, Patient, Referral, ReferralStatusChange, User, Ward
-from service.auth import passwords
+from db.models import (
+    Agency,
+    Consent,
+    Episode,
+    Patient,
+    Referral,
+    ReferralStatusChange,
+    User,
+    Ward,
+)
+from service.auth import passwords, tokens
+from service.principal import Principal
 from service.wards import service as wards
 from service.wards.schemas import WardCreate
 
@@ -85,32 +98,91 @@ async def auth_headers(
     return {"Authorization": f"Bearer {await token_for(client, who.email, password)}"}
 
 
-def _nhs_number() -> str:
-    """A random 10-digit NHS number with a valid modulus-11 check digit."""
+def bearer(app: Litestar, who: User) -> dict[str, str]:
+    """Headers with a token signed for `who`, skipping the (slow, rate-limited) login."""
+    res = app.state.resources
+    token, _ = tokens.issue(
+        res.settings.jwt_secret, who.id, who.token_version, res.clock.now(), timedelta(days=365)
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def principal(who: User) -> Principal:
+    """The caller a domain service expects, for calling services directly in tests."""
+    return Principal(user_id=who.id, role=who.role, ward_id=who.ward_id, agency_id=who.agency_id)  # type: ignore[arg-type]
+
+
+_nhs_rng = random.Random(20261201)
+
+
+def nhs_number() -> str:
+    """A fresh NHS number with a valid modulus-11 check digit."""
     while True:
-        body = f"{uuid.uuid4().int % 10**9:09d}"
-        total = sum(int(d) * w for d, w in zip(body, range(10, 1, -1), strict=True))
-        check = (11 - total % 11) % 11
-        if check != 10:
-            return body + str(check)
+        first_nine = "".join(str(_nhs_rng.randrange(10)) for _ in range(9))
+        total = sum(int(d) * w for d, w in zip(first_nine, range(10, 1, -1), strict=True))
+        check = 11 - total % 11
+        if check == 10:
+            continue
+        return first_nine + str(0 if check == 11 else check)
 
 
-async def patient(session: AsyncSession, ward_id: uuid.UUID, **fields: Any) -> Patient:
-    """A patient row inserted directly (the patients domain builds the real route)."""
+async def patient(
+    session: AsyncSession,
+    ward_id: uuid.UUID,
+    *,
+    admitted_at: datetime | None = datetime(2026, 11, 20, 9, 0, tzinfo=UTC),
+    **fields: Any,
+) -> Patient:
+    """A patient on the ward with an open episode (as registration makes one);
+    `admitted_at=None` leaves out the episode."""
     n = next(_seq)
     row = Patient(
         ward_id=ward_id,
-        nhs_number=fields.pop("nhs_number", _nhs_number()),
+        nhs_number=fields.pop("nhs_number", None) or nhs_number(),
         given_name=fields.pop("given_name", f"Given{n}"),
         family_name=fields.pop("family_name", f"Family{n}"),
-        date_of_birth=fields.pop("date_of_birth", date(1980, 1, 1)),
+        date_of_birth=fields.pop("date_of_birth", datetime(1980, 1, 1).date()),
         mobile=fields.pop("mobile", f"+4479{n % 10**8:08d}"),
         timezone=fields.pop("timezone", "Europe/London"),
+        contact_window_start=fields.pop("contact_window_start", time(9, 0)),
+        contact_window_end=fields.pop("contact_window_end", time(20, 0)),
+        status=fields.pop("status", "inpatient"),
         **fields,
     )
     session.add(row)
+    await session.flush()
+    if admitted_at is not None:
+        session.add(Episode(patient_id=row.id, admitted_at=admitted_at))
     await session.commit()
     return row
+
+
+def patient_body(**fields: Any) -> dict[str, Any]:
+    """A valid registration body for POST /api/v1/patients."""
+    body: dict[str, Any] = {
+        "nhs_number": nhs_number(),
+        "given_name": "Alex",
+        "family_name": "Morgan",
+        "date_of_birth": "1985-04-12",
+        "mobile": "07911 123456",
+        "sms_consent": True,
+    }
+    body.update(fields)
+    return body
+
+
+async def ward_team(session: AsyncSession, app: Litestar) -> SimpleNamespace:
+    """A ward with a nurse and a manager, and ready auth headers for both."""
+    w = await ward(session)
+    nurse = await user(session, "ward_staff", ward_id=w.id)
+    manager = await user(session, "ward_manager", ward_id=w.id)
+    return SimpleNamespace(
+        ward=w,
+        nurse=nurse,
+        manager=manager,
+        nurse_headers=bearer(app, nurse),
+        manager_headers=bearer(app, manager),
+    )
 
 
 async def consent(

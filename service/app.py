@@ -18,9 +18,12 @@ from prometheus_client import CollectorRegistry
 
 from db.engine import make_engine, make_sessionmaker
 from service.agencies.controller import AgencyController, AgencyPatientsController
+from service.audit_log.controller import AuditEventController
 from service.auth.controller import AuthController
 from service.clock import Clock, SystemClock
 from service.consents.controller import ConsentController
+from service.follow_ups.controller import FollowUpController
+from service.goals.controller import GoalController
 from service.health.controller import HealthController
 from service.http.auth import (
     BearerAuthMiddleware,
@@ -34,6 +37,8 @@ from service.http.observability import HttpMetrics, observability_middleware
 from service.http.openapi_document import finish_document, mark_optional_bodies
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.state import AppResources
+from service.patients.controller import PatientController
+from service.plans.controller import PlanController
 from service.referrals.controller import ReferralController
 from service.settings import Settings
 from service.support_actions.controller import SupportActionController
@@ -52,6 +57,11 @@ ROUTE_HANDLERS: list[Any] = [
     ConsentController,
     ReferralController,
     SupportActionController,
+    PatientController,
+    GoalController,
+    PlanController,
+    FollowUpController,
+    AuditEventController,
 ]
 
 MAX_BODY_BYTES = 1024 * 1024

@@ -1,4 +1,8 @@
-"""Opaque keyset cursors: (created_at, id) of the last row, base64url-encoded."""
+"""Opaque keyset cursors: (created_at, id) of the last row, base64url-encoded.
+
+`Cursor` carries a UUID id; `SeqCursor` an integer one (bigint keys such as audit events,
+or a version number).
+"""
 
 from __future__ import annotations
 
@@ -27,22 +31,47 @@ class Cursor:
     id: uuid.UUID
 
 
-def encode_cursor(at: datetime, row_id: uuid.UUID) -> str:
-    raw = json.dumps([at.isoformat(), str(row_id)]).encode()
+@dataclass(frozen=True)
+class SeqCursor:
+    at: datetime
+    id: int
+
+
+def encode_cursor(at: datetime, row_id: uuid.UUID | int) -> str:
+    key: str | int = row_id if isinstance(row_id, int) else str(row_id)
+    raw = json.dumps([at.isoformat(), key]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_parts(value: str) -> tuple[datetime, Any]:
+    padded = value + "=" * (-len(value) % 4)
+    at_raw, id_raw = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    at = datetime.fromisoformat(at_raw)
+    if at.tzinfo is None:
+        raise ValueError("naive")
+    return at, id_raw
 
 
 def decode_cursor(value: str | None) -> Cursor | None:
     if not value:
         return None
     try:
-        padded = value + "=" * (-len(value) % 4)
-        at_raw, id_raw = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        at = datetime.fromisoformat(at_raw)
-        if at.tzinfo is None:
-            raise ValueError("naive")
+        at, id_raw = _decode_parts(value)
         return Cursor(at=at, id=uuid.UUID(id_raw))
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+    except (ValueError, TypeError, AttributeError, binascii.Error, json.JSONDecodeError):
+        raise InvalidInput.field("cursor", "is not a cursor this API issued") from None
+
+
+def decode_seq_cursor(value: str | None) -> SeqCursor | None:
+    """A cursor over (timestamp, integer id), e.g. audit events' bigint keys."""
+    if not value:
+        return None
+    try:
+        at, id_raw = _decode_parts(value)
+        if not isinstance(id_raw, int) or isinstance(id_raw, bool):
+            raise ValueError("not an integer key")
+        return SeqCursor(at=at, id=id_raw)
+    except (ValueError, TypeError, AttributeError, binascii.Error, json.JSONDecodeError):
         raise InvalidInput.field("cursor", "is not a cursor this API issued") from None
 
 
@@ -56,7 +85,7 @@ def page_after(
     query: Select[Any],
     at_column: InstrumentedAttribute[Any],
     id_column: InstrumentedAttribute[Any],
-    cursor: Cursor | None,
+    cursor: Cursor | SeqCursor | None,
     limit: int,
     *,
     newest_first: bool = False,

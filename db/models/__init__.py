@@ -3,10 +3,13 @@
 from db.models.agencies import Agency
 from db.models.audit import AuditEvent
 from db.models.consents import Consent
+from db.models.follow_ups import FollowUp, FollowUpAttempt
+from db.models.goals import Goal, GoalStatusChange
 from db.models.idempotency import IdempotencyKey
 from db.models.jobs import JobHeartbeat
 from db.models.login_attempts import LoginAttempt
 from db.models.patients import Episode, Patient
+from db.models.plans import RelapsePreventionPlan
 from db.models.referrals import Referral, ReferralStatusChange
 from db.models.support_actions import SupportAction
 from db.models.users import User
@@ -17,12 +20,17 @@ __all__ = [
     "AuditEvent",
     "Consent",
     "Episode",
+    "FollowUp",
+    "FollowUpAttempt",
+    "Goal",
+    "GoalStatusChange",
     "IdempotencyKey",
     "JobHeartbeat",
     "LoginAttempt",
     "Patient",
     "Referral",
     "ReferralStatusChange",
+    "RelapsePreventionPlan",
     "SupportAction",
     "User",
     "Ward",

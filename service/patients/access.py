@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Patient
+from db.models import AuditEvent, Patient
 from service import audit
 from service.errors import NotFound
 from service.principal import Principal
@@ -77,3 +77,43 @@ async def patient_for_staff(
         object_id=patient.id,
     )
     return patient
+
+
+async def patient_for_staff_deferred(
+    session: AsyncSession,
+    caller: Principal,
+    patient_id: uuid.UUID,
+    *,
+    action: str,
+    now: datetime,
+    for_update: bool = False,
+    object_type: str = "patient",
+    object_id: uuid.UUID | None = None,
+) -> tuple[Patient, AuditEvent]:
+    """Like `patient_for_staff`, but the allowed audit row is handed back unsaved.
+
+    Audit rows are append-only (the database refuses UPDATE), so a row cannot be amended
+    once flushed. The caller completes it with what it learns (the object's new id, the
+    names of changed fields) and must `session.add(event)` when its work is done; the row
+    then commits with the change. A denial is audited here, as with `patient_for_staff`.
+    """
+    patient: Patient | None = None
+    if caller.is_ward_member and caller.ward_id is not None:
+        query = select(Patient).where(Patient.id == patient_id, Patient.ward_id == caller.ward_id)
+        if for_update:
+            query = query.with_for_update()
+        patient = await session.scalar(query)
+    if patient is None:
+        raise await denial(
+            session, caller, action, patient_id, now, object_type=object_type, object_id=object_id
+        )
+    event = audit.event(
+        caller,
+        action,
+        at=now,
+        patient_id=patient.id,
+        ward_id=patient.ward_id,
+        object_type=object_type,
+        object_id=object_id or patient.id,
+    )
+    return patient, event

@@ -1,0 +1,83 @@
+"""Reading the audit log: admins see everything, ward managers their own ward's events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import AuditEvent
+from service.audit_log.schemas import AuditEventOut
+from service.errors import Forbidden, InvalidInput
+from service.pagination import decode_seq_cursor, page_after, split_page
+from service.principal import Principal
+
+
+def to_out(row: AuditEvent) -> AuditEventOut:
+    return AuditEventOut(
+        id=row.id,
+        occurred_at=row.occurred_at,
+        actor_id=row.actor_id,
+        actor_role=row.actor_role,
+        action=row.action,
+        outcome=row.outcome,  # type: ignore[arg-type]
+        patient_id=row.patient_id,
+        ward_id=row.ward_id,
+        object_type=row.object_type,
+        object_id=row.object_id,
+        request_id=row.request_id,
+        detail=row.detail,
+    )
+
+
+def _aware(value: datetime | None, field: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise InvalidInput.field(field, "needs a time zone offset (RFC 3339)")
+    return value
+
+
+async def list_events(
+    session: AsyncSession,
+    caller: Principal,
+    cursor: str | None,
+    limit: int,
+    *,
+    patient_id: uuid.UUID | None = None,
+    actor_id: uuid.UUID | None = None,
+    action: str | None = None,
+    from_: datetime | None = None,
+    to: datetime | None = None,
+) -> tuple[list[AuditEvent], str | None]:
+    """Newest first. `from` is inclusive, `to` exclusive."""
+    start, end = _aware(from_, "from"), _aware(to, "to")
+    if start is not None and end is not None and start > end:
+        raise InvalidInput.field("from", "must not be after to")
+    query = select(AuditEvent)
+    if caller.is_admin:
+        pass
+    elif caller.role == "ward_manager" and caller.ward_id is not None:
+        query = query.where(AuditEvent.ward_id == caller.ward_id)
+    else:
+        raise Forbidden("Only admins and ward managers read the audit log.")
+    if patient_id is not None:
+        query = query.where(AuditEvent.patient_id == patient_id)
+    if actor_id is not None:
+        query = query.where(AuditEvent.actor_id == actor_id)
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    if start is not None:
+        query = query.where(AuditEvent.occurred_at >= start)
+    if end is not None:
+        query = query.where(AuditEvent.occurred_at < end)
+    query = page_after(
+        query,
+        AuditEvent.occurred_at,
+        AuditEvent.id,
+        decode_seq_cursor(cursor),
+        limit,
+        newest_first=True,
+    )
+    rows = list((await session.scalars(query)).all())
+    return split_page(rows, limit, lambda e: (e.occurred_at, e.id))

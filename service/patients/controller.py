@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, patch, post
+from litestar.params import FromQuery, JSONBody, QueryParameter
+
+from service.http.auth import WARD, roles
+from service.http.params import DEFAULT_LIMIT, Caller, ClockDep, Cursor, Db, IdPath, Limit
+from service.patients import episodes, service
+from service.patients.schemas import (
+    AdmissionIn,
+    DischargeIn,
+    EpisodeList,
+    EpisodeOut,
+    PatientCreate,
+    PatientList,
+    PatientOut,
+    PatientStatus,
+    PatientUpdate,
+)
+
+NhsQuery = Annotated[
+    str | None, QueryParameter(max_length=32, description="exact NHS number (10 digits)")
+]
+NameQuery = Annotated[
+    str | None,
+    QueryParameter(
+        min_length=1,
+        max_length=100,
+        description="case-insensitive prefix of the family or given name",
+    ),
+]
+
+
+class PatientController(Controller):
+    """Ward staff of the patient's ward only (agency access comes with consent-scoped reads)."""
+
+    path = "/api/v1/patients"
+    tags = ["patients"]
+    opt = roles(WARD)
+
+    @post("/", status_code=201, summary="Register a patient on your ward (opens the first stay)")
+    async def create(
+        self, data: JSONBody[PatientCreate], db: Db, caller: Caller, clock: ClockDep
+    ) -> PatientOut:
+        return service.to_out(await service.create_patient(db, caller, data, clock.now()))
+
+    @get("/", summary="List or search your ward's patients")
+    async def list_(
+        self,
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_LIMIT,
+        nhs_number: NhsQuery = None,
+        name: NameQuery = None,
+        status: FromQuery[PatientStatus | None] = None,
+    ) -> PatientList:
+        rows, next_cursor = await service.list_patients(
+            db, caller, clock.now(), cursor, limit, nhs_number=nhs_number, name=name, status=status
+        )
+        return PatientList(items=[service.to_out(p) for p in rows], next_cursor=next_cursor)
+
+    @get("/{patient_id:uuid}", summary="Read a patient")
+    async def read(self, patient_id: IdPath, db: Db, caller: Caller, clock: ClockDep) -> PatientOut:
+        return service.to_out(await service.get_patient(db, caller, patient_id, clock.now()))
+
+    @patch("/{patient_id:uuid}", summary="Change a patient (status: only `closed`)")
+    async def update(
+        self,
+        patient_id: IdPath,
+        data: JSONBody[PatientUpdate],
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+    ) -> PatientOut:
+        patient = await service.update_patient(db, caller, patient_id, data, clock.now())
+        return service.to_out(patient)
+
+    @post(
+        "/{patient_id:uuid}/admissions",
+        status_code=201,
+        summary="Admit or readmit (409 while a stay is open)",
+    )
+    async def admit(
+        self,
+        patient_id: IdPath,
+        data: JSONBody[AdmissionIn],
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+    ) -> EpisodeOut:
+        episode = await episodes.admit(db, caller, patient_id, data.admitted_at, clock.now())
+        return episodes.to_out(episode)
+
+    @post(
+        "/{patient_id:uuid}/discharge",
+        status_code=200,
+        summary="Discharge: ends the stay and starts the follow-up clock",
+    )
+    async def discharge(
+        self,
+        patient_id: IdPath,
+        data: JSONBody[DischargeIn],
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+    ) -> EpisodeOut:
+        episode = await episodes.discharge(db, caller, patient_id, data, clock.now())
+        return episodes.to_out(episode)
+
+    @get("/{patient_id:uuid}/episodes", summary="A patient's stays, newest first")
+    async def list_episodes(
+        self,
+        patient_id: IdPath,
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> EpisodeList:
+        rows, next_cursor = await episodes.list_episodes(
+            db, caller, patient_id, clock.now(), cursor, limit
+        )
+        return EpisodeList(items=[episodes.to_out(e) for e in rows], next_cursor=next_cursor)

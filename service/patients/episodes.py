@@ -1,0 +1,178 @@
+"""Episodes: a stay on the ward from admission to discharge.
+
+`admit` and `discharge` are plain async functions so other domains' code (and the lead's
+wiring) can call them outside HTTP. Registration opens the first episode.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Episode, Patient
+from service.errors import Conflict, InvalidInput
+from service.follow_ups.service import create_for_discharge
+from service.pagination import decode_cursor, page_after, split_page
+from service.patients.access import patient_for_staff_deferred
+from service.patients.schemas import DischargeIn, EpisodeOut
+from service.principal import Principal
+
+READMISSION_WINDOW = timedelta(days=30)
+# Clocks on ward PCs drift; anything further ahead than this is a mistake, not skew.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def check_not_future(at: datetime, now: datetime, field: str) -> datetime:
+    if at > now + FUTURE_TOLERANCE:
+        raise InvalidInput.field(field, "must not be in the future")
+    return at.astimezone(UTC)
+
+
+def to_out(episode: Episode) -> EpisodeOut:
+    return EpisodeOut(
+        id=episode.id,
+        patient_id=episode.patient_id,
+        admitted_at=episode.admitted_at,
+        discharged_at=episode.discharged_at,
+        suicide_risk=episode.suicide_risk,
+        destination=episode.destination,
+        readmission_of_episode_id=episode.readmission_of_episode_id,
+        readmitted_within_30_days=episode.readmitted_within_30_days,
+    )
+
+
+async def open_episode_of(
+    session: AsyncSession, patient_id: uuid.UUID, *, for_update: bool = False
+) -> Episode | None:
+    query = select(Episode).where(Episode.patient_id == patient_id, Episode.discharged_at.is_(None))
+    if for_update:
+        query = query.with_for_update()
+    episode: Episode | None = await session.scalar(query)
+    return episode
+
+
+async def last_discharged_episode(session: AsyncSession, patient_id: uuid.UUID) -> Episode | None:
+    episode: Episode | None = await session.scalar(
+        select(Episode)
+        .where(Episode.patient_id == patient_id, Episode.discharged_at.is_not(None))
+        .order_by(Episode.discharged_at.desc(), Episode.id.desc())
+        .limit(1)
+    )
+    return episode
+
+
+async def open_episode(
+    session: AsyncSession, patient: Patient, admitted_at: datetime, now: datetime
+) -> Episode:
+    """Start a stay. An admission at most 30 days (to the second) after the previous
+    discharge is a readmission: it points at that episode and the patient becomes
+    `readmitted`; otherwise `inpatient`. The caller holds the patient row lock."""
+    if await open_episode_of(session, patient.id) is not None:
+        raise Conflict("The patient is already on the ward (an episode is open).")
+    previous = await last_discharged_episode(session, patient.id)
+    within = False
+    if previous is not None and previous.discharged_at is not None:
+        if admitted_at < previous.discharged_at:
+            raise Conflict("The admission cannot come before the previous discharge.")
+        within = admitted_at <= previous.discharged_at + READMISSION_WINDOW
+    episode = Episode(
+        patient_id=patient.id,
+        admitted_at=admitted_at,
+        readmission_of_episode_id=previous.id if within and previous else None,
+        readmitted_within_30_days=within,
+        created_at=now,
+    )
+    session.add(episode)
+    patient.status = "readmitted" if within else "inpatient"
+    patient.updated_at = now
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        # The partial unique index allows one open episode per patient.
+        raise Conflict("The patient is already on the ward (an episode is open).") from None
+    return episode
+
+
+async def admit(
+    session: AsyncSession,
+    caller: Principal,
+    patient_id: uuid.UUID,
+    admitted_at: datetime,
+    now: datetime,
+) -> Episode:
+    """Admit (or readmit) a patient: 409 while an episode is open."""
+    patient, event = await patient_for_staff_deferred(
+        session, caller, patient_id, action="episode.admit", now=now, for_update=True
+    )
+    was_discharged = patient.status == "discharged"
+    episode = await open_episode(
+        session, patient, check_not_future(admitted_at, now, "admitted_at"), now
+    )
+    if was_discharged:
+        # hook: readmission pauses community check-ins and agency work (wired by the lead:
+        # check-ins and agency referrals for `patient.id`, from `episode.admitted_at`).
+        pass
+    event.object_type, event.object_id = "episode", str(episode.id)
+    event.detail = {"readmitted_within_30_days": episode.readmitted_within_30_days}
+    session.add(event)
+    return episode
+
+
+async def discharge(
+    session: AsyncSession,
+    caller: Principal,
+    patient_id: uuid.UUID,
+    data: DischargeIn,
+    now: datetime,
+) -> Episode:
+    """Close the open episode and start the follow-up clock (72 h, 48 h with suicide risk)."""
+    patient, event = await patient_for_staff_deferred(
+        session, caller, patient_id, action="episode.discharge", now=now, for_update=True
+    )
+    episode = await open_episode_of(session, patient.id, for_update=True)
+    if episode is None:
+        raise Conflict("The patient has no open episode to discharge.")
+    discharged_at = check_not_future(data.discharged_at, now, "discharged_at")
+    if discharged_at < episode.admitted_at:
+        raise Conflict("The discharge cannot come before the admission.")
+    episode.discharged_at = discharged_at
+    episode.suicide_risk = data.suicide_risk
+    destination = " ".join(data.destination.split()) if data.destination else ""
+    episode.destination = destination or None
+    patient.status = "discharged"
+    patient.updated_at = now
+    follow_up = await create_for_discharge(session, episode, now)
+    # hook: discharge starts the check-in schedule (wired by the lead: the check-ins domain
+    # builds the default schedule for `patient.id` from `episode.discharged_at`).
+    event.object_type, event.object_id = "episode", str(episode.id)
+    event.detail = {"follow_up_id": str(follow_up.id)}
+    session.add(event)
+    return episode
+
+
+async def list_episodes(
+    session: AsyncSession,
+    caller: Principal,
+    patient_id: uuid.UUID,
+    now: datetime,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Episode], str | None]:
+    """Newest admission first."""
+    _, event = await patient_for_staff_deferred(
+        session, caller, patient_id, action="episode.list", now=now
+    )
+    query = select(Episode).where(Episode.patient_id == patient_id)
+    query = page_after(
+        query, Episode.admitted_at, Episode.id, decode_cursor(cursor), limit, newest_first=True
+    )
+    rows = list((await session.scalars(query)).all())
+    page, next_cursor = split_page(rows, limit, lambda e: (e.admitted_at, e.id))
+    event.detail = {"episode_ids": [str(e.id) for e in page]}
+    session.add(event)
+    return page, next_cursor

@@ -68,7 +68,7 @@ def live(pg_admin_url: str, template_db: str) -> Iterator[tuple[str, dict[str, s
 @pytest.mark.parametrize("role", ROLES)
 @SCHEMA.parametrize()
 @settings(
-    max_examples=int(os.environ.get("SCHEMATHESIS_EXAMPLES", "12")),
+    max_examples=int(os.environ.get("SCHEMATHESIS_EXAMPLES", "5")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     derandomize=True,

@@ -30,7 +30,9 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Asy
         async_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        # No pre-ping (a round trip per checkout): a connection found dead raises a disconnect
+        # error, which invalidates the whole pool, and the request answers 503 once.
+        pool_pre_ping=False,
         pool_recycle=1800,
         # Fail fast instead of hanging when the database is away; callers turn this into 503.
         connect_args={"timeout": 5, "command_timeout": 30, "server_settings": {"timezone": "UTC"}},

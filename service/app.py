@@ -31,7 +31,13 @@ from service.http.auth import (
     known_query_guard,
     public,
 )
-from service.http.deps import provide_clock, provide_principal, provide_resources, provide_session
+from service.http.deps import (
+    close_request_session,
+    provide_clock,
+    provide_principal,
+    provide_resources,
+    provide_session,
+)
 from service.http.idempotency import idempotency_middleware
 from service.http.observability import HttpMetrics, observability_middleware
 from service.http.openapi_document import finish_document, mark_optional_bodies
@@ -132,6 +138,7 @@ def create_app(
         },
         middleware=[
             observability_middleware(HttpMetrics(registry)),
+            close_request_session,
             DefineMiddleware(BearerAuthMiddleware, exclude_from_auth_key="public"),
             idempotency_middleware,
         ],

@@ -17,7 +17,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from service.auth.service import principal_for_token
 from service.errors import InvalidInput
 from service.http.context import request_id_var
-from service.http.state import resources
+from service.http.state import request_session, resources
 from service.principal import Principal
 
 _PATH_PARAM_TYPE = re.compile(r":[a-z]+}")
@@ -51,14 +51,12 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedException()
         res = resources(connection.app.state)
-        async with res.sessionmaker() as session:
-            principal = await principal_for_token(
-                session,
-                res.settings.jwt_secret,
-                token.strip(),
-                res.clock.now(),
-                request_id_var.get(),
-            )
+        # The request's own session: the handler reuses it (and its connection), so a request
+        # costs one pool checkout and one transaction, not two.
+        session = request_session(connection.scope, res)
+        principal = await principal_for_token(
+            session, res.settings.jwt_secret, token.strip(), res.clock.now(), request_id_var.get()
+        )
         return AuthenticationResult(user=principal, auth=None)
 
 

@@ -8,35 +8,49 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import State
 from litestar.exceptions import NotAuthorizedException
+from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.clock import Clock
 from service.errors import DomainError
-from service.http.state import AppResources, resources
+from service.http.state import SESSION_KEY, AppResources, request_session, resources
 from service.principal import Principal
 
 
-async def provide_session(state: State) -> AsyncGenerator[AsyncSession, None]:
+async def provide_session(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
     """Commit when the handler succeeds; on failure roll back, then keep what must be kept.
 
     The commit happens before the response leaves, so data whose audit row cannot be written
-    is never returned.
+    is never returned. The session itself is closed by `close_request_session` at the very end.
     """
-    res = resources(state)
-    async with res.sessionmaker() as session:
-        try:
-            yield session
-        except DomainError as exc:
-            await session.rollback()
-            if exc.keep_rows:
-                session.add_all(exc.keep_rows)
-                await session.commit()
-            raise
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
+    session = request_session(request.scope, resources(request.app.state))
+    try:
+        yield session
+    except DomainError as exc:
+        await session.rollback()
+        if exc.keep_rows:
+            session.add_all(exc.keep_rows)
             await session.commit()
+        raise
+    except BaseException:
+        await session.rollback()
+        raise
+    else:
+        await session.commit()
+
+
+def close_request_session(app: ASGIApp) -> ASGIApp:
+    """Middleware just inside the observability one: whatever happened, the connection goes back."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await app(scope, receive, send)
+        finally:
+            session = scope.get("state", {}).get(SESSION_KEY)
+            if session is not None:
+                await session.close()
+
+    return middleware
 
 
 def provide_principal(request: Request[Any, Any, Any]) -> Principal:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
 
 from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter, SkipValidation
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.clock import Clock
+from service.errors import InvalidInput
 from service.http.state import AppResources
 from service.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from service.principal import Principal
@@ -29,5 +31,25 @@ Limit = Annotated[
 Cursor = Annotated[
     str | None, QueryParameter(min_length=1, max_length=200, description="from next_cursor")
 ]
+
+# RFC 3339 with an offset, nothing looser (a bare number would otherwise pass as epoch seconds).
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$"
+
+
+def timestamp_query(description: str, name: str | None = None) -> Any:
+    return QueryParameter(
+        query=name, pattern=TIMESTAMP_PATTERN, max_length=40, description=f"RFC 3339. {description}"
+    )
+
+
+def parse_timestamp(value: str | None, field: str) -> datetime | None:
+    """The aware datetime of a pattern-checked query value (422 if it is not a real instant)."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        raise InvalidInput.field(field, "is not an RFC 3339 timestamp") from None
+
 
 __all__ = ["DEFAULT_LIMIT", "Caller", "ClockDep", "Cursor", "Db", "IdPath", "Limit", "Res"]

@@ -21,6 +21,19 @@ class AppResources:
     extras: dict[str, Any]
 
 
+SESSION_KEY = "homeward.db_session"
+
+
+def request_session(scope: Any, res: AppResources) -> AsyncSession:
+    """The one session of this request, created on first use and closed by the session middleware."""
+    state = scope.setdefault("state", {})
+    session: AsyncSession | None = state.get(SESSION_KEY)
+    if session is None:
+        session = res.sessionmaker()
+        state[SESSION_KEY] = session
+    return session
+
+
 def resources(app_state: Any) -> AppResources:
     res: AppResources = app_state.resources
     return res

@@ -1,0 +1,190 @@
+"""API read path: GET /api/v1/patients/{id} with auth and audit, against the same SQL bare.
+
+Both sides run in the same process tree, on the same database, at the same concurrency, one
+after the other, so the ratio is meaningful even though absolute figures depend on the machine.
+Run: `python -m bench.api_read` (or `make bench` for every benchmark).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import asyncpg
+import psutil
+
+from api_tests import builders
+from api_tests.live_server import free_port
+from bench.common import Database, percentile, scratch_database, write_result
+from db.engine import asyncpg_dsn, make_engine, make_sessionmaker
+
+CONCURRENCY = 32
+DURATION_SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
+WARMUP_SECONDS = 2.0
+JWT_SECRET = "bench-secret-" + "b" * 40
+
+
+async def _seed(url: str) -> tuple[str, str, str]:
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            ward = await builders.ward(session)
+            nurse = await builders.user(session, "ward_staff", ward_id=ward.id)
+            patient = await builders.patient(session, ward.id)
+            return str(nurse.id), str(patient.id), nurse.email
+    finally:
+        await engine.dispose()
+
+
+async def _drive(fn: Any, seconds: float) -> tuple[int, list[float]]:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    count = 0
+
+    async def one_worker() -> None:
+        nonlocal count
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            await fn()
+            latencies.append(time.perf_counter() - started)
+            count += 1
+
+    await asyncio.gather(*(one_worker() for _ in range(CONCURRENCY)))
+    return count, latencies
+
+
+async def _api_side(base_url: str, email: str, patient_id: str) -> tuple[float, float]:
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    async with aiohttp.ClientSession(base_url=base_url, connector=connector) as http:
+        login = await http.post(
+            "/api/v1/auth/login", json={"email": email, "password": builders.PASSWORD}
+        )
+        token = (await login.json())["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+
+        async def request() -> None:
+            async with http.get(f"/api/v1/patients/{patient_id}", headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"unexpected status {response.status}")
+
+        await _drive(request, WARMUP_SECONDS)
+        count, latencies = await _drive(request, DURATION_SECONDS)
+    return count / DURATION_SECONDS, percentile(latencies, 0.99)
+
+
+async def _bare_side(url: str, user_id: str, patient_id: str) -> tuple[float, float]:
+    """The statements the endpoint needs, through asyncpg with no framework at all."""
+    pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=CONCURRENCY, max_size=CONCURRENCY)
+    uid, pid = uuid.UUID(user_id), uuid.UUID(patient_id)
+
+    async def request() -> None:
+        async with pool.acquire() as conn:
+            user = await conn.fetchrow(
+                "SELECT id, role, ward_id, agency_id, active, token_version FROM users WHERE id = $1",
+                uid,
+            )
+        async with pool.acquire() as conn, conn.transaction():
+            patient = await conn.fetchrow(
+                "SELECT * FROM patients WHERE id = $1 AND ward_id = $2", pid, user["ward_id"]
+            )
+            await conn.execute(
+                "INSERT INTO audit_events (occurred_at, actor_id, actor_role, action, outcome,"
+                " patient_id, ward_id, object_type, object_id, request_id)"
+                " VALUES ($1, $2, $3, 'patient.read', 'allowed', $4, $5, 'patient', $6, $7)",
+                datetime.now(UTC),
+                uid,
+                user["role"],
+                pid,
+                patient["ward_id"],
+                patient_id,
+                uuid.uuid4().hex,
+            )
+
+    try:
+        await _drive(request, WARMUP_SECONDS)
+        count, latencies = await _drive(request, DURATION_SECONDS)
+    finally:
+        await pool.close()
+    return count / DURATION_SECONDS, percentile(latencies, 0.99)
+
+
+def _start_api(db: Database, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": db.url,
+        "JWT_SECRET": JWT_SECRET,
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobs.cli", "api"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    import httpx
+
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("API did not start")
+
+
+def run() -> dict[str, Any]:
+    with scratch_database() as db:
+        user_id, patient_id, email = asyncio.run(_seed(db.url))
+        port = free_port()
+        api = _start_api(db, port)
+        peak_rss = 0
+        stop = threading.Event()
+
+        def sample_rss() -> None:
+            nonlocal peak_rss
+            process = psutil.Process(api.pid)
+            while not stop.is_set():
+                peak_rss = max(peak_rss, process.memory_info().rss)
+                time.sleep(0.05)
+
+        sampler = threading.Thread(target=sample_rss, daemon=True)
+        sampler.start()
+        try:
+            api_rps, api_p99 = asyncio.run(_api_side(f"http://127.0.0.1:{port}", email, patient_id))
+        finally:
+            stop.set()
+            sampler.join()
+            api.send_signal(signal.SIGTERM)
+            api.wait(timeout=30)
+        bare_rps, bare_p99 = asyncio.run(_bare_side(db.url, user_id, patient_id))
+
+    result = {
+        "concurrency": CONCURRENCY,
+        "seconds": DURATION_SECONDS,
+        "api_rps": round(api_rps, 1),
+        "bare_rps": round(bare_rps, 1),
+        "ratio": round(api_rps / bare_rps, 3),
+        "aim": ">= 0.35",
+        "api_p99_ms": round(api_p99 * 1000, 2),
+        "bare_p99_ms": round(bare_p99 * 1000, 2),
+        "api_peak_rss_mib": round(peak_rss / 2**20, 1),
+    }
+    result["file"] = str(write_result("api_read", result))
+    return result
+
+
+if __name__ == "__main__":
+    print(run())

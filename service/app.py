@@ -17,7 +17,9 @@ from prometheus_client import CollectorRegistry
 
 from db.engine import make_engine, make_sessionmaker
 from service.auth.controller import AuthController
+from service.checkins.controller import CheckInController
 from service.clock import Clock, SystemClock
+from service.escalations.controller import EscalationController
 from service.health.controller import HealthController
 from service.http.auth import BearerAuthMiddleware, declared_access_guard, public
 from service.http.deps import provide_clock, provide_principal, provide_resources, provide_session
@@ -26,6 +28,8 @@ from service.http.openapi_problems import document_problems
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.state import AppResources
 from service.settings import Settings
+from service.sms.controller import PatientMessageController, TwilioWebhookController
+from service.sms.gateway import CHANNEL_KEY, open_channel
 from service.users.controller import UserController
 from service.wards.controller import WardController
 
@@ -36,6 +40,10 @@ ROUTE_HANDLERS: list[Any] = [
     AuthController,
     WardController,
     UserController,
+    CheckInController,
+    PatientMessageController,
+    TwilioWebhookController,
+    EscalationController,
 ]
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -87,6 +95,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            # The SMS gateway opens inside the running loop; the worker (if any) finds it here.
+            resources.extras[CHANNEL_KEY] = await stack.enter_async_context(open_channel(settings))
+            stack.callback(resources.extras.pop, CHANNEL_KEY, None)
             for hook in lifespan_hooks:
                 await stack.enter_async_context(hook(resources))
             try:

@@ -6,7 +6,7 @@ import functools
 import itertools
 import random
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -238,5 +238,47 @@ async def referral(
             referral_id=row.id, from_status=None, to_status=status, at=at, by_id=created_by
         )
     )
+    await session.commit()
+    return row
+
+
+def mobile(n: int | None = None) -> str:
+    """A UK mobile in the Ofcom drama range, E.164."""
+    return f"+4477009{(n if n is not None else next(_seq)) % 100000:05d}"
+
+
+async def home_patient(session: AsyncSession, ward_id: uuid.UUID, **fields: Any) -> Patient:
+    """A patient at home (discharged) with SMS consent and no stay recorded, unless told otherwise."""
+    n = next(_seq)
+    row = Patient(
+        ward_id=ward_id,
+        nhs_number=fields.pop("nhs_number", None) or nhs_number(),
+        given_name=fields.pop("given_name", f"Given{n}"),
+        family_name=fields.pop("family_name", f"Family{n}"),
+        date_of_birth=fields.pop("date_of_birth", date(1980, 1, 1)),
+        mobile=fields.pop("mobile", mobile(n)),
+        timezone=fields.pop("timezone", "Europe/London"),
+        contact_window_start=fields.pop("contact_window_start", time(9, 0)),
+        contact_window_end=fields.pop("contact_window_end", time(20, 0)),
+        language=fields.pop("language", "en"),
+        discreet_messages=fields.pop("discreet_messages", False),
+        sms_consent=fields.pop("sms_consent", True),
+        sms_opted_out=fields.pop("sms_opted_out", False),
+        status=fields.pop("status", "discharged"),
+        **fields,
+    )
+    session.add(row)
+    await session.commit()
+    return row
+
+
+async def episode(
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    admitted_at: datetime,
+    discharged_at: datetime | None = None,
+) -> Episode:
+    row = Episode(patient_id=patient_id, admitted_at=admitted_at, discharged_at=discharged_at)
+    session.add(row)
     await session.commit()
     return row

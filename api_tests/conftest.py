@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,15 +22,19 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api_tests import pg
+from api_tests.fake_twilio import FakeTwilio
 from db import migrate
 from db.engine import make_engine, make_sessionmaker
+from jobs.worker import Worker
 from service.app import create_app
 from service.clock import ManualClock
 from service.settings import Settings
+from service.sms.gateway import CHANNEL_KEY, SmsChannel, open_channel
 
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
 PUBLIC_BASE_URL = "https://homeward.test"
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+TWILIO_FROM = "+447700900001"
 
 
 _EMBEDDED_SERVER: list[Any] = []
@@ -114,3 +119,53 @@ def app(settings: Settings, clock: ManualClock) -> Litestar:
 async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as test_client:
         yield test_client
+
+
+# --- SMS through the real twilio SDK, against a loopback fake Twilio ------------------------
+
+
+@pytest.fixture
+async def fake_twilio() -> AsyncIterator[FakeTwilio]:
+    fake = await FakeTwilio(slow_seconds=1.0).start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def sms_settings(settings: Settings, fake_twilio: FakeTwilio) -> Settings:
+    """Settings with the twilio backend pointed at the fake (fast timeout, no pacing wait)."""
+    return replace(
+        settings,
+        sms_backend="twilio",
+        twilio_account_sid=fake_twilio.account_sid,
+        twilio_auth_token=fake_twilio.auth_token,
+        twilio_from_number=TWILIO_FROM,
+        twilio_api_base_url=fake_twilio.base_url,
+        twilio_timeout_seconds=0.5,
+        sms_rate_per_second=1000,
+    )
+
+
+@pytest.fixture
+def sms_app(sms_settings: Settings, clock: ManualClock) -> Litestar:
+    return create_app(sms_settings, clock=clock)
+
+
+@pytest.fixture
+async def sms_client(sms_app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=sms_app, base_url="http://testserver.local") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def sms_channel(sms_settings: Settings) -> AsyncIterator[SmsChannel]:
+    async with open_channel(sms_settings) as channel:
+        yield channel
+
+
+@pytest.fixture
+def sms_worker(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: ManualClock, sms_channel: SmsChannel
+) -> Worker:
+    """A worker whose sweeps send through the real SDK to the fake Twilio."""
+    return Worker(sessionmaker, clock, 1, extras={CHANNEL_KEY: sms_channel})

@@ -77,11 +77,22 @@ def _run_worker(settings: Settings) -> None:
     from db.engine import make_engine, make_sessionmaker
     from jobs.worker import Worker
     from service.clock import SystemClock
+    from service.sms.gateway import CHANNEL_KEY, open_channel
 
     async def main() -> None:
         assert settings.database_url is not None
         engine = make_engine(settings.database_url, pool_size=5)
-        worker = Worker(make_sessionmaker(engine), SystemClock(), settings.jobs_interval_seconds)
+        async with open_channel(settings) as channel:
+            worker = Worker(
+                make_sessionmaker(engine),
+                SystemClock(),
+                settings.jobs_interval_seconds,
+                extras={CHANNEL_KEY: channel},
+            )
+            await _until_signalled(worker)
+        await engine.dispose()
+
+    async def _until_signalled(worker: Worker) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -90,7 +101,6 @@ def _run_worker(settings: Settings) -> None:
         print("Homeward worker running; Ctrl-C to stop", flush=True)
         await stop.wait()
         await worker.stop()
-        await engine.dispose()
 
     asyncio.run(main())
 

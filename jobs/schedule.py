@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from jobs.checkins import checkin_sweep
 from jobs.heartbeat import heartbeat
+from jobs.outbox import outbox_sweep
 from jobs.runner import Sweep
 
 
@@ -16,4 +18,9 @@ class JobSpec:
     every: float = 1.0
 
 
-JOBS: tuple[JobSpec, ...] = (JobSpec("heartbeat", heartbeat),)
+# Order matters within one tick: check-ins queue their prompts, then the outbox sends them.
+JOBS: tuple[JobSpec, ...] = (
+    JobSpec("heartbeat", heartbeat),
+    JobSpec("checkins", checkin_sweep),
+    JobSpec("outbox", outbox_sweep),
+)

@@ -20,8 +20,10 @@ from db.engine import make_engine, make_sessionmaker
 from service.agencies.controller import AgencyController, AgencyPatientsController
 from service.audit_log.controller import AuditEventController
 from service.auth.controller import AuthController
+from service.checkins.controller import CheckInController
 from service.clock import Clock, SystemClock
 from service.consents.controller import ConsentController
+from service.escalations.controller import EscalationController
 from service.follow_ups.controller import FollowUpController
 from service.goals.controller import GoalController
 from service.health.controller import HealthController
@@ -47,6 +49,8 @@ from service.patients.controller import PatientController
 from service.plans.controller import PlanController
 from service.referrals.controller import ReferralController
 from service.settings import Settings
+from service.sms.controller import PatientMessageController, TwilioWebhookController
+from service.sms.gateway import CHANNEL_KEY, open_channel
 from service.support_actions.controller import SupportActionController
 from service.users.controller import UserController
 from service.wards.controller import WardController
@@ -68,6 +72,10 @@ ROUTE_HANDLERS: list[Any] = [
     PlanController,
     FollowUpController,
     AuditEventController,
+    CheckInController,
+    PatientMessageController,
+    TwilioWebhookController,
+    EscalationController,
 ]
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -119,6 +127,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            # The SMS gateway opens inside the running loop; the worker (if any) finds it here.
+            resources.extras[CHANNEL_KEY] = await stack.enter_async_context(open_channel(settings))
+            stack.callback(resources.extras.pop, CHANNEL_KEY, None)
             for hook in lifespan_hooks:
                 await stack.enter_async_context(hook(resources))
             try:

@@ -2,7 +2,9 @@
 
 from db.models.agencies import Agency
 from db.models.audit import AuditEvent
+from db.models.checkins import CheckIn, CheckInSchedule
 from db.models.consents import Consent
+from db.models.escalations import Escalation, EscalationEvent
 from db.models.follow_ups import FollowUp, FollowUpAttempt
 from db.models.goals import Goal, GoalStatusChange
 from db.models.idempotency import IdempotencyKey
@@ -11,6 +13,7 @@ from db.models.login_attempts import LoginAttempt
 from db.models.patients import Episode, Patient
 from db.models.plans import RelapsePreventionPlan
 from db.models.referrals import Referral, ReferralStatusChange
+from db.models.sms import InboundMessage, OutboxMessage, SmsNumberFlag
 from db.models.support_actions import SupportAction
 from db.models.users import User
 from db.models.wards import Ward
@@ -18,19 +21,26 @@ from db.models.wards import Ward
 __all__ = [
     "Agency",
     "AuditEvent",
+    "CheckIn",
+    "CheckInSchedule",
     "Consent",
     "Episode",
+    "Escalation",
+    "EscalationEvent",
     "FollowUp",
     "FollowUpAttempt",
     "Goal",
     "GoalStatusChange",
     "IdempotencyKey",
+    "InboundMessage",
     "JobHeartbeat",
     "LoginAttempt",
+    "OutboxMessage",
     "Patient",
     "Referral",
     "ReferralStatusChange",
     "RelapsePreventionPlan",
+    "SmsNumberFlag",
     "SupportAction",
     "User",
     "Ward",

@@ -61,7 +61,7 @@ IDEMPOTENCY_HEADER = Parameter(
 _DESCRIPTIONS = {
     "400": "Malformed request body",
     "401": "No token, or a bad or expired one",
-    "403": "The caller's role may never do this",
+    "403": "The caller's role may never do this (webhooks: a missing or bad signature)",
     "404": "Absent, or not visible to the caller",
     "409": "Conflicts with the current state",
     "413": "Request body too large",
@@ -91,6 +91,8 @@ def _codes_for(path: str, operation: Operation, is_public: bool) -> list[str]:
     if is_public:
         if path == "/api/v1/auth/login":
             codes += ["401", "429"]
+        if path.startswith("/webhooks/"):
+            codes += ["403"]
         return codes
     codes += ["401", "403", "404", "409", "429"]
     return codes

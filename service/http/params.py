@@ -37,8 +37,9 @@ TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|
 
 
 def timestamp_query(description: str, name: str | None = None) -> Any:
+    extra: dict[str, Any] = {"name": name} if name else {}
     return QueryParameter(
-        query=name, pattern=TIMESTAMP_PATTERN, max_length=40, description=f"RFC 3339. {description}"
+        pattern=TIMESTAMP_PATTERN, max_length=40, description=f"RFC 3339. {description}", **extra
     )
 
 

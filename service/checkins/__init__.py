@@ -1,0 +1,1 @@
+"""Check-ins: the per-patient schedule, quiet hours, prompts, and the transitions sweeps drive."""

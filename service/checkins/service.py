@@ -1,0 +1,183 @@
+"""Ward staff's view of check-ins: the schedule, extra check-ins, and the list."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import CheckIn, CheckInSchedule, Episode, Patient
+from service.checkins import lifecycle
+from service.checkins.schemas import CheckInCreate, CheckInOut, ScheduleIn, ScheduleOut
+from service.errors import Conflict, InvalidInput
+from service.pagination import decode_cursor, page_after, split_page
+from service.patients.access import patient_for_staff
+from service.principal import Principal
+
+EXTRA_MAX_AHEAD = timedelta(days=366)
+EXTRA_PAST_TOLERANCE = timedelta(minutes=5)
+
+
+def schedule_out(row: CheckInSchedule | None) -> ScheduleOut:
+    if row is None:
+        return ScheduleOut(
+            offsets_hours=list(lifecycle.DEFAULT_OFFSETS_HOURS),
+            reply_window_minutes=lifecycle.DEFAULT_REPLY_WINDOW_MINUTES,
+            reminder_after_minutes=lifecycle.DEFAULT_REMINDER_AFTER_MINUTES,
+            active=True,
+            started_at=None,
+            paused_at=None,
+        )
+    return ScheduleOut(
+        offsets_hours=list(row.offsets_hours),
+        reply_window_minutes=row.reply_window_minutes,
+        reminder_after_minutes=row.reminder_after_minutes,
+        active=row.active,
+        started_at=row.anchor_at,
+        paused_at=row.paused_at,
+    )
+
+
+def check_in_out(row: CheckIn) -> CheckInOut:
+    return CheckInOut(
+        id=row.id,
+        due_at=row.due_at,
+        status=row.status,  # type: ignore[arg-type]
+        sent_at=row.sent_at,
+        answered_at=row.answered_at,
+        score=row.score,
+        reply=row.reply,
+        kind=row.kind,  # type: ignore[arg-type]
+        send_at=row.next_action_at if row.status == "scheduled" else None,
+        reminded_at=row.reminded_at,
+        closed_at=row.closed_at,
+        status_reason=row.status_reason,
+        reply_window_minutes=row.reply_window_minutes,
+        reminder_after_minutes=row.reminder_after_minutes,
+    )
+
+
+def _check_reminder(reminder_after: int, reply_window: int) -> None:
+    if reminder_after >= reply_window:
+        raise InvalidInput.field(
+            "reminder_after_minutes", "must be shorter than reply_window_minutes"
+        )
+
+
+async def get_schedule(
+    session: AsyncSession, caller: Principal, patient_id: uuid.UUID, now: datetime
+) -> ScheduleOut:
+    await patient_for_staff(session, caller, patient_id, action="checkin_schedule.read", now=now)
+    return schedule_out(await session.get(CheckInSchedule, patient_id))
+
+
+async def _last_discharge(session: AsyncSession, patient_id: uuid.UUID) -> datetime | None:
+    result: datetime | None = await session.scalar(
+        select(Episode.discharged_at)
+        .where(Episode.patient_id == patient_id, Episode.discharged_at.is_not(None))
+        .order_by(Episode.discharged_at.desc())
+        .limit(1)
+    )
+    return result
+
+
+async def put_schedule(
+    session: AsyncSession,
+    caller: Principal,
+    patient_id: uuid.UUID,
+    data: ScheduleIn,
+    now: datetime,
+) -> ScheduleOut:
+    """Replace the schedule. Unsent check-ins it generated are regenerated from it."""
+    _check_reminder(data.reminder_after_minutes, data.reply_window_minutes)
+    patient = await patient_for_staff(
+        session, caller, patient_id, action="checkin_schedule.update", now=now, for_update=True
+    )
+    schedule = await lifecycle.schedule_for_update(session, patient.id, now)
+    schedule.offsets_hours = sorted(set(data.offsets_hours))
+    schedule.reply_window_minutes = data.reply_window_minutes
+    schedule.reminder_after_minutes = data.reminder_after_minutes
+    schedule.active = data.active
+    schedule.updated_at = now
+    if schedule.anchor_at is None and patient.status == "discharged":
+        # Discharged before a schedule existed: count from that discharge.
+        schedule.anchor_at = await _last_discharge(session, patient.id)
+    await session.flush()
+    await lifecycle.drop_unsent_scheduled(session, patient.id)
+    if patient.status == "discharged":
+        await lifecycle.generate(session, patient, schedule, now)
+    return schedule_out(schedule)
+
+
+async def create_check_in(
+    session: AsyncSession,
+    caller: Principal,
+    patient_id: uuid.UUID,
+    data: CheckInCreate,
+    now: datetime,
+) -> CheckIn:
+    patient = await patient_for_staff(
+        session, caller, patient_id, action="checkin.create", now=now, for_update=True
+    )
+    if data.due_at < now - EXTRA_PAST_TOLERANCE:
+        raise InvalidInput.field("due_at", "must not be in the past")
+    if data.due_at > now + EXTRA_MAX_AHEAD:
+        raise InvalidInput.field("due_at", "must be within a year")
+    schedule = await session.get(CheckInSchedule, patient.id)
+    reply_window = data.reply_window_minutes or (
+        schedule.reply_window_minutes if schedule else lifecycle.DEFAULT_REPLY_WINDOW_MINUTES
+    )
+    reminder_after = data.reminder_after_minutes or (
+        schedule.reminder_after_minutes if schedule else lifecycle.DEFAULT_REMINDER_AFTER_MINUTES
+    )
+    if reminder_after >= reply_window and data.reminder_after_minutes is None:
+        reminder_after = max(5, reply_window // 2)
+    _check_reminder(reminder_after, reply_window)
+    _check_can_text(patient)
+    row = CheckIn(
+        patient_id=patient.id,
+        kind="extra",
+        due_at=data.due_at,
+        next_action_at=lifecycle.first_action_at(patient, max(data.due_at, now)),
+        status="scheduled",
+        reply_window_minutes=reply_window,
+        reminder_after_minutes=reminder_after,
+        created_by=caller.user_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+def _check_can_text(patient: Patient) -> None:
+    if patient.status != "discharged":
+        raise Conflict("Check-ins are for patients at home: this patient is not discharged.")
+    if patient.sms_opted_out:
+        raise Conflict("The patient has opted out of SMS.")
+    if not patient.sms_consent:
+        raise Conflict("The patient has not consented to SMS.")
+    if not patient.mobile:
+        raise Conflict("The patient has no mobile number on record.")
+
+
+async def list_check_ins(
+    session: AsyncSession,
+    caller: Principal,
+    patient_id: uuid.UUID,
+    now: datetime,
+    *,
+    cursor: str | None,
+    limit: int,
+    status: str | None = None,
+) -> tuple[list[CheckIn], str | None]:
+    await patient_for_staff(session, caller, patient_id, action="checkin.list", now=now)
+    query = select(CheckIn).where(CheckIn.patient_id == patient_id)
+    if status is not None:
+        query = query.where(CheckIn.status == status)
+    query = page_after(query, CheckIn.due_at, CheckIn.id, decode_cursor(cursor), limit)
+    rows = list((await session.scalars(query)).all())
+    return split_page(rows, limit, lambda r: (r.due_at, r.id))

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+Reason = Literal[
+    "no_reply",
+    "undeliverable",
+    "low_score",
+    "help_request",
+    "opted_out",
+    "follow_up_due",
+    "agency_concern",
+    "referral_unanswered",
+]
+Severity = Literal["routine", "urgent"]
+Status = Literal["open", "acknowledged", "resolved"]
+
+
+class EscalationEventOut(msgspec.Struct):
+    occurred_at: datetime
+    kind: str
+    actor_id: uuid.UUID | None
+    actor_role: str | None
+    from_status: str | None
+    to_status: str | None
+    level: int
+    note: str | None
+
+
+class EscalationOut(msgspec.Struct):
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    ward_id: uuid.UUID
+    reason: Reason
+    severity: Severity
+    level: int
+    status: Status
+    opened_at: datetime
+    ack_due_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: uuid.UUID | None
+    resolved_at: datetime | None
+    resolved_by: uuid.UUID | None
+    resolution_note: str | None
+    note: str | None
+    source_type: str
+    source_id: str
+
+
+class EscalationDetail(EscalationOut):
+    events: list[EscalationEventOut] = msgspec.field(default_factory=list)
+
+
+class EscalationList(msgspec.Struct):
+    items: list[EscalationOut]
+    next_cursor: str | None
+
+
+class AcknowledgeIn(msgspec.Struct, forbid_unknown_fields=True):
+    note: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+
+
+class ResolveIn(msgspec.Struct, forbid_unknown_fields=True):
+    resolution_note: Annotated[str, msgspec.Meta(max_length=4000)]

@@ -1,0 +1,358 @@
+"""Raise, list, acknowledge and resolve escalations. Raising is idempotent per source.
+
+The escalation ladder (issue 6) extends this module: `climb` moves `level` and `ack_due_at`
+and appends an event; everything here already keeps `level` and the history it needs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.base import new_id
+from db.models import Escalation, EscalationEvent, Patient, Ward
+from db.models.escalations import ESCALATION_REASONS, ESCALATION_SEVERITIES
+from service import audit
+from service.errors import Conflict, InvalidInput, NotFound
+from service.escalations.schemas import (
+    EscalationDetail,
+    EscalationEventOut,
+    EscalationOut,
+)
+from service.pagination import decode_cursor, page_after, split_page
+from service.principal import Principal, SystemActor
+
+Actor = Principal | SystemActor | None
+
+# Used when a ward's policy lacks a value (the ward schema always fills them in).
+DEFAULT_ACK_MINUTES: dict[str, list[int]] = {"urgent": [15, 30, 60], "routine": [240, 480, 1440]}
+
+
+def ack_minutes(policy: dict[str, Any] | None, severity: str, level: int) -> int:
+    """Minutes the ward allows to acknowledge an escalation of this severity at this level."""
+    fallback = DEFAULT_ACK_MINUTES[severity][level - 1]
+    try:
+        value = (policy or {})["ack_minutes"][severity][level - 1]
+    except (KeyError, IndexError, TypeError):
+        return fallback
+    return int(value) if isinstance(value, int) and value > 0 else fallback
+
+
+def _actor_fields(actor: Actor) -> tuple[uuid.UUID | None, str | None]:
+    if isinstance(actor, Principal):
+        return actor.user_id, actor.role
+    if isinstance(actor, SystemActor):
+        return None, f"system:{actor.name}"[:40]
+    return None, None
+
+
+def _event(
+    escalation: Escalation,
+    kind: str,
+    now: datetime,
+    actor: Actor,
+    *,
+    from_status: str | None,
+    note: str | None = None,
+) -> EscalationEvent:
+    actor_id, actor_role = _actor_fields(actor)
+    return EscalationEvent(
+        escalation_id=escalation.id,
+        occurred_at=now,
+        kind=kind,
+        actor_id=actor_id,
+        actor_role=actor_role,
+        from_status=from_status,
+        to_status=escalation.status,
+        level=escalation.level,
+        note=note,
+    )
+
+
+async def raise_escalation(
+    session: AsyncSession,
+    *,
+    patient_id: uuid.UUID,
+    ward_id: uuid.UUID,
+    reason: str,
+    severity: str,
+    source_type: str,
+    source_id: str | uuid.UUID,
+    now: datetime,
+    note: str | None = None,
+    actor: Actor = None,
+) -> Escalation:
+    """Open an escalation at level 1, or return the one this source already raised.
+
+    Safe under concurrency: the unique (reason, source_type, source_id) key decides, so two
+    sweeps or two webhook deliveries reporting the same thing produce one escalation.
+    """
+    if reason not in ESCALATION_REASONS:
+        raise ValueError(f"unknown escalation reason {reason!r}")
+    if severity not in ESCALATION_SEVERITIES:
+        raise ValueError(f"unknown escalation severity {severity!r}")
+    source = str(source_id)
+    policy = await session.scalar(select(Ward.escalation_policy).where(Ward.id == ward_id))
+    due = now + timedelta(minutes=ack_minutes(policy, severity, 1))
+    escalation_id = new_id()
+    inserted = await session.scalar(
+        insert(Escalation)
+        .values(
+            id=escalation_id,
+            patient_id=patient_id,
+            ward_id=ward_id,
+            reason=reason,
+            severity=severity,
+            level=1,
+            status="open",
+            source_type=source_type,
+            source_id=source,
+            note=note,
+            opened_at=now,
+            ack_due_at=due,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(constraint="uq_escalations_source")
+        .returning(Escalation.id)
+    )
+    if inserted is None:
+        existing = await session.scalar(
+            select(Escalation).where(
+                Escalation.reason == reason,
+                Escalation.source_type == source_type,
+                Escalation.source_id == source,
+            )
+        )
+        assert existing is not None  # the conflicting row is committed or ours
+        return existing
+    escalation = await session.get(Escalation, escalation_id)
+    assert escalation is not None
+    session.add(_event(escalation, "opened", now, actor, from_status=None))
+    audit.record(
+        session,
+        actor,
+        "escalation.raise",
+        at=now,
+        patient_id=patient_id,
+        ward_id=ward_id,
+        object_type="escalation",
+        object_id=escalation_id,
+        detail={"reason": reason, "severity": severity, "source_type": source_type},
+    )
+    await session.flush()
+    return escalation
+
+
+# --- reading and changing, for ward staff -------------------------------------------------
+
+
+def to_out(row: Escalation) -> EscalationOut:
+    return EscalationOut(
+        id=row.id,
+        patient_id=row.patient_id,
+        ward_id=row.ward_id,
+        reason=row.reason,  # type: ignore[arg-type]
+        severity=row.severity,  # type: ignore[arg-type]
+        level=row.level,
+        status=row.status,  # type: ignore[arg-type]
+        opened_at=row.opened_at,
+        ack_due_at=row.ack_due_at,
+        acknowledged_at=row.acknowledged_at,
+        acknowledged_by=row.acknowledged_by,
+        resolved_at=row.resolved_at,
+        resolved_by=row.resolved_by,
+        resolution_note=row.resolution_note,
+        note=row.note,
+        source_type=row.source_type,
+        source_id=row.source_id,
+    )
+
+
+async def to_detail(session: AsyncSession, row: Escalation) -> EscalationDetail:
+    events = await session.scalars(
+        select(EscalationEvent)
+        .where(EscalationEvent.escalation_id == row.id)
+        .order_by(EscalationEvent.id)
+    )
+    base = to_out(row)
+    return EscalationDetail(
+        **{f: getattr(base, f) for f in base.__struct_fields__},
+        events=[
+            EscalationEventOut(
+                occurred_at=e.occurred_at,
+                kind=e.kind,
+                actor_id=e.actor_id,
+                actor_role=e.actor_role,
+                from_status=e.from_status,
+                to_status=e.to_status,
+                level=e.level,
+                note=e.note,
+            )
+            for e in events
+        ],
+    )
+
+
+async def _denied(
+    session: AsyncSession, caller: Principal, action: str, escalation_id: uuid.UUID, now: datetime
+) -> NotFound:
+    found = (
+        await session.execute(
+            select(Escalation.patient_id, Escalation.ward_id).where(Escalation.id == escalation_id)
+        )
+    ).first()
+    error = NotFound("No such escalation.")
+    error.keeping(
+        audit.event(
+            caller,
+            action,
+            at=now,
+            outcome="denied",
+            patient_id=found.patient_id if found else None,
+            ward_id=found.ward_id if found else None,
+            object_type="escalation",
+            object_id=escalation_id,
+        )
+    )
+    return error
+
+
+async def _for_staff(
+    session: AsyncSession,
+    caller: Principal,
+    escalation_id: uuid.UUID,
+    *,
+    action: str,
+    now: datetime,
+    for_update: bool = False,
+) -> Escalation:
+    row: Escalation | None = None
+    if caller.is_ward_member and caller.ward_id is not None:
+        query = select(Escalation).where(
+            Escalation.id == escalation_id, Escalation.ward_id == caller.ward_id
+        )
+        if for_update:
+            query = query.with_for_update()
+        row = await session.scalar(query)
+    if row is None:
+        raise await _denied(session, caller, action, escalation_id, now)
+    audit.record(
+        session,
+        caller,
+        action,
+        at=now,
+        patient_id=row.patient_id,
+        ward_id=row.ward_id,
+        object_type="escalation",
+        object_id=row.id,
+    )
+    return row
+
+
+async def get_escalation(
+    session: AsyncSession, caller: Principal, escalation_id: uuid.UUID, now: datetime
+) -> Escalation:
+    return await _for_staff(session, caller, escalation_id, action="escalation.read", now=now)
+
+
+async def list_escalations(
+    session: AsyncSession,
+    caller: Principal,
+    *,
+    now: datetime,
+    cursor: str | None,
+    limit: int,
+    status: str | None = None,
+    patient_id: uuid.UUID | None = None,
+    reason: str | None = None,
+) -> tuple[list[Escalation], str | None]:
+    """The caller's ward's escalations, newest first."""
+    if not caller.is_ward_member or caller.ward_id is None:
+        return [], None
+    query = select(Escalation).where(Escalation.ward_id == caller.ward_id)
+    if status is not None:
+        query = query.where(Escalation.status == status)
+    if reason is not None:
+        query = query.where(Escalation.reason == reason)
+    if patient_id is not None:
+        query = query.where(Escalation.patient_id == patient_id)
+    query = page_after(
+        query, Escalation.opened_at, Escalation.id, decode_cursor(cursor), limit, newest_first=True
+    )
+    rows = list((await session.scalars(query)).all())
+    page, next_cursor = split_page(rows, limit, lambda r: (r.opened_at, r.id))
+    in_ward = patient_id is not None and await session.scalar(
+        select(Patient.id).where(Patient.id == patient_id, Patient.ward_id == caller.ward_id)
+    )
+    audit.record(
+        session,
+        caller,
+        "escalation.list",
+        at=now,
+        patient_id=patient_id if in_ward else None,
+        ward_id=caller.ward_id,
+        object_type="escalation",
+        detail={"count": len(page), "status": status, "reason": reason},
+    )
+    return page, next_cursor
+
+
+async def acknowledge(
+    session: AsyncSession,
+    caller: Principal,
+    escalation_id: uuid.UUID,
+    now: datetime,
+    note: str | None = None,
+) -> Escalation:
+    row = await _for_staff(
+        session, caller, escalation_id, action="escalation.acknowledge", now=now, for_update=True
+    )
+    if row.status != "open":
+        raise Conflict(f"An escalation that is {row.status} cannot be acknowledged.")
+    row.status = "acknowledged"
+    row.acknowledged_at = now
+    row.acknowledged_by = caller.user_id
+    row.updated_at = now
+    session.add(
+        _event(
+            row, "acknowledged", now, caller, from_status="open", note=(note or "").strip() or None
+        )
+    )
+    await session.flush()
+    return row
+
+
+async def resolve(
+    session: AsyncSession,
+    caller: Principal,
+    escalation_id: uuid.UUID,
+    now: datetime,
+    resolution_note: str,
+) -> Escalation:
+    note = resolution_note.strip()
+    if not note:
+        raise InvalidInput.field("resolution_note", "is required")
+    row = await _for_staff(
+        session, caller, escalation_id, action="escalation.resolve", now=now, for_update=True
+    )
+    if row.status == "resolved":
+        raise Conflict("This escalation is already resolved.")
+    previous = row.status
+    if row.acknowledged_at is None:
+        # Resolving answers the escalation: it counts as the acknowledgement too.
+        row.acknowledged_at = now
+        row.acknowledged_by = caller.user_id
+    row.status = "resolved"
+    row.resolved_at = now
+    row.resolved_by = caller.user_id
+    row.resolution_note = note
+    row.updated_at = now
+    session.add(_event(row, "resolved", now, caller, from_status=previous, note=note))
+    await session.flush()
+    return row

@@ -1,0 +1,1 @@
+"""The SMS channel: gateway backends, the outbox, signed webhooks and reply handling."""

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from twilio.twiml.messaging_response import MessagingResponse
+
+from service.errors import Forbidden
+from service.http.auth import WARD, public, roles
+from service.http.params import DEFAULT_LIMIT, Caller, ClockDep, Cursor, Db, IdPath, Limit, Res
+from service.sms import inbound, messages, outbox
+from service.sms.schemas import MessageList
+from service.sms.signatures import form_params, signature_valid, signed_url
+
+TWIML_MEDIA_TYPE = "application/xml"
+
+
+def _twiml(reply: str | None) -> str:
+    response = MessagingResponse()
+    if reply:
+        response.message(reply)
+    return str(response)
+
+
+async def _verified_form(request: Request[Any, Any, Any], res: Any) -> dict[str, list[str]]:
+    """The form fields if Twilio signed this request; otherwise 403 before anything is written."""
+    form = await request.form()
+    params = form_params(form.multi_items())
+    url = signed_url(
+        res.settings.public_base_url,
+        request.scope["path"],
+        request.scope.get("query_string", b"").decode("latin-1"),
+    )
+    signature = request.headers.get("x-twilio-signature")
+    if params is None or not signature_valid(
+        res.settings.twilio_auth_token, url, params, signature
+    ):
+        raise Forbidden("The request signature is missing or invalid.")
+    return params
+
+
+def _first(params: dict[str, list[str]], *names: str) -> str | None:
+    for name in names:
+        values = params.get(name)
+        if values:
+            return values[0]
+    return None
+
+
+class TwilioWebhookController(Controller):
+    # The signature covers the full URL, query included, so the query is not ours to police.
+    path = "/webhooks/twilio"
+    tags = ["webhooks"]
+    opt = {**public(), "signed_query": True}
+
+    @post(
+        "/sms",
+        status_code=200,
+        media_type=TWIML_MEDIA_TYPE,
+        summary="Inbound SMS from Twilio (signed); answers with TwiML",
+    )
+    async def inbound_sms(
+        self, request: Request[Any, Any, Any], db: Db, res: Res, clock: ClockDep
+    ) -> Response[str]:
+        params = await _verified_form(request, res)
+        sid = _first(params, "MessageSid", "SmsSid")
+        sender = _first(params, "From")
+        reply: str | None = None
+        if sid and sender:
+            result = await inbound.handle_inbound(
+                db,
+                message_sid=sid[:64],
+                from_number=sender,
+                to_number=(_first(params, "To") or None),
+                body=_first(params, "Body") or "",
+                now=clock.now(),
+            )
+            reply = result.reply
+        return Response(_twiml(reply), media_type=TWIML_MEDIA_TYPE, status_code=200)
+
+    @post(
+        "/status",
+        status_code=204,
+        summary="Delivery status callback from Twilio (signed)",
+    )
+    async def status_callback(
+        self, request: Request[Any, Any, Any], db: Db, res: Res, clock: ClockDep
+    ) -> None:
+        params = await _verified_form(request, res)
+        status = _first(params, "MessageStatus", "SmsStatus")
+        if not status:
+            return
+        outbox_id: uuid.UUID | None
+        try:
+            outbox_id = uuid.UUID(request.query_params.get("outbox_id", ""))
+        except ValueError:
+            outbox_id = None
+        raw_code = _first(params, "ErrorCode")
+        error_code = int(raw_code) if raw_code and raw_code.isdigit() else None
+        await outbox.apply_status_callback(
+            db,
+            outbox_id=outbox_id,
+            message_sid=(_first(params, "MessageSid", "SmsSid") or "")[:64] or None,
+            message_status=status[:24],
+            error_code=error_code,
+            now=clock.now(),
+        )
+
+
+class PatientMessageController(Controller):
+    path = "/api/v1/patients/{patient_id:uuid}"
+    tags = ["messages"]
+    opt = roles(WARD)
+
+    @get("/messages", summary="The patient's SMS conversation, both ways, newest first")
+    async def list_(
+        self,
+        patient_id: IdPath,
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> MessageList:
+        items, next_cursor = await messages.list_messages(
+            db, caller, patient_id, clock.now(), cursor=cursor, limit=limit
+        )
+        return MessageList(items=items, next_cursor=next_cursor)

@@ -1,0 +1,210 @@
+"""Inbound texts and delivery reports, after the webhook has checked Twilio's signature.
+
+Bodies are patient data: they are stored for staff and never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import phonenumbers
+from sqlalchemy import case, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.base import new_id
+from db.models import InboundMessage, OutboxMessage, Patient, Ward
+from service import audit
+from service.checkins import lifecycle
+from service.escalations.service import raise_escalation
+from service.sms import channel, outbox
+from service.sms.replies import Interpretation, interpret
+
+log = logging.getLogger("homeward.sms.inbound")
+
+MAX_BODY_CHARS = 1600
+LOW_SCORES = (1, 2)
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    """What to answer Twilio with: a reply text for TwiML, or nothing."""
+
+    reply: str | None = None
+    duplicate: bool = False
+    known_sender: bool = False
+
+
+def e164(raw: str) -> str | None:
+    raw = raw.strip()
+    try:
+        parsed = phonenumbers.parse(raw, "GB")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+async def match_sender(session: AsyncSession, number: str) -> Patient | None:
+    """The patient this number belongs to. A shared number goes to the patient we last texted."""
+    last_outbound = (
+        select(func.max(OutboxMessage.created_at))
+        .where(
+            OutboxMessage.patient_id == Patient.id,
+            OutboxMessage.to_number == number,
+            OutboxMessage.recipient_kind == "patient",
+        )
+        .correlate(Patient)
+        .scalar_subquery()
+    )
+    result: Patient | None = await session.scalar(
+        select(Patient)
+        .where(Patient.mobile == number)
+        .order_by(
+            case((Patient.status == "closed", 1), else_=0),
+            last_outbound.desc().nulls_last(),
+            Patient.updated_at.desc(),
+            Patient.id,
+        )
+        .limit(1)
+    )
+    return result
+
+
+async def handle_inbound(
+    session: AsyncSession,
+    *,
+    message_sid: str,
+    from_number: str,
+    to_number: str | None,
+    body: str,
+    now: datetime,
+) -> InboundResult:
+    number = e164(from_number)
+    patient = await match_sender(session, number) if number else None
+    if patient is None:
+        # Nothing is stored and nothing is said: the sender may not be who we think.
+        log.info("inbound sms from an unknown sender")
+        return InboundResult()
+    assert number is not None
+    text = body[:MAX_BODY_CHARS]
+    meaning = interpret(text)
+    kind = meaning.kind
+    if kind == "start" and not patient.sms_opted_out:
+        # Not an opt-in (they never left): "yes" is an answer, "start" is noted.
+        kind = "ok" if meaning.word == "yes" else "start"
+    inbound_id = new_id()
+    inserted = await session.scalar(
+        insert(InboundMessage)
+        .values(
+            id=inbound_id,
+            message_sid=message_sid,
+            patient_id=patient.id,
+            ward_id=patient.ward_id,
+            from_number=number,
+            to_number=to_number,
+            body=text,
+            kind=kind,
+            score=meaning.score,
+            received_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["message_sid"])
+        .returning(InboundMessage.id)
+    )
+    ward = await session.get(Ward, patient.ward_id)
+    assert ward is not None
+    if inserted is None:
+        # Twilio retried a delivery we already processed: same answer, no second effect.
+        earlier = await session.scalar(
+            select(InboundMessage.kind).where(InboundMessage.message_sid == message_sid)
+        )
+        reply = ward.crisis_message if earlier == "help" else None
+        return InboundResult(reply=reply, duplicate=True, known_sender=True)
+
+    audit.record(
+        session,
+        channel.SMS_ACTOR,
+        "sms.inbound",
+        at=now,
+        patient_id=patient.id,
+        ward_id=patient.ward_id,
+        object_type="sms_inbound",
+        object_id=inbound_id,
+        detail={"kind": kind},
+    )
+    reply = await _act(session, patient, ward, number, inbound_id, kind, meaning, text, now)
+    return InboundResult(reply=reply, known_sender=True)
+
+
+async def _act(
+    session: AsyncSession,
+    patient: Patient,
+    ward: Ward,
+    number: str,
+    inbound_id: uuid.UUID,
+    kind: str,
+    meaning: Interpretation,
+    text: str,
+    now: datetime,
+) -> str | None:
+    if kind == "stop":
+        await channel.opt_out(
+            session, patient.id, now, source_type="sms_inbound", source_id=inbound_id
+        )
+        return None
+    if kind == "start":
+        await channel.opt_in(session, patient.id, now)
+        return None
+
+    check_in = await lifecycle.open_check_in(session, patient.id)
+    if check_in is not None:
+        lifecycle.answer(check_in, now, score=meaning.score, reply=text)
+        await session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.id == inbound_id)
+            .values(check_in_id=check_in.id)
+        )
+
+    reply: str | None = None
+    if kind == "help":
+        await raise_escalation(
+            session,
+            patient_id=patient.id,
+            ward_id=patient.ward_id,
+            reason="help_request",
+            severity="urgent",
+            source_type="sms_inbound",
+            source_id=inbound_id,
+            now=now,
+            note="The patient asked for help by text.",
+            actor=channel.SMS_ACTOR,
+        )
+        reply = ward.crisis_message
+        await outbox.record_twiml_reply(
+            session,
+            dedupe_key=f"inbound:{inbound_id}:crisis_reply",
+            to_number=number,
+            body=reply,
+            purpose="crisis_reply",
+            now=now,
+            patient_id=patient.id,
+            ward_id=patient.ward_id,
+        )
+    if meaning.score in LOW_SCORES:
+        await raise_escalation(
+            session,
+            patient_id=patient.id,
+            ward_id=patient.ward_id,
+            reason="low_score",
+            severity="urgent" if meaning.score == 1 else "routine",
+            source_type="sms_inbound",
+            source_id=inbound_id,
+            now=now,
+            note=f"The patient replied with a score of {meaning.score} out of 5.",
+            actor=channel.SMS_ACTOR,
+        )
+    return reply

@@ -1,0 +1,658 @@
+"""The outbox: every outgoing SMS is a row first, and is sent at most once.
+
+Requests and sweeps only `enqueue` (a unique dedupe key makes a second enqueue a no-op).
+`send_due` is the sending pass the outbox sweep runs:
+
+1. claim due `queued` rows with FOR UPDATE SKIP LOCKED and a lease (commit);
+2. per chunk: mark the chunk `sending` (commit) BEFORE any call leaves, then call the
+   gateway paced to SMS_RATE_PER_SECOND with bounded concurrency, then store each result.
+
+A worker killed after step 1 leaves `queued` rows whose lease expires: another worker sends
+them. A worker killed after marking `sending` leaves rows that `reconcile` turns `unknown`:
+the call may have reached Twilio, so they are never resent. `unknown` rows are reconciled by
+the status callback (its URL carries the outbox id, so it works even without a sid) or,
+when we hold a sid, by a lookup. A row whose send nobody can confirm raises an
+`undeliverable` escalation for staff instead of a second text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import String, and_, bindparam, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.base import UTCDateTime, new_id
+from db.models import OutboxMessage
+from service.clock import Clock
+from service.sms import channel as sms_channel
+from service.sms.gateway import LookupResult, SendResult, SmsChannel
+
+log = logging.getLogger("homeward.sms.outbox")
+
+CLAIM_BATCH = 200
+LOOKUP_BATCH = 50
+MAX_RETRY_ATTEMPTS = 10
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_CAP = timedelta(minutes=30)
+# How long after a send we confirm delivery by lookup if no callback has said so.
+CONFIRM_AFTER = timedelta(minutes=30)
+# How long an ambiguous send waits for a callback before staff are told.
+UNKNOWN_GRACE = timedelta(minutes=15)
+# Stop looking up a message this long after it was sent.
+LOOKUP_HORIZON = timedelta(hours=48)
+
+FINAL = frozenset({"delivered", "undelivered", "failed", "cancelled"})
+_RANK = {
+    "queued": 0,
+    "sending": 1,
+    "unknown": 1,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+    "cancelled": 3,
+}
+# Twilio's message statuses, in the order they happen.
+_PROVIDER_RANK = {
+    "accepted": 1,
+    "scheduled": 1,
+    "queued": 1,
+    "sending": 2,
+    "sent": 3,
+    "delivered": 4,
+    "undelivered": 4,
+    "failed": 4,
+    "canceled": 4,
+    "read": 5,
+}
+
+
+def our_status(provider_status: str) -> str | None:
+    """Our outbox status for a provider status (None for ones we do not know)."""
+    s = provider_status.lower()
+    if s in ("accepted", "scheduled", "queued", "sending", "sent"):
+        return "sent"
+    if s in ("delivered", "read"):
+        return "delivered"
+    if s == "undelivered":
+        return "undelivered"
+    if s in ("failed", "canceled"):
+        return "failed"
+    return None
+
+
+# --- writing rows --------------------------------------------------------------------------
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    dedupe_key: str,
+    to_number: str,
+    body: str,
+    purpose: str,
+    now: datetime,
+    recipient_kind: str = "patient",
+    patient_id: uuid.UUID | None = None,
+    ward_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
+    check_in_id: uuid.UUID | None = None,
+    send_after: datetime | None = None,
+) -> uuid.UUID | None:
+    """Queue one SMS. Returns its id, or None when this dedupe key was queued before."""
+    inserted: uuid.UUID | None = await session.scalar(
+        insert(OutboxMessage)
+        .values(
+            id=new_id(),
+            dedupe_key=dedupe_key,
+            recipient_kind=recipient_kind,
+            patient_id=patient_id,
+            user_id=user_id,
+            ward_id=ward_id,
+            check_in_id=check_in_id,
+            purpose=purpose,
+            to_number=to_number,
+            body=body,
+            status="queued",
+            attempts=0,
+            lookups=0,
+            next_attempt_at=send_after or now,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage.id)
+    )
+    return inserted
+
+
+async def record_twiml_reply(
+    session: AsyncSession,
+    *,
+    dedupe_key: str,
+    to_number: str,
+    body: str,
+    purpose: str,
+    now: datetime,
+    patient_id: uuid.UUID,
+    ward_id: uuid.UUID,
+) -> uuid.UUID | None:
+    """Keep a reply Twilio sends for us from our TwiML answer, so the conversation is whole."""
+    inserted: uuid.UUID | None = await session.scalar(
+        insert(OutboxMessage)
+        .values(
+            id=new_id(),
+            dedupe_key=dedupe_key,
+            recipient_kind="patient",
+            patient_id=patient_id,
+            ward_id=ward_id,
+            purpose=purpose,
+            to_number=to_number,
+            body=body,
+            status="sent",
+            provider="twiml",
+            attempts=1,
+            lookups=0,
+            created_at=now,
+            sent_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage.id)
+    )
+    return inserted
+
+
+# --- sending ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: uuid.UUID
+    to_number: str
+    body: str
+    attempts: int
+
+
+@dataclass
+class PassResult:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    rejected: int = 0
+    ambiguous: int = 0
+    cancelled: int = 0
+    failures: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retried + self.rejected + self.ambiguous + self.cancelled
+
+
+def backoff(attempts: int) -> timedelta:
+    factor: int = 2 ** max(0, attempts - 1)
+    delay: timedelta = BACKOFF_BASE * factor
+    return min(delay, BACKOFF_CAP)
+
+
+async def claim_batch(
+    session: AsyncSession, *, now: datetime, owner: str, limit: int, lease: timedelta
+) -> list[Claimed]:
+    """Lease up to `limit` due queued rows to `owner`. The caller commits."""
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == "queued",
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= now),
+        )
+        .order_by(OutboxMessage.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(due.scalar_subquery()))
+        .values(lease_until=now + lease, leased_by=owner, updated_at=now)
+        .returning(
+            OutboxMessage.id,
+            OutboxMessage.to_number,
+            OutboxMessage.body,
+            OutboxMessage.attempts,
+            OutboxMessage.next_attempt_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    found = sorted(rows.all(), key=lambda r: (r.next_attempt_at, r.id))
+    return [Claimed(r.id, r.to_number, r.body, r.attempts) for r in found]
+
+
+# The two statements every chunk runs, as plain SQL: built once, no per-call compilation.
+_MARK_SENDING = text(
+    """
+    UPDATE sms_outbox AS o SET
+        status = CASE WHEN t.blocked THEN 'cancelled' ELSE 'sending' END,
+        status_reason = CASE WHEN t.blocked THEN 'channel_closed' END,
+        attempts = o.attempts + CASE WHEN t.blocked THEN 0 ELSE 1 END,
+        sending_started_at = CASE WHEN t.blocked THEN NULL ELSE :now END,
+        next_attempt_at = CASE WHEN t.blocked THEN NULL ELSE o.next_attempt_at END,
+        finished_at = CASE WHEN t.blocked THEN :now END,
+        lease_until = CASE WHEN t.blocked THEN NULL ELSE :lease_until END,
+        updated_at = :now
+    FROM (
+        SELECT x.id,
+               x.recipient_kind = 'patient' AND (
+                   EXISTS (SELECT 1 FROM patients p
+                           WHERE p.id = x.patient_id AND p.sms_opted_out)
+                   OR EXISTS (SELECT 1 FROM sms_number_flags f
+                              WHERE f.patient_id = x.patient_id AND f.mobile = x.to_number)
+               ) AS blocked
+        FROM sms_outbox x
+        WHERE x.id = ANY(:ids)
+    ) AS t
+    WHERE o.id = t.id AND o.status = 'queued' AND o.leased_by = :owner
+    RETURNING o.id, o.status
+    """
+).bindparams(
+    bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))),
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("lease_until", type_=UTCDateTime()),
+)
+_STORE_ACCEPTED = text(
+    """
+    UPDATE sms_outbox AS o SET
+        status = 'sent', sid = v.sid, provider_status = v.provider_status,
+        provider = :provider, status_reason = NULL, sent_at = :now, lease_until = NULL,
+        leased_by = NULL, check_due_at = :check_due_at, updated_at = :now
+    FROM unnest(:ids, :sids, :statuses) AS v(id, sid, provider_status)
+    WHERE o.id = v.id AND o.status = 'sending'
+    RETURNING o.id
+    """
+).bindparams(
+    bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))),
+    bindparam("sids", type_=ARRAY(String)),
+    bindparam("statuses", type_=ARRAY(String)),
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("check_due_at", type_=UTCDateTime()),
+)
+
+
+async def mark_sending(
+    session: AsyncSession,
+    ids: Sequence[uuid.UUID],
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+) -> set[uuid.UUID]:
+    """Still ours and still queued → `sending`; only these may be handed to the gateway.
+
+    In the same statement, patient messages that must not go any more (the patient opted
+    out, or the number was flagged as unable to receive SMS) become `cancelled` instead.
+    """
+    result = await session.execute(
+        _MARK_SENDING,
+        {"ids": list(ids), "owner": owner, "now": now, "lease_until": now + lease},
+    )
+    return {r.id for r in result if r.status == "sending"}
+
+
+async def _send_one(channel: SmsChannel, row: Claimed) -> SendResult:
+    await channel.limiter.wait()
+    try:
+        return await channel.gateway.send(
+            row.to_number, row.body, channel.status_callback_url(row.id), reference=str(row.id)
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        # The gateway should classify everything; if it did not, the request may have left.
+        return SendResult("ambiguous", detail=type(exc).__name__)
+
+
+async def send_due(
+    session: AsyncSession,
+    channel: SmsChannel,
+    clock: Clock,
+    *,
+    owner: str | None = None,
+    limit: int = CLAIM_BATCH,
+) -> PassResult:
+    """One sending pass over due messages. Commits as it goes (see the module docstring)."""
+    owner = owner or f"outbox:{uuid.uuid4().hex}"
+    outcome = PassResult()
+    now = clock.now()
+    chunk_size = channel.concurrency
+    per_chunk = timedelta(seconds=channel.timeout_seconds + chunk_size / _rate(channel) + 5)
+    lease = per_chunk * math.ceil(limit / chunk_size) + timedelta(seconds=60)
+    claimed = await claim_batch(session, now=now, owner=owner, limit=limit, lease=lease)
+    await session.commit()
+    outcome.claimed = len(claimed)
+    chunks = [claimed[i : i + chunk_size] for i in range(0, len(claimed), chunk_size)]
+    finished: list[tuple[Claimed, SendResult]] = []
+    for chunk in [*chunks, []]:
+        now = clock.now()
+        if finished:
+            await _store_results(session, finished, now, channel.gateway.name, outcome)
+            finished = []
+        going: set[uuid.UUID] = set()
+        if chunk:
+            going = await mark_sending(
+                session, [r.id for r in chunk], owner, now, per_chunk + timedelta(seconds=60)
+            )
+        # One commit stores the last chunk's results and makes this chunk `sending`: the point
+        # of no return is durable before anything leaves the building.
+        await session.commit()
+        # Cancelled (channel closed) or no longer ours: either way not sent by this pass.
+        outcome.cancelled += len(chunk) - len(going)
+        sending = [r for r in chunk if r.id in going]
+        if sending:
+            results = await asyncio.gather(*(_send_one(channel, r) for r in sending))
+            finished = list(zip(sending, results, strict=True))
+    return outcome
+
+
+async def _store_results(
+    session: AsyncSession,
+    pairs: list[tuple[Claimed, SendResult]],
+    now: datetime,
+    provider: str,
+    outcome: PassResult,
+) -> None:
+    # The common case in one statement; anything else (or a row a callback already moved)
+    # goes through the careful per-row path, each row in its own savepoint.
+    stored = await _store_accepted(session, pairs, now, provider)
+    outcome.sent += len(stored)
+    for row, result in pairs:
+        if row.id in stored:
+            continue
+        try:
+            async with session.begin_nested():
+                await apply_send_result(session, row.id, result, now, provider)
+        except Exception as exc:
+            # The row stays `sending`; its lease expiry turns it `unknown`, never resent.
+            outcome.failures += 1
+            log.error(
+                "storing a send result failed",
+                extra={"outbox_id": str(row.id), "exc_class": type(exc).__name__},
+                exc_info=exc,
+            )
+            continue
+        if result.outcome == "accepted":
+            outcome.sent += 1
+        elif result.outcome == "retry":
+            outcome.retried += 1
+        elif result.outcome == "rejected":
+            outcome.rejected += 1
+        else:
+            outcome.ambiguous += 1
+
+
+async def _store_accepted(
+    session: AsyncSession,
+    pairs: Sequence[tuple[Claimed, SendResult]],
+    now: datetime,
+    provider: str,
+) -> set[uuid.UUID]:
+    """Accepted sends of rows still `sending`: store sid and status in one UPDATE."""
+    data = [
+        (row.id, result.sid, (result.status or "queued").lower())
+        for row, result in pairs
+        if result.outcome == "accepted" and result.sid and our_status(result.status or "") == "sent"
+    ]
+    if not data:
+        return set()
+    result = await session.execute(
+        _STORE_ACCEPTED,
+        {
+            "ids": [d[0] for d in data],
+            "sids": [d[1] for d in data],
+            "statuses": [d[2] for d in data],
+            "provider": provider,
+            "now": now,
+            "check_due_at": now + CONFIRM_AFTER,
+        },
+    )
+    return {r.id for r in result}
+
+
+def _rate(channel: SmsChannel) -> float:
+    return 1.0 / channel.limiter.interval
+
+
+async def apply_send_result(
+    session: AsyncSession,
+    outbox_id: uuid.UUID,
+    result: SendResult,
+    now: datetime,
+    provider: str,
+) -> None:
+    row = await session.get(OutboxMessage, outbox_id, with_for_update=True, populate_existing=True)
+    if row is None:
+        return
+    row.lease_until = None
+    row.leased_by = None
+    row.updated_at = now
+    row.provider = provider
+    if result.outcome == "accepted":
+        if row.sid is None:
+            row.sid = result.sid
+        if row.sent_at is None:
+            row.sent_at = now
+        row.status_reason = None
+        await advance_status(session, row, result.status or "queued", None, now)
+        if row.status not in FINAL and row.check_due_at is None:
+            row.check_due_at = now + CONFIRM_AFTER
+        return
+    if row.status != "sending":
+        # A callback got here first and already said what happened.
+        return
+    row.error_code = result.error_code
+    row.status_reason = _reason(result)
+    if result.outcome == "retry":
+        if row.attempts >= MAX_RETRY_ATTEMPTS:
+            row.status = "failed"
+            row.finished_at = now
+            row.next_attempt_at = None
+            await sms_channel.delivery_failed(session, row, result.error_code, now)
+            return
+        row.status = "queued"
+        row.next_attempt_at = now + backoff(row.attempts)
+        return
+    if result.outcome == "rejected":
+        row.status = "failed"
+        row.finished_at = now
+        row.next_attempt_at = None
+        await sms_channel.delivery_failed(session, row, result.error_code, now)
+        return
+    row.status = "unknown"
+    row.next_attempt_at = None
+    row.check_due_at = now + UNKNOWN_GRACE
+
+
+def _reason(result: SendResult) -> str:
+    if result.error_code is not None:
+        return str(result.error_code)
+    return (result.detail or result.outcome)[:40]
+
+
+async def advance_status(
+    session: AsyncSession,
+    row: OutboxMessage,
+    provider_status: str,
+    error_code: int | None,
+    now: datetime,
+) -> bool:
+    """Move a row forward to what the provider reports; never backward. True if it moved."""
+    target = our_status(provider_status)
+    if target is None:
+        return False
+    current = row.status
+    moved = False
+    if current not in FINAL and _RANK[target] > _RANK[current]:
+        row.status = target
+        moved = True
+    reported = _PROVIDER_RANK.get(provider_status.lower(), 0)
+    known = _PROVIDER_RANK.get((row.provider_status or "").lower(), 0)
+    if moved or (row.status == "sent" and reported > known):
+        row.provider_status = provider_status.lower()
+    if not moved:
+        return False
+    row.updated_at = now
+    row.lease_until = None
+    row.next_attempt_at = None
+    if current == "unknown":
+        row.status_reason = "reconciled"
+    if row.status in FINAL:
+        row.finished_at = now
+        row.check_due_at = None
+        if row.status in ("undelivered", "failed"):
+            row.error_code = error_code
+            await sms_channel.delivery_failed(session, row, error_code, now)
+    return True
+
+
+# --- reconciling --------------------------------------------------------------------------
+
+
+async def expire_sending_leases(session: AsyncSession, now: datetime) -> int:
+    """`sending` rows whose worker vanished: the call may have left, so `unknown`, not resent."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "sending", OutboxMessage.lease_until < now)
+        .values(
+            status="unknown",
+            status_reason="lease_expired",
+            lease_until=None,
+            leased_by=None,
+            check_due_at=now + UNKNOWN_GRACE,
+            updated_at=now,
+        )
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len(result.all())
+
+
+async def confirm_due(
+    session: AsyncSession, channel: SmsChannel, clock: Clock, *, limit: int = LOOKUP_BATCH
+) -> int:
+    """Rows waiting for confirmation: look up those with a sid, tell staff about the rest."""
+    now = clock.now()
+    due = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.check_due_at <= now)
+        .order_by(OutboxMessage.check_due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    # Push the check out first (commit), so a parallel worker does not look up the same rows.
+    rows = (
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .values(check_due_at=now + timedelta(minutes=5))
+            .returning(OutboxMessage.id, OutboxMessage.sid)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    await session.commit()
+    if not rows:
+        return 0
+
+    async def look(sid: str) -> LookupResult | BaseException | None:
+        try:
+            return await channel.gateway.lookup(sid)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return exc
+
+    with_sid = [r for r in rows if r.sid]
+    found = await asyncio.gather(*(look(r.sid) for r in with_sid))
+    lookups = {r.id: f for r, f in zip(with_sid, found, strict=True)}
+    now = clock.now()
+    for r in rows:
+        async with session.begin_nested():
+            await _confirm_one(session, r.id, lookups.get(r.id), now)
+    await session.commit()
+    return len(rows)
+
+
+async def _confirm_one(
+    session: AsyncSession,
+    outbox_id: uuid.UUID,
+    found: LookupResult | BaseException | None,
+    now: datetime,
+) -> None:
+    row = await session.get(OutboxMessage, outbox_id, with_for_update=True, populate_existing=True)
+    if row is None or row.status in FINAL:
+        if row is not None:
+            row.check_due_at = None
+        return
+    if row.sid is None:
+        # Ambiguous and unconfirmed: staff decide. A late callback can still reconcile it.
+        row.check_due_at = None
+        row.updated_at = now
+        await sms_channel.delivery_unconfirmed(session, row, now)
+        return
+    row.lookups += 1
+    if isinstance(found, LookupResult):
+        await advance_status(session, row, found.status, found.error_code, now)
+    if row.status in FINAL:
+        return
+    started = row.sent_at or row.sending_started_at or row.created_at
+    if now - started > LOOKUP_HORIZON:
+        row.check_due_at = None
+        if row.status == "unknown":
+            await sms_channel.delivery_unconfirmed(session, row, now)
+        return
+    row.check_due_at = now + min(CONFIRM_AFTER * (2 ** min(row.lookups, 6)), timedelta(hours=6))
+
+
+async def apply_status_callback(
+    session: AsyncSession,
+    *,
+    outbox_id: uuid.UUID | None,
+    message_sid: str | None,
+    message_status: str,
+    error_code: int | None,
+    now: datetime,
+) -> bool:
+    """A delivery report from Twilio. Moves a row forward only; unknown rows learn their sid."""
+    row: OutboxMessage | None = None
+    if outbox_id is not None:
+        row = await session.get(
+            OutboxMessage, outbox_id, with_for_update=True, populate_existing=True
+        )
+    if row is None and message_sid:
+        row = await session.scalar(
+            select(OutboxMessage).where(OutboxMessage.sid == message_sid).with_for_update()
+        )
+    if row is None:
+        return False
+    if message_sid:
+        if row.sid is None:
+            clash = await session.scalar(
+                select(OutboxMessage.id).where(
+                    and_(OutboxMessage.sid == message_sid, OutboxMessage.id != row.id)
+                )
+            )
+            if clash is not None:
+                return False
+            row.sid = message_sid
+            row.updated_at = now
+        elif row.sid != message_sid:
+            return False
+    if row.status == "sending":
+        # The report overtook our own create response: it answers the ambiguity too.
+        row.sent_at = row.sent_at or now
+    return await advance_status(session, row, message_status, error_code, now)

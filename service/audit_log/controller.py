@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, get
@@ -10,10 +9,18 @@ from litestar.params import FromQuery, QueryParameter
 from service.audit_log import service
 from service.audit_log.schemas import AuditEventList
 from service.http.auth import MANAGER_AND_ADMIN, roles
-from service.http.params import DEFAULT_LIMIT, Caller, Cursor, Db, Limit
+from service.http.params import (
+    DEFAULT_LIMIT,
+    Caller,
+    Cursor,
+    Db,
+    Limit,
+    parse_time_query,
+    time_query,
+)
 
-From = Annotated[datetime | None, QueryParameter(name="from", description="RFC 3339; inclusive")]
-To = Annotated[datetime | None, QueryParameter(description="RFC 3339; exclusive")]
+From = Annotated[str | None, time_query("RFC 3339; inclusive", name="from")]
+To = Annotated[str | None, time_query("RFC 3339; exclusive")]
 Action = Annotated[str | None, QueryParameter(max_length=80, description="e.g. patient.read")]
 
 
@@ -46,7 +53,7 @@ class AuditEventController(Controller):
             patient_id=patient_id,
             actor_id=actor_id,
             action=action,
-            from_=from_,
-            to=to,
+            from_=parse_time_query(from_, "from"),
+            to=parse_time_query(to, "to"),
         )
         return AuditEventList(items=[service.to_out(r) for r in rows], next_cursor=next_cursor)

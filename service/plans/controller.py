@@ -1,20 +1,26 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, get, put
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import JSONBody
 
 from service.http.auth import WARD, roles
-from service.http.params import DEFAULT_LIMIT, Caller, ClockDep, Cursor, Db, IdPath, Limit
+from service.http.params import (
+    DEFAULT_LIMIT,
+    Caller,
+    ClockDep,
+    Cursor,
+    Db,
+    IdPath,
+    Limit,
+    parse_time_query,
+    time_query,
+)
 from service.plans import service
 from service.plans.schemas import PlanIn, PlanOut, PlanVersionList
 
-AsOf = Annotated[
-    datetime | None,
-    QueryParameter(description="RFC 3339 time: return the version in force then"),
-]
+AsOf = Annotated[str | None, time_query("RFC 3339 time: return the version in force then")]
 
 
 class PlanController(Controller):
@@ -31,7 +37,8 @@ class PlanController(Controller):
         clock: ClockDep,
         as_of: AsOf = None,
     ) -> PlanOut:
-        return service.to_out(await service.get_plan(db, caller, patient_id, clock.now(), as_of))
+        at = parse_time_query(as_of, "as_of")
+        return service.to_out(await service.get_plan(db, caller, patient_id, clock.now(), at))
 
     @put("/", summary="Replace the plan (stored as a new version)")
     async def replace(

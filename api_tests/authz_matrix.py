@@ -34,7 +34,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api_tests import builders
 from db.base import Base
-from db.models import Agency, AuditEvent, Consent, Patient, Referral, User, Ward
+from db.models import (
+    Agency,
+    AuditEvent,
+    Consent,
+    Goal,
+    Patient,
+    Referral,
+    RelapsePreventionPlan,
+    User,
+    Ward,
+)
 
 # The callers every route is tried with.
 ADMIN = "admin"
@@ -68,6 +78,9 @@ class World:
     * `agency` has a pending referral of `patient` AND a consent in force (full scope).
     * `agency_no_consent` has a pending referral of `patient` but no consent.
     * `other_agency` has neither.
+    * `patient` has goals owned by `agency` (`goal`), by `other_agency` (`other_goal`) and by
+      nobody (`ward_goal`), and a relapse-prevention plan (`plan`).
+    * `other_patient` is on `other_ward`, with a goal (`foreign_goal`).
     """
 
     db: AsyncSession
@@ -81,6 +94,12 @@ class World:
     referral: Referral
     referral_no_consent: Referral
     consent: Consent
+    goal: Goal
+    other_goal: Goal
+    ward_goal: Goal
+    plan: RelapsePreventionPlan
+    other_patient: Patient
+    foreign_goal: Goal
     users: dict[str, User]
     headers: dict[str, dict[str, str]]
 
@@ -109,6 +128,12 @@ async def build_world(db: AsyncSession, client: AsyncTestClient[Litestar], now: 
     consent = await builders.consent(
         db, patient.id, agency.id, staff_id, scope="full", given_at=now - timedelta(days=1)
     )
+    goal = await builders.goal(db, patient.id, at=now, owner_agency_id=agency.id)
+    other_goal = await builders.goal(db, patient.id, at=now, owner_agency_id=other_agency.id)
+    ward_goal = await builders.goal(db, patient.id, at=now)
+    plan = await builders.plan(db, patient.id, at=now - timedelta(days=1))
+    other_patient = await builders.patient(db, other_ward.id)
+    foreign_goal = await builders.goal(db, other_patient.id, at=now)
     headers = {role: await builders.auth_headers(client, user) for role, user in users.items()}
     headers[ANON] = {}
     return World(
@@ -123,6 +148,12 @@ async def build_world(db: AsyncSession, client: AsyncTestClient[Litestar], now: 
         referral=referral,
         referral_no_consent=referral_no_consent,
         consent=consent,
+        goal=goal,
+        other_goal=other_goal,
+        ward_goal=ward_goal,
+        plan=plan,
+        other_patient=other_patient,
+        foreign_goal=foreign_goal,
         users=users,
         headers=headers,
     )
@@ -223,6 +254,78 @@ async def fresh_user(w: World, role: str) -> str:
     return str((await builders.user(w.db, "ward_staff", ward_id=w.other_ward.id)).id)
 
 
+async def fresh_inpatient(w: World, role: str) -> str:
+    """A patient on the ward, in an open stay (to be discharged)."""
+    return str((await builders.patient(w.db, w.ward.id)).id)
+
+
+async def fresh_discharged_patient(w: World, role: str) -> str:
+    """A patient of the ward, discharged a week ago (to be readmitted)."""
+    row = await builders.patient(w.db, w.ward.id, admitted_at=None, status="discharged")
+    await builders.past_stay(
+        w.db,
+        row.id,
+        admitted_at=w.now - timedelta(days=20),
+        discharged_at=w.now - timedelta(days=7),
+    )
+    return str(row.id)
+
+
+async def fresh_follow_up(w: World, role: str) -> str:
+    """A pending follow-up of the world's patient (from an earlier stay)."""
+    _, follow_up = await builders.past_stay(
+        w.db,
+        w.patient.id,
+        admitted_at=w.now - timedelta(days=200),
+        discharged_at=w.now - timedelta(days=190),
+    )
+    assert follow_up is not None
+    return str(follow_up.id)
+
+
+async def foreign_follow_up(w: World, role: str) -> str:
+    """A follow-up of the other ward's patient."""
+    _, follow_up = await builders.past_stay(
+        w.db,
+        w.other_patient.id,
+        admitted_at=w.now - timedelta(days=200),
+        discharged_at=w.now - timedelta(days=190),
+    )
+    assert follow_up is not None
+    return str(follow_up.id)
+
+
+async def new_patient_body(w: World, role: str) -> dict[str, Any]:
+    return builders.patient_body()
+
+
+async def foreign_ward_patient_body(w: World, role: str) -> dict[str, Any]:
+    """`ward_id` of a ward that is not the caller's."""
+    foreign = w.other_ward if role in WARD_OF_PATIENT else w.ward
+    return builders.patient_body(ward_id=str(foreign.id))
+
+
+async def now_body(w: World, role: str) -> dict[str, Any]:
+    return {"admitted_at": w.now.isoformat()}
+
+
+async def discharge_body(w: World, role: str) -> dict[str, Any]:
+    return {"discharged_at": w.now.isoformat(), "suicide_risk": False, "destination": "Home"}
+
+
+async def attempt_body(w: World, role: str) -> dict[str, Any]:
+    return {"occurred_at": w.now.isoformat(), "method": "phone", "successful": False}
+
+
+PLAN_BODY = {
+    "early_warning_signs": ["Not sleeping"],
+    "triggers": ["Arguments at home"],
+    "coping_strategies": ["Walk by the river"],
+    "crisis_contacts": [{"name": "Jo Hill", "relationship": "sister", "phone": "07911 123457"}],
+    "check_in_question": "How are you today, 1 to 5?",
+}
+
+
 async def new_ward_body(w: World, role: str) -> dict[str, Any]:
     return {"name": f"Matrix ward {uuid.uuid4().hex[:8]}"}
 
@@ -280,11 +383,76 @@ async def agency_list_is_own(w: World, role: str, body: Any) -> None:
         assert [a["id"] for a in body["items"]] == [str(user.agency_id)]
 
 
+AGENCY_FULL_FIELDS = {
+    "id",
+    "scope",
+    "given_name",
+    "family_name",
+    "mobile",
+    "key_worker_id",
+    "key_worker_name",
+    "goals",
+    "crisis_contacts",
+    "relapse_prevention_plan",
+}
+
+
+def _full_scope_view(w: World, item: Any) -> None:
+    """What the consented agency (scope `full`) sees of the world's patient: nothing more."""
+    assert set(item) == AGENCY_FULL_FIELDS, sorted(item)
+    assert item["scope"] == "full"
+    assert {g["id"] for g in item["goals"]} == {str(w.goal.id)}, "another agency's goal leaked"
+    assert [c["name"] for c in item["crisis_contacts"]] == ["Jo Hill"]
+    assert item["relapse_prevention_plan"]["version"] >= 1
+
+
 async def visible_patients_match(w: World, role: str, body: Any) -> None:
     ids = [p["id"] for p in body["items"]]
     assert ids == ([str(w.patient.id)] if role == AGENCY else []), ids
     for item in body["items"]:
-        assert "nhs_number" not in item and "date_of_birth" not in item
+        _full_scope_view(w, item)
+
+
+async def patient_view_by_role(w: World, role: str, body: Any) -> None:
+    """Ward staff get the whole record; the consented agency only its scope's fields."""
+    if role == AGENCY:
+        _full_scope_view(w, body)
+    else:
+        assert body["nhs_number"] == w.patient.nhs_number
+        assert body["ward_id"] == str(w.ward.id)
+
+
+async def goals_by_role(w: World, role: str, body: Any) -> None:
+    ids = {g["id"] for g in body["items"]}
+    if role == AGENCY:
+        assert ids == {str(w.goal.id)}, "the agency saw goals it does not own"
+    else:
+        assert {str(w.goal.id), str(w.other_goal.id), str(w.ward_goal.id)} <= ids
+
+
+async def only_own_ward_patients(w: World, role: str, body: Any) -> None:
+    user = w.users[role]
+    for item in body["items"]:
+        assert item["ward_id"] == str(user.ward_id), "another ward's patient leaked"
+    ids = {item["id"] for item in body["items"]}
+    assert (str(w.patient.id) in ids) == (role in WARD_OF_PATIENT)
+    assert str(w.other_patient.id) not in ids or role == OTHER_STAFF
+
+
+async def nhs_search_stays_in_ward(w: World, role: str, body: Any) -> None:
+    ids = [item["id"] for item in body["items"]]
+    assert ids == ([str(w.other_patient.id)] if role == OTHER_STAFF else []), ids
+
+
+async def no_foreign_events_for_manager(w: World, role: str, body: Any) -> None:
+    if role == MANAGER:
+        assert body["items"] == [], "another ward's audit events leaked"
+
+
+async def own_ward_events(w: World, role: str, body: Any) -> None:
+    if role == MANAGER:
+        for item in body["items"]:
+            assert item["ward_id"] == str(w.ward.id), "another ward's audit event leaked"
 
 
 async def empty_for_foreign_callers(w: World, role: str, body: Any) -> None:
@@ -526,6 +694,331 @@ RULES: list[Rule] = [
         params=PATIENT,
         query={"agency_id": attr("agency_no_consent.id")},
         variant="an undeclared agency_id in the query is refused",
+    ),
+    # -- patients: ward staff of the patient's ward; agency workers read one, within scope
+    Rule("POST", "/api/v1/patients", expect(ok=ALL_WARD), body=new_patient_body),
+    Rule(
+        "POST",
+        "/api/v1/patients",
+        expect(invalid=ALL_WARD),
+        body=foreign_ward_patient_body,
+        variant="ward_id of another ward in a registration",
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients",
+        expect(invalid=ALL_WARD),
+        body={**builders.patient_body(), "status": "discharged"},
+        variant="status smuggled into a registration",
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients",
+        expect(invalid=ALL_WARD),
+        body={**builders.patient_body(), "agency_id": attr("agency.id")},
+        variant="agency_id smuggled into a registration",
+    ),
+    # Agency workers never list or search patients: their list is /api/v1/agency/patients.
+    Rule("GET", "/api/v1/patients", expect(ok=ALL_WARD), check=only_own_ward_patients),
+    Rule(
+        "GET",
+        "/api/v1/patients",
+        expect(ok=ALL_WARD),
+        query={"nhs_number": attr("other_patient.nhs_number")},
+        check=nhs_search_stays_in_ward,
+        variant="searching another ward's NHS number finds nothing",
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients",
+        expect(invalid=ALL_WARD),
+        query={"ward_id": attr("other_ward.id")},
+        variant="an undeclared ward_id in the query is refused",
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}",
+        expect(ok=[*WARD_OF_PATIENT, AGENCY], not_found=[OTHER_STAFF, *NOT_AGENCY_OF_PATIENT]),
+        params=PATIENT,
+        audits_denials=True,
+        check=patient_view_by_role,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}",
+        expect(invalid=[*ALL_WARD, *ALL_AGENCY]),
+        params=PATIENT,
+        query={"scope": "full"},
+        variant="an undeclared scope in the query is refused",
+    ),
+    Rule(
+        "PATCH",
+        "/api/v1/patients/{patient_id}",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        body={"language": "cy"},
+        audits_denials=True,
+    ),
+    Rule(
+        "PATCH",
+        "/api/v1/patients/{patient_id}",
+        expect(invalid=ALL_WARD),
+        params=PATIENT,
+        body={"ward_id": attr("other_ward.id")},
+        variant="ward_id smuggled into a change",
+    ),
+    Rule(
+        "PATCH",
+        "/api/v1/patients/{patient_id}",
+        expect(invalid=ALL_WARD),
+        params=PATIENT,
+        body={"status": "discharged"},
+        variant="a status other than closed",
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/admissions",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params={"patient_id": fresh_discharged_patient},
+        body=now_body,
+        audits_denials=True,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/admissions",
+        expect(conflict=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        body=now_body,
+        audits_denials=True,
+        variant="admitting a patient already on the ward is a conflict",
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/discharge",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params={"patient_id": fresh_inpatient},
+        body=discharge_body,
+        audits_denials=True,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/discharge",
+        expect(invalid=ALL_WARD),
+        params={"patient_id": fresh_inpatient},
+        body={"discharged_at": "2026-12-01T08:00:00Z", "suicide_risk": False, "due_at": "x"},
+        variant="a follow-up due time smuggled into a discharge",
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/episodes",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        audits_denials=True,
+    ),
+    # -- follow-ups
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/follow-ups",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        audits_denials=True,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/follow-ups/{follow_up_id}/attempts",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params={**PATIENT, "follow_up_id": fresh_follow_up},
+        body=attempt_body,
+        audits_denials=True,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/follow-ups/{follow_up_id}/attempts",
+        expect(not_found=ALL_WARD),
+        params={**PATIENT, "follow_up_id": foreign_follow_up},
+        body=attempt_body,
+        audits_denials=True,
+        variant="another ward's follow-up under this patient's path",
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/follow-ups/{follow_up_id}/attempts",
+        expect(invalid=ALL_WARD),
+        params={**PATIENT, "follow_up_id": fresh_follow_up},
+        body={
+            "occurred_at": "2026-12-01T08:00:00Z",
+            "method": "phone",
+            "successful": True,
+            "status": "completed",
+        },
+        variant="status smuggled into an attempt",
+    ),
+    # -- goals: agency workers read only their own agency's goals (plan or full scope)
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/goals",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        body={"domain": "housing", "description": "Find a flat near family"},
+        audits_denials=True,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/goals",
+        expect(invalid=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        body={"domain": "housing", "description": "Already done", "status": "achieved"},
+        audits_denials=True,
+        variant="a final status smuggled into a new goal",
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/goals",
+        expect(invalid=ALL_WARD),
+        params=PATIENT,
+        body={"domain": "housing", "description": "x", "patient_id": attr("other_patient.id")},
+        variant="patient_id smuggled into a goal",
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/goals",
+        expect(ok=[*WARD_OF_PATIENT, AGENCY], not_found=[OTHER_STAFF, *NOT_AGENCY_OF_PATIENT]),
+        params=PATIENT,
+        audits_denials=True,
+        check=goals_by_role,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/goals",
+        expect(invalid=[*ALL_WARD, *ALL_AGENCY]),
+        params=PATIENT,
+        query={"owner_agency_id": attr("other_agency.id")},
+        variant="an undeclared owner_agency_id in the query is refused",
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/goals/{goal_id}",
+        expect(ok=[*WARD_OF_PATIENT, AGENCY], not_found=[OTHER_STAFF, *NOT_AGENCY_OF_PATIENT]),
+        params={**PATIENT, "goal_id": attr("goal.id")},
+        audits_denials=True,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/goals/{goal_id}",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF, *ALL_AGENCY]),
+        params={**PATIENT, "goal_id": attr("other_goal.id")},
+        audits_denials=True,
+        variant="another agency's goal",
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/goals/{goal_id}",
+        expect(not_found=[*ALL_WARD, *ALL_AGENCY]),
+        params={**PATIENT, "goal_id": attr("foreign_goal.id")},
+        audits_denials=True,
+        variant="another patient's goal under this patient's path",
+    ),
+    Rule(
+        "PATCH",
+        "/api/v1/patients/{patient_id}/goals/{goal_id}",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params={**PATIENT, "goal_id": attr("ward_goal.id")},
+        body={"target_date": "2027-03-01"},
+        audits_denials=True,
+    ),
+    Rule(
+        "PATCH",
+        "/api/v1/patients/{patient_id}/goals/{goal_id}",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params={**PATIENT, "goal_id": attr("goal.id")},
+        body={"description": "Secure a tenancy near family"},
+        audits_denials=True,
+        variant="an agency cannot change even a goal it owns",
+    ),
+    Rule(
+        "PATCH",
+        "/api/v1/patients/{patient_id}/goals/{goal_id}",
+        expect(invalid=ALL_WARD),
+        params={**PATIENT, "goal_id": attr("ward_goal.id")},
+        body={"patient_id": attr("other_patient.id")},
+        variant="patient_id smuggled into a goal change",
+    ),
+    # -- relapse-prevention plan: ward staff only (agencies see it through GET patient, full)
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/relapse-prevention-plan",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        audits_denials=True,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/relapse-prevention-plan",
+        expect(invalid=ALL_WARD),
+        params=PATIENT,
+        query={"as_of": "0.5"},
+        variant="a number is not an RFC 3339 as_of",
+    ),
+    Rule(
+        "PUT",
+        "/api/v1/patients/{patient_id}/relapse-prevention-plan",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        body=PLAN_BODY,
+        audits_denials=True,
+    ),
+    Rule(
+        "PUT",
+        "/api/v1/patients/{patient_id}/relapse-prevention-plan",
+        expect(invalid=ALL_WARD),
+        params=PATIENT,
+        body={**PLAN_BODY, "version": 1},
+        variant="version smuggled into a plan",
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/relapse-prevention-plan/versions",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        audits_denials=True,
+    ),
+    # -- referrals for a goal
+    Rule(
+        "POST",
+        "/api/v1/referrals",
+        expect(invalid=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        body={
+            "patient_id": attr("patient.id"),
+            "agency_id": fresh_agency,
+            "reason": "For a goal",
+            "goal_id": attr("foreign_goal.id"),
+        },
+        audits_denials=True,
+        variant="goal_id of another patient's goal",
+    ),
+    # -- the audit log: admins, and ward managers for their ward
+    Rule("GET", "/api/v1/audit-events", expect(ok=[ADMIN, MANAGER]), check=own_ward_events),
+    Rule(
+        "GET",
+        "/api/v1/audit-events",
+        expect(ok=[ADMIN, MANAGER]),
+        query={"patient_id": attr("other_patient.id")},
+        check=no_foreign_events_for_manager,
+        variant="another ward's patient_id in the query never widens the view",
+    ),
+    Rule(
+        "GET",
+        "/api/v1/audit-events",
+        expect(invalid=[ADMIN, MANAGER]),
+        query={"ward_id": attr("other_ward.id")},
+        variant="an undeclared ward_id in the query is refused",
+    ),
+    Rule(
+        "GET",
+        "/api/v1/audit-events",
+        expect(invalid=[ADMIN, MANAGER]),
+        query={"to": "0.5"},
+        variant="a number is not an RFC 3339 time",
     ),
 ]
 

@@ -18,9 +18,13 @@ from db.models import (
     Agency,
     Consent,
     Episode,
+    FollowUp,
+    Goal,
+    GoalStatusChange,
     Patient,
     Referral,
     ReferralStatusChange,
+    RelapsePreventionPlan,
     User,
     Ward,
 )
@@ -217,11 +221,13 @@ async def referral(
     *,
     at: datetime,
     status: str = "pending",
+    goal_id: uuid.UUID | None = None,
 ) -> Referral:
     """A referral row with its creation in the history (and a response time if needed)."""
     row = Referral(
         patient_id=patient_id,
         agency_id=agency_id,
+        goal_id=goal_id,
         reason="Needs support",
         status=status,
         respond_by=at + timedelta(days=2),
@@ -240,6 +246,93 @@ async def referral(
     )
     await session.commit()
     return row
+
+
+async def goal(
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    *,
+    at: datetime,
+    owner_agency_id: uuid.UUID | None = None,
+    domain: str = "housing",
+    status: str = "active",
+    description: str | None = None,
+) -> Goal:
+    """A goal with its creation in the status history."""
+    row = Goal(
+        id=uuid.uuid4(),
+        patient_id=patient_id,
+        domain=domain,
+        description=description or f"Goal {next(_seq)}",
+        status=status,
+        owner_agency_id=owner_agency_id,
+        created_at=at,
+        updated_at=at,
+    )
+    session.add(row)
+    await session.flush()
+    session.add(GoalStatusChange(goal_id=row.id, changed_at=at, from_status=None, to_status=status))
+    await session.commit()
+    return row
+
+
+async def plan(
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    *,
+    at: datetime,
+    version: int = 1,
+    crisis_contacts: list[dict[str, str]] | None = None,
+) -> RelapsePreventionPlan:
+    """One version of a relapse-prevention plan (crisis contact phones already E.164)."""
+    row = RelapsePreventionPlan(
+        patient_id=patient_id,
+        version=version,
+        early_warning_signs=["Not sleeping"],
+        triggers=["Arguments at home"],
+        coping_strategies=["Walk by the river"],
+        crisis_contacts=crisis_contacts
+        if crisis_contacts is not None
+        else [{"name": "Jo Hill", "relationship": "sister", "phone": "+447911123457"}],
+        check_in_question=None,
+        created_at=at,
+    )
+    session.add(row)
+    await session.commit()
+    return row
+
+
+async def past_stay(
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    *,
+    admitted_at: datetime,
+    discharged_at: datetime,
+    follow_up: bool = True,
+) -> tuple[Episode, FollowUp | None]:
+    """A closed episode (leaves the patient's status alone) and, by default, its pending
+    follow-up due 72 h after the discharge."""
+    episode = Episode(
+        patient_id=patient_id,
+        admitted_at=admitted_at,
+        discharged_at=discharged_at,
+        suicide_risk=False,
+    )
+    session.add(episode)
+    await session.flush()
+    row = None
+    if follow_up:
+        row = FollowUp(
+            patient_id=patient_id,
+            episode_id=episode.id,
+            due_at=discharged_at + timedelta(hours=72),
+            suicide_risk=False,
+            status="pending",
+            created_at=discharged_at,
+        )
+        session.add(row)
+    await session.commit()
+    return episode, row
 
 
 def mobile(n: int | None = None) -> str:

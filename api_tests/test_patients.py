@@ -337,10 +337,17 @@ async def test_roles_other_than_ward_staff_are_refused_by_role(client, db, app):
     agency = await builders.agency(db)
     worker = await builders.user(db, "agency_worker", agency_id=agency.id)
 
+    # An agency worker may read a patient within a consent (else 404: test_agency_patient_view),
+    # but never list, search or register patients.
+    admin_headers = builders.bearer(app, admin)
+    assert (await client.get(f"{PATIENTS}/{patient.id}", headers=admin_headers)).status_code == 403
+    worker_headers = builders.bearer(app, worker)
+    assert (await client.get(f"{PATIENTS}/{patient.id}", headers=worker_headers)).status_code == 404
     for who in (admin, worker):
         headers = builders.bearer(app, who)
-        assert (await client.get(f"{PATIENTS}/{patient.id}", headers=headers)).status_code == 403
         assert (await client.get(PATIENTS, headers=headers)).status_code == 403
+        search = await client.get(PATIENTS, params={"name": "Fam"}, headers=headers)
+        assert search.status_code == 403
         created = await client.post(PATIENTS, json=builders.patient_body(), headers=headers)
         assert created.status_code == 403
     assert (await client.get(PATIENTS)).status_code == 401

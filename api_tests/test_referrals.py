@@ -90,7 +90,7 @@ async def test_respond_by_defaults_to_two_working_days_friday_to_tuesday(client,
 
 async def test_explicit_respond_by_and_goal_id_are_kept(client, db, clock):
     s = await _setup(client, db)
-    goal_id = str(uuid.uuid4())
+    goal_id = str((await builders.goal(db, s["patient"].id, at=clock.now())).id)
     due = (clock.now() + timedelta(days=5)).isoformat()
 
     body = (await _refer(client, s, respond_by=due, goal_id=goal_id)).json()
@@ -117,11 +117,12 @@ async def test_referral_input_is_checked(client, db, clock):
     assert await db.scalar(select(func.count()).select_from(Referral)) == 0
 
 
-async def test_a_second_open_referral_to_the_same_agency_is_a_conflict(client, db):
+async def test_a_second_open_referral_to_the_same_agency_is_a_conflict(client, db, clock):
     s = await _setup(client, db)
+    goal = await builders.goal(db, s["patient"].id, at=clock.now())
     first = await _refer(client, s)
     second = await _refer(client, s)
-    for_a_goal = await _refer(client, s, goal_id=str(uuid.uuid4()))
+    for_a_goal = await _refer(client, s, goal_id=str(goal.id))
     assert (first.status_code, second.status_code, for_a_goal.status_code) == (201, 409, 201)
 
 

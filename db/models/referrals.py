@@ -43,9 +43,9 @@ class Referral(UUIDPrimaryKey, Base):
 
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
     agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"))
-    # hook: goals live on the patients/plans branch. On merge add
-    #   ForeignKey("goals.id") here (and in the migration) and check in
-    #   service.referrals.service.create_referral that the goal belongs to the patient.
+    # A goal of the same patient, checked by service.referrals.service.create_referral
+    # (422 otherwise). No foreign key: goals are never deleted and never change patient, so
+    # the check at creation holds, and a key alone could not say "of the same patient".
     goal_id: Mapped[uuid.UUID | None]
     reason: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), server_default="pending")

@@ -77,7 +77,9 @@ class AgencyPatientsController(Controller):
             "The agency worker's own list, and the only way to enumerate patients: those with a "
             "`pending` or `accepted` referral to the caller's agency AND a consent to share with "
             "it in force now (given, not withdrawn, not expired). Each item carries only the "
-            "fields of the widest scope in force (`contact_details`: name, mobile, key worker). "
+            "fields of the widest scope in force, named in its `scope`: `contact_details` "
+            "(name, mobile, key worker), `plan` (+ `goals` owned by the caller's agency and the "
+            "current plan's `crisis_contacts`), `full` (+ `relapse_prevention_plan`). "
             "Withdrawal or expiry takes effect on the next request. Every patient listed is "
             "written to the audit log."
         ),

@@ -5,6 +5,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from service.goals.schemas import GoalOut
+from service.plans.schemas import CrisisContact, PlanOut
+
 AgencyKind = Literal[
     "housing",
     "employment",
@@ -54,12 +57,15 @@ class AgencyList(msgspec.Struct):
 
 
 class AgencyPatientOut(msgspec.Struct):
-    """A patient as an agency sees them: only what the widest consent in force allows.
+    """A patient as an agency worker sees them: only what the widest consent in force allows.
 
-    `contact_details` fields are always present. hook: when goals and the relapse-prevention
-    plan land, add `goals` and `crisis_contacts` (scope `plan`) and `relapse_prevention_plan`
-    and `check_ins` (scope `full`) here as `msgspec.UNSET`-able fields, filled through
-    `service.agencies.visibility.project_patient`.
+    * `contact_details`: id, name, mobile, key worker (always present);
+    * `plan`: + `goals` (only those owned by the caller's agency) and `crisis_contacts` (of
+      the current relapse-prevention plan; empty when there is no plan);
+    * `full`: + `relapse_prevention_plan` (the current version, null when there is none).
+
+    Fields outside the scope are absent, not null. Never: NHS number, date of birth, ward,
+    status, other agencies' goals. (Check-in history joins `full` with the check-ins work.)
     """
 
     id: uuid.UUID
@@ -69,6 +75,9 @@ class AgencyPatientOut(msgspec.Struct):
     mobile: str | None
     key_worker_id: uuid.UUID | None
     key_worker_name: str | None
+    goals: list[GoalOut] | msgspec.UnsetType = msgspec.UNSET
+    crisis_contacts: list[CrisisContact] | msgspec.UnsetType = msgspec.UNSET
+    relapse_prevention_plan: PlanOut | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class AgencyPatientList(msgspec.Struct):

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Agency, Patient, User
+from db.models import Agency, Patient
 from service import audit
 from service.agencies.schemas import (
     AgencyCreate,
@@ -21,8 +21,9 @@ from service.agencies.schemas import (
     AgencyUpdate,
 )
 from service.agencies.visibility import (
-    patient_as_dict,
-    project_patient,
+    Scope,
+    agency_patient_out,
+    patient_sources,
     scope_of_rank,
     visible_patients,
 )
@@ -146,28 +147,26 @@ async def list_agencies(
 async def list_visible_patients(
     session: AsyncSession, caller: Principal, now: datetime, cursor: str | None, limit: int
 ) -> tuple[list[AgencyPatientOut], str | None]:
-    """The patients the caller's agency may see right now (one query), each projected to its
-    scope, oldest registration first; every patient shown is audited as `patient.list`."""
+    """The patients the caller's agency may see right now, each projected to its scope
+    (goals, crisis contacts and plan loaded only where the scope shows them), oldest
+    registration first; every patient shown is audited as `patient.list` with what it showed."""
     if not caller.is_agency_worker or caller.agency_id is None:
         return [], None
     visible = visible_patients(caller.agency_id, now).subquery()
-    query = (
-        select(Patient, visible.c.rank, User.full_name)
-        .join(visible, visible.c.patient_id == Patient.id)
-        .outerjoin(User, User.id == Patient.key_worker_id)
-    )
+    query = select(Patient, visible.c.rank).join(visible, visible.c.patient_id == Patient.id)
     query = page_after(query, Patient.created_at, Patient.id, decode_cursor(cursor), limit)
-    rows = [(row[0], row[1], row[2]) for row in (await session.execute(query)).all()]
+    rows = [(row[0], row[1]) for row in (await session.execute(query)).all()]
     page, next_cursor = split_page(rows, limit, lambda row: (row[0].created_at, row[0].id))
-    items: list[AgencyPatientOut] = []
-    for patient, rank, key_worker_name in page:
+    shown: list[tuple[Patient, Scope]] = []
+    for patient, rank in page:
         scope = scope_of_rank(rank)
-        if scope is None:  # pragma: no cover - the join only yields ranked rows
-            continue
-        shown = project_patient(
-            patient_as_dict(patient, key_worker_name), scope, agency_id=caller.agency_id
-        )
-        items.append(msgspec.convert({**shown, "scope": scope}, AgencyPatientOut))
+        if scope is not None:  # the join only yields ranked rows
+            shown.append((patient, scope))
+    sources = await patient_sources(session, caller.agency_id, shown)
+    items: list[AgencyPatientOut] = []
+    for patient, scope in shown:
+        item, detail = agency_patient_out(sources[patient.id], scope, caller.agency_id)
+        items.append(item)
         audit.record(
             session,
             caller,
@@ -177,6 +176,6 @@ async def list_visible_patients(
             ward_id=patient.ward_id,
             object_type="patient",
             object_id=patient.id,
-            detail={"scope": scope},
+            detail=detail,
         )
     return items, next_cursor

@@ -15,18 +15,33 @@ Anything outside the rule answers the same audited 404 as an absent patient
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+import msgspec
 from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Agency, Consent, Patient, Referral
+from db.models import (
+    Agency,
+    AuditEvent,
+    Consent,
+    Goal,
+    Patient,
+    Referral,
+    RelapsePreventionPlan,
+    User,
+)
 from db.models.consents import CONSENT_SCOPES
 from db.models.referrals import OPEN_REFERRAL_STATUSES
 from service import audit
+from service.agencies.schemas import AgencyPatientOut
+from service.errors import NotFound
+from service.goals.schemas import GoalOut
 from service.patients.access import denial
+from service.plans.service import to_out as plan_out
 from service.principal import Principal
 
 Scope = Literal["contact_details", "plan", "full"]
@@ -48,18 +63,19 @@ CONTACT_DETAILS_FIELDS: tuple[str, ...] = (
     "key_worker_id",
     "key_worker_name",
 )
-# hook: `goals` come from the goals table (patients/plans branch): pass only the patient's
-# goals, project_patient keeps those owned by the caller's agency. `crisis_contacts` are
-# the relapse-prevention plan's `crisis_contacts`.
+# `goals`: only those owned by the caller's agency (loaded so, and cut again by
+# project_patient). `crisis_contacts`: those of the current relapse-prevention plan.
 PLAN_FIELDS: tuple[str, ...] = (*CONTACT_DETAILS_FIELDS, "goals", "crisis_contacts")
-# hook: `relapse_prevention_plan` (current version) and `check_ins` (history) come from the
-# plans and check-ins branches.
+# `relapse_prevention_plan`: the current version. hook: `check_ins` (history) comes with the
+# check-ins branch: add it to `patient_sources` and to AgencyPatientOut; nothing else changes.
 FULL_FIELDS: tuple[str, ...] = (*PLAN_FIELDS, "relapse_prevention_plan", "check_ins")
 SCOPE_FIELDS: dict[Scope, tuple[str, ...]] = {
     "contact_details": CONTACT_DETAILS_FIELDS,
     "plan": PLAN_FIELDS,
     "full": FULL_FIELDS,
 }
+# Scopes under which an agency may read the goals it owns (GET .../goals, .../goals/{id}).
+GOAL_SCOPES: frozenset[Scope] = frozenset(s for s, f in SCOPE_FIELDS.items() if "goals" in f)
 
 
 def _rank_expr() -> Any:
@@ -114,6 +130,57 @@ async def agency_scope(
     return scope_of_rank(rank)
 
 
+async def _visible_patient(
+    session: AsyncSession, caller: Principal, patient_id: uuid.UUID, now: datetime
+) -> tuple[Patient, Scope] | None:
+    if not caller.is_agency_worker or caller.agency_id is None:
+        return None
+    visible = visible_patients(caller.agency_id, now, patient_id).subquery()
+    row = (
+        await session.execute(
+            select(Patient, visible.c.rank)
+            .join(visible, visible.c.patient_id == Patient.id)
+            .where(Patient.id == patient_id)
+        )
+    ).first()
+    scope = scope_of_rank(row[1]) if row is not None else None
+    if row is None or scope is None:
+        return None
+    return row[0], scope
+
+
+async def patient_for_agency_deferred(
+    session: AsyncSession,
+    caller: Principal,
+    patient_id: uuid.UUID,
+    *,
+    action: str,
+    now: datetime,
+    object_type: str = "patient",
+    object_id: uuid.UUID | None = None,
+) -> tuple[Patient, Scope, AuditEvent]:
+    """Like `patient_for_agency`, but the allowed audit row (detail `{"scope": ...}`) is handed
+    back unsaved: the caller completes it and must `session.add(event)` when done. Audit rows
+    are append-only, so they cannot be amended once flushed. A denial is audited here."""
+    found = await _visible_patient(session, caller, patient_id, now)
+    if found is None:
+        raise await denial(
+            session, caller, action, patient_id, now, object_type=object_type, object_id=object_id
+        )
+    patient, scope = found
+    event = audit.event(
+        caller,
+        action,
+        at=now,
+        patient_id=patient.id,
+        ward_id=patient.ward_id,
+        object_type=object_type,
+        object_id=object_id or patient.id,
+        detail={"scope": scope},
+    )
+    return patient, scope, event
+
+
 async def patient_for_agency(
     session: AsyncSession,
     caller: Principal,
@@ -124,34 +191,41 @@ async def patient_for_agency(
 ) -> tuple[Patient, Scope]:
     """The patient and the caller's scope, with an allowed audit event; otherwise the audited
     404 of `service.patients.access.denial` (same answer as an absent patient)."""
-    found: tuple[Patient, Scope] | None = None
-    if caller.is_agency_worker and caller.agency_id is not None:
-        visible = visible_patients(caller.agency_id, now, patient_id).subquery()
-        row = (
-            await session.execute(
-                select(Patient, visible.c.rank)
-                .join(visible, visible.c.patient_id == Patient.id)
-                .where(Patient.id == patient_id)
-            )
-        ).first()
-        scope = scope_of_rank(row[1]) if row is not None else None
-        if row is not None and scope is not None:
-            found = (row[0], scope)
-    if found is None:
-        raise await denial(session, caller, action, patient_id, now)
-    patient, scope = found
-    audit.record(
-        session,
-        caller,
-        action,
-        at=now,
-        patient_id=patient.id,
-        ward_id=patient.ward_id,
-        object_type="patient",
-        object_id=patient.id,
-        detail={"scope": scope},
+    patient, scope, event = await patient_for_agency_deferred(
+        session, caller, patient_id, action=action, now=now
     )
+    session.add(event)
     return patient, scope
+
+
+def scope_refusal(
+    caller: Principal,
+    patient: Patient,
+    scope: Scope,
+    action: str,
+    now: datetime,
+    *,
+    object_type: str,
+    object_id: uuid.UUID | None = None,
+    detail: str = "Not shared with your agency under the consent in force.",
+) -> NotFound:
+    """A 404 for a patient the agency sees, asking for something its scope does not cover;
+    the attempt is kept as a denied audit event (written after the rollback)."""
+    error = NotFound(detail)
+    error.keeping(
+        audit.event(
+            caller,
+            action,
+            at=now,
+            outcome="denied",
+            patient_id=patient.id,
+            ward_id=patient.ward_id,
+            object_type=object_type,
+            object_id=object_id or patient.id,
+            detail={"scope": scope},
+        )
+    )
+    return error
 
 
 def project_patient(
@@ -198,3 +272,93 @@ def patient_as_dict(patient: Patient, key_worker_name: str | None = None) -> dic
         "key_worker_name": key_worker_name,
         "status": patient.status,
     }
+
+
+# --- the agency's view of patients: loaded per scope, then cut by project_patient ---------
+
+
+async def patient_sources(
+    session: AsyncSession, agency_id: uuid.UUID, shown: Sequence[tuple[Patient, Scope]]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """For each (patient, scope): the patient as a dict, enriched with only what the scope
+    may show: the key worker's name always; the goals owned by `agency_id` and the current
+    plan (for its crisis contacts, and whole under `full`) only for scopes that show them.
+    A fixed number of queries for any number of patients."""
+    key_worker_ids = {p.key_worker_id for p, _ in shown if p.key_worker_id is not None}
+    names: dict[uuid.UUID, str] = {}
+    if key_worker_ids:
+        rows = await session.execute(
+            select(User.id, User.full_name).where(User.id.in_(key_worker_ids))
+        )
+        names = {row[0]: row[1] for row in rows.all()}
+    with_goals = [p.id for p, scope in shown if "goals" in SCOPE_FIELDS[scope]]
+    with_plan = [p.id for p, scope in shown if "crisis_contacts" in SCOPE_FIELDS[scope]]
+    goals: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    if with_goals:
+        goal_rows = await session.scalars(
+            select(Goal)
+            .where(Goal.patient_id.in_(with_goals), Goal.owner_agency_id == agency_id)
+            .order_by(Goal.created_at, Goal.id)
+        )
+        for goal in goal_rows.all():
+            shown_goal = msgspec.convert(goal, GoalOut, from_attributes=True)
+            goals.setdefault(goal.patient_id, []).append(msgspec.structs.asdict(shown_goal))
+    plans: dict[uuid.UUID, RelapsePreventionPlan] = {}
+    if with_plan:
+        plan_rows = await session.scalars(
+            select(RelapsePreventionPlan)
+            .where(RelapsePreventionPlan.patient_id.in_(with_plan))
+            .ext(distinct_on(RelapsePreventionPlan.patient_id))
+            .order_by(
+                RelapsePreventionPlan.patient_id,
+                RelapsePreventionPlan.created_at.desc(),
+                RelapsePreventionPlan.version.desc(),
+            )
+        )
+        plans = {row.patient_id: row for row in plan_rows.all()}
+    sources: dict[uuid.UUID, dict[str, Any]] = {}
+    for patient, _scope in shown:
+        source = patient_as_dict(
+            patient, names.get(patient.key_worker_id) if patient.key_worker_id else None
+        )
+        source["goals"] = goals.get(patient.id, [])
+        plan = plans.get(patient.id)
+        current = None if plan is None else plan_out(plan)
+        source["relapse_prevention_plan"] = (
+            None if current is None else msgspec.structs.asdict(current)
+        )
+        source["crisis_contacts"] = [] if current is None else list(current.crisis_contacts)
+        sources[patient.id] = source
+    return sources
+
+
+def agency_patient_out(
+    source: Mapping[str, Any], scope: Scope, agency_id: uuid.UUID
+) -> tuple[AgencyPatientOut, dict[str, Any]]:
+    """The projected patient, and the audit detail saying what it showed (ids only)."""
+    shown = project_patient(source, scope, agency_id=agency_id)
+    detail: dict[str, Any] = {"scope": scope}
+    if "goals" in shown:
+        detail["goal_ids"] = [str(goal["id"]) for goal in shown["goals"]]
+    if "crisis_contacts" in shown:
+        plan = source.get("relapse_prevention_plan")
+        detail["plan_version"] = plan["version"] if isinstance(plan, Mapping) else None
+    return msgspec.convert({**shown, "scope": scope}, AgencyPatientOut), detail
+
+
+async def read_patient_for_agency(
+    session: AsyncSession, caller: Principal, patient_id: uuid.UUID, now: datetime
+) -> AgencyPatientOut:
+    """GET /api/v1/patients/{id} for an agency worker: the widest scope in force decides the
+    fields; audited as `patient.read` with what was shown. Otherwise the audited 404."""
+    patient, scope, event = await patient_for_agency_deferred(
+        session, caller, patient_id, action="patient.read", now=now
+    )
+    agency_id = caller.agency_id
+    if agency_id is None:  # pragma: no cover - patient_for_agency_deferred refuses them
+        raise NotFound("No such patient.")
+    sources = await patient_sources(session, agency_id, [(patient, scope)])
+    out, detail = agency_patient_out(sources[patient.id], scope, agency_id)
+    event.detail = detail
+    session.add(event)
+    return out

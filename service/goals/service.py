@@ -1,4 +1,10 @@
-"""Recovery goals in a patient's plan, with a status history of every change."""
+"""Recovery goals in a patient's plan, with a status history of every change.
+
+Ward staff of the patient's ward read and change every goal. An agency worker reads (never
+changes) the goals its agency owns, while the patient is visible to the agency under a
+consent scope that shows goals (`plan` or `full`); under `contact_details` the goals answer
+an audited 404, as does any goal another agency (or nobody) owns.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,8 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Agency, AuditEvent, Goal, GoalStatusChange
+from db.models import Agency, AuditEvent, Goal, GoalStatusChange, Patient
+from service.agencies.visibility import GOAL_SCOPES, patient_for_agency_deferred, scope_refusal
 from service.errors import Conflict, InvalidInput
 from service.goals.schemas import GoalCreate, GoalDetail, GoalOut, GoalUpdate, StatusChangeOut
 from service.pagination import decode_cursor, page_after, split_page
@@ -120,6 +127,54 @@ async def create_goal(
     return goal, [change]
 
 
+async def _patient_for_goals(
+    session: AsyncSession,
+    caller: Principal,
+    patient_id: uuid.UUID,
+    *,
+    action: str,
+    now: datetime,
+    object_type: str = "patient",
+    object_id: uuid.UUID | None = None,
+    agency_may_read: bool = False,
+) -> tuple[Patient, AuditEvent, uuid.UUID | None]:
+    """The patient, its unsaved allowed audit row, and the agency whose goals alone the caller
+    may see (None: every goal). Agency workers only with `agency_may_read` and a scope in
+    GOAL_SCOPES; anything else is the audited 404."""
+    if caller.is_agency_worker and agency_may_read:
+        patient, scope, event = await patient_for_agency_deferred(
+            session,
+            caller,
+            patient_id,
+            action=action,
+            now=now,
+            object_type=object_type,
+            object_id=object_id,
+        )
+        if scope not in GOAL_SCOPES:
+            raise scope_refusal(
+                caller,
+                patient,
+                scope,
+                action,
+                now,
+                object_type=object_type,
+                object_id=object_id,
+                detail="Goals are not shared with your agency under the consent in force.",
+            )
+        return patient, event, caller.agency_id
+    patient, event = await patient_for_staff_deferred(
+        session,
+        caller,
+        patient_id,
+        action=action,
+        now=now,
+        object_type=object_type,
+        object_id=object_id,
+    )
+    return patient, event, None
+
+
 async def _goal_of(
     session: AsyncSession,
     caller: Principal,
@@ -129,11 +184,21 @@ async def _goal_of(
     action: str,
     now: datetime,
     for_update: bool = False,
+    agency_may_read: bool = False,
 ) -> tuple[Goal, AuditEvent]:
-    patient, event = await patient_for_staff_deferred(
-        session, caller, patient_id, action=action, now=now, object_type="goal", object_id=goal_id
+    patient, event, owner = await _patient_for_goals(
+        session,
+        caller,
+        patient_id,
+        action=action,
+        now=now,
+        object_type="goal",
+        object_id=goal_id,
+        agency_may_read=agency_may_read,
     )
     query = select(Goal).where(Goal.id == goal_id, Goal.patient_id == patient.id)
+    if owner is not None:
+        query = query.where(Goal.owner_agency_id == owner)
     if for_update:
         query = query.with_for_update()
     goal = await session.scalar(query)
@@ -153,7 +218,10 @@ async def get_goal(
     goal_id: uuid.UUID,
     now: datetime,
 ) -> tuple[Goal, list[GoalStatusChange]]:
-    goal, event = await _goal_of(session, caller, patient_id, goal_id, action="goal.read", now=now)
+    """Ward staff: any goal of the patient; agency workers: their agency's (plan/full scope)."""
+    goal, event = await _goal_of(
+        session, caller, patient_id, goal_id, action="goal.read", now=now, agency_may_read=True
+    )
     session.add(event)
     return goal, await history_of(session, goal.id)
 
@@ -210,11 +278,13 @@ async def list_goals(
     status: str | None = None,
     domain: str | None = None,
 ) -> tuple[list[Goal], str | None]:
-    """Oldest first."""
-    _, event = await patient_for_staff_deferred(
-        session, caller, patient_id, action="goal.list", now=now
+    """Oldest first. Ward staff: every goal; agency workers: their agency's (plan/full scope)."""
+    _, event, owner = await _patient_for_goals(
+        session, caller, patient_id, action="goal.list", now=now, agency_may_read=True
     )
     query = select(Goal).where(Goal.patient_id == patient_id)
+    if owner is not None:
+        query = query.where(Goal.owner_agency_id == owner)
     if status is not None:
         query = query.where(Goal.status == status)
     if domain is not None:
@@ -222,6 +292,6 @@ async def list_goals(
     query = page_after(query, Goal.created_at, Goal.id, decode_cursor(cursor), limit)
     rows = list((await session.scalars(query)).all())
     page, next_cursor = split_page(rows, limit, lambda g: (g.created_at, g.id))
-    event.detail = {"goal_ids": [str(g.id) for g in page]}
+    event.detail = {**(event.detail or {}), "goal_ids": [str(g.id) for g in page]}
     session.add(event)
     return page, next_cursor

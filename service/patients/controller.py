@@ -5,7 +5,8 @@ from typing import Annotated
 from litestar import Controller, get, patch, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
-from service.http.auth import WARD, roles
+from service.agencies.schemas import AgencyPatientOut
+from service.http.auth import AGENCY, WARD, roles
 from service.http.params import DEFAULT_LIMIT, Caller, ClockDep, Cursor, Db, IdPath, Limit
 from service.patients import episodes, service
 from service.patients.schemas import (
@@ -34,7 +35,8 @@ NameQuery = Annotated[
 
 
 class PatientController(Controller):
-    """Ward staff of the patient's ward only (agency access comes with consent-scoped reads)."""
+    """Ward staff of the patient's ward; agency workers only read one patient, within the
+    consent scope in force (they cannot list or search: their list is /api/v1/agency/patients)."""
 
     path = "/api/v1/patients"
     tags = ["patients"]
@@ -63,9 +65,23 @@ class PatientController(Controller):
         )
         return PatientList(items=[service.to_out(p) for p in rows], next_cursor=next_cursor)
 
-    @get("/{patient_id:uuid}", summary="Read a patient")
-    async def read(self, patient_id: IdPath, db: Db, caller: Caller, clock: ClockDep) -> PatientOut:
-        return service.to_out(await service.get_patient(db, caller, patient_id, clock.now()))
+    @get(
+        "/{patient_id:uuid}",
+        opt=roles(WARD, AGENCY),
+        summary="Read a patient (agency workers: only their consent scope's fields)",
+        description=(
+            "Ward staff of the patient's ward get the whole record (`PatientOut`). An agency "
+            "worker gets `AgencyPatientOut` while a `pending` or `accepted` referral to their "
+            "agency AND a consent to share with it are in force, cut to the widest scope in "
+            "force: `contact_details` (name, mobile, key worker), `plan` (+ `goals` owned by "
+            "the agency, `crisis_contacts`), `full` (+ `relapse_prevention_plan`). Decided on "
+            "every request: a withdrawal or expiry applies at once. Anyone else: 404, audited."
+        ),
+    )
+    async def read(
+        self, patient_id: IdPath, db: Db, caller: Caller, clock: ClockDep
+    ) -> PatientOut | AgencyPatientOut:
+        return await service.read_patient(db, caller, patient_id, clock.now())
 
     @patch("/{patient_id:uuid}", summary="Change a patient (status: only `closed`)")
     async def update(

@@ -20,6 +20,7 @@ from service.pagination import decode_cursor, page_after, split_page
 from service.patients.access import patient_for_staff_deferred
 from service.patients.schemas import DischargeIn, EpisodeOut
 from service.principal import Principal
+from service.referrals import service as referrals
 
 READMISSION_WINDOW = timedelta(days=30)
 # Clocks on ward PCs drift; anything further ahead than this is a mistake, not skew.
@@ -113,12 +114,17 @@ async def admit(
     episode = await open_episode(
         session, patient, check_not_future(admitted_at, now, "admitted_at"), now
     )
+    detail: dict[str, object] = {"readmitted_within_30_days": episode.readmitted_within_30_days}
     if was_discharged:
-        # hook: readmission pauses community check-ins and agency work (wired by the lead:
-        # check-ins and agency referrals for `patient.id`, from `episode.admitted_at`).
-        pass
+        # A readmission puts open agency work on hold: a note in each open referral's history
+        # (statuses unchanged); the next discharge records that it resumes.
+        paused = await referrals.pause_open_referrals(session, patient.id, now, caller.user_id)
+        if paused:
+            detail["paused_referral_ids"] = [str(r) for r in paused]
+        # hook: readmission pauses community check-ins (wired by the lead: check-ins for
+        # `patient.id`, from `episode.admitted_at`).
     event.object_type, event.object_id = "episode", str(episode.id)
-    event.detail = {"readmitted_within_30_days": episode.readmitted_within_30_days}
+    event.detail = detail
     session.add(event)
     return episode
 
@@ -147,10 +153,14 @@ async def discharge(
     patient.status = "discharged"
     patient.updated_at = now
     follow_up = await create_for_discharge(session, episode, now)
+    detail: dict[str, object] = {"follow_up_id": str(follow_up.id)}
+    resumed = await referrals.resume_paused_referrals(session, patient.id, now, caller.user_id)
+    if resumed:
+        detail["resumed_referral_ids"] = [str(r) for r in resumed]
     # hook: discharge starts the check-in schedule (wired by the lead: the check-ins domain
     # builds the default schedule for `patient.id` from `episode.discharged_at`).
     event.object_type, event.object_id = "episode", str(episode.id)
-    event.detail = {"follow_up_id": str(follow_up.id)}
+    event.detail = detail
     session.add(event)
     return episode
 

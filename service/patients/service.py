@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Patient, User, Ward
 from service import audit
+from service.agencies.schemas import AgencyPatientOut
+from service.agencies.visibility import read_patient_for_agency
 from service.errors import Conflict, Forbidden, InvalidInput
 from service.pagination import decode_cursor, page_after, split_page
 from service.patients import episodes
@@ -246,6 +248,17 @@ async def get_patient(
     return await patient_for_staff(session, caller, patient_id, action="patient.read", now=now)
 
 
+async def read_patient(
+    session: AsyncSession, caller: Principal, patient_id: uuid.UUID, now: datetime
+) -> PatientOut | AgencyPatientOut:
+    """Ward staff of the patient's ward: the whole record. Agency workers: the projection of
+    the widest consent scope in force (service.agencies.visibility), decided in the query on
+    every request. Anyone else: the audited 404."""
+    if caller.is_agency_worker:
+        return await read_patient_for_agency(session, caller, patient_id, now)
+    return to_out(await get_patient(session, caller, patient_id, now))
+
+
 async def update_patient(
     session: AsyncSession,
     caller: Principal,
@@ -369,6 +382,7 @@ __all__ = [
     "list_patients",
     "nhs_check_digit",
     "normalise_nhs_number",
+    "read_patient",
     "to_out",
     "update_patient",
 ]

@@ -33,8 +33,11 @@ class ReferralController(Controller):
         description=(
             "`respond_by` defaults to 2 working days (Monday to Friday in the ward's time zone; "
             "bank holidays are not skipped) after now. The patient must be in the caller's ward "
-            "(else 404) and the agency must exist and be active (else 422). An open referral of "
-            "the same patient to the same agency for the same goal answers 409."
+            "(else 404) and the agency must exist and be active (else 422); `goal_id`, when "
+            "given, must name a goal of that patient (else 422). An open referral of "
+            "the same patient to the same agency for the same goal answers 409. A readmission "
+            "of the patient adds an on-hold note to the history of their open referrals; the "
+            "next discharge adds a note that the work resumes (statuses do not change)."
         ),
     )
     async def create(

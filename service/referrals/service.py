@@ -18,9 +18,10 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Agency, Patient, Referral, ReferralStatusChange, Ward
+from db.models import Agency, Goal, Patient, Referral, ReferralStatusChange, Ward
 from db.models.referrals import OPEN_REFERRAL_STATUSES
 from service import audit
 from service.agencies.service import active_agency
@@ -131,8 +132,12 @@ async def create_referral(
     )
     await active_agency(session, data.agency_id, "agency_id")
     reason = _clean(data.reason, "reason", required=True)
-    # hook: when the goals table lands, check that data.goal_id names a goal of this patient
-    # (else InvalidInput.field("goal_id", "does not name a goal of this patient")).
+    if data.goal_id is not None:
+        # Goals never move between patients and are never deleted, so this check at
+        # creation keeps referrals.goal_id pointing at a goal of the referred patient.
+        goal_patient = await session.scalar(select(Goal.patient_id).where(Goal.id == data.goal_id))
+        if goal_patient != patient.id:
+            raise InvalidInput.field("goal_id", "does not name a goal of this patient")
     if data.respond_by is not None:
         if data.respond_by <= now:
             raise InvalidInput.field("respond_by", "must be in the future")
@@ -325,3 +330,69 @@ async def transition(
     session.add(_history(referral, previous, now, caller.user_id, note))
     await session.flush()
     return referral
+
+
+# --- readmission: open agency work is put on hold, and resumed at the next discharge -------
+
+# Notes in the status history (from == to: no transition). Referrals are visible to their
+# agency whatever the consent, so the wording states no clinical fact (no "readmitted").
+PAUSE_NOTE = (
+    "On hold: the ward has paused community work with this patient. "
+    "Please wait for the ward before further contact."
+)
+RESUME_NOTE = "Resumed: the ward has resumed community work with this patient."
+
+
+async def _open_referrals(session: AsyncSession, patient_id: uuid.UUID) -> list[Referral]:
+    rows = await session.scalars(
+        select(Referral)
+        .where(Referral.patient_id == patient_id, Referral.status.in_(OPEN_REFERRAL_STATUSES))
+        .order_by(Referral.created_at, Referral.id)
+        .with_for_update()
+    )
+    return list(rows.all())
+
+
+async def pause_open_referrals(
+    session: AsyncSession, patient_id: uuid.UUID, now: datetime, by: uuid.UUID | None
+) -> list[uuid.UUID]:
+    """A readmission puts the patient's open (pending or accepted) referrals on hold: each gets
+    a PAUSE_NOTE in its history (status unchanged: API.md fixes the statuses). Returns their
+    ids. Visibility is unchanged (the consent decides it); the referral sweep should not chase
+    a paused referral (see `paused_among`)."""
+    referrals = await _open_referrals(session, patient_id)
+    for referral in referrals:
+        session.add(_history(referral, referral.status, now, by, PAUSE_NOTE))
+    await session.flush()
+    return [r.id for r in referrals]
+
+
+async def paused_among(session: AsyncSession, referral_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of `referral_ids` on hold: their latest pause/resume note is a pause (a status
+    change in between does not lift the hold; only the resume note at discharge does)."""
+    if not referral_ids:
+        return set()
+    rows = await session.execute(
+        select(ReferralStatusChange.referral_id, ReferralStatusChange.reason)
+        .where(
+            ReferralStatusChange.referral_id.in_(referral_ids),
+            ReferralStatusChange.from_status == ReferralStatusChange.to_status,
+            ReferralStatusChange.reason.in_((PAUSE_NOTE, RESUME_NOTE)),
+        )
+        .ext(distinct_on(ReferralStatusChange.referral_id))
+        .order_by(ReferralStatusChange.referral_id, ReferralStatusChange.id.desc())
+    )
+    return {row[0] for row in rows.all() if row[1] == PAUSE_NOTE}
+
+
+async def resume_paused_referrals(
+    session: AsyncSession, patient_id: uuid.UUID, now: datetime, by: uuid.UUID | None
+) -> list[uuid.UUID]:
+    """At discharge: every referral still on hold gets a RESUME_NOTE. Returns their ids."""
+    referrals = await _open_referrals(session, patient_id)
+    paused = await paused_among(session, [r.id for r in referrals])
+    resumed = [r for r in referrals if r.id in paused]
+    for referral in resumed:
+        session.add(_history(referral, referral.status, now, by, RESUME_NOTE))
+    await session.flush()
+    return [r.id for r in resumed]

@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/homeward serve
 
 test: $(STAMP)
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

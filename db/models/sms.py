@@ -61,6 +61,8 @@ class OutboxMessage(UUIDPrimaryKey, Base):
         ),
         Index("ix_sms_outbox_patient_id_created_at_id", "patient_id", "created_at", "id"),
         Index("ix_sms_outbox_check_in_id", "check_in_id"),
+        # The spend guard's hourly count reads only the last hour of sends.
+        Index("ix_sms_outbox_sending_started_at", "sending_started_at"),
     )
 
     # e.g. "checkin:<id>:prompt": a second attempt to queue the same message is a no-op.

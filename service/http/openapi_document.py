@@ -92,7 +92,7 @@ def _codes_for(path: str, operation: Operation, is_public: bool) -> list[str]:
         if path == "/api/v1/auth/login":
             codes += ["401", "429"]
         if path.startswith("/webhooks/"):
-            codes += ["403"]
+            codes += ["403", "429"]
         return codes
     codes += ["401", "403", "404", "409", "429"]
     return codes

@@ -9,6 +9,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from service.errors import Forbidden
 from service.http.auth import WARD, public, roles
 from service.http.params import DEFAULT_LIMIT, Caller, ClockDep, Cursor, Db, IdPath, Limit, Res
+from service.http.rate_limit import rate_limit_guard
 from service.sms import inbound, messages, outbox
 from service.sms.schemas import MessageList
 from service.sms.signatures import form_params, signature_valid, signed_url
@@ -48,11 +49,16 @@ def _first(params: dict[str, list[str]], *names: str) -> str | None:
     return None
 
 
+WEBHOOK_LIMIT_PER_MINUTE = 600
+
+
 class TwilioWebhookController(Controller):
     # The signature covers the full URL, query included, so the query is not ours to police.
     path = "/webhooks/twilio"
     tags = ["webhooks"]
     opt = {**public(), "signed_query": True}
+    # Twilio's own traffic stays far below this; a flood from one address is refused early.
+    guards = [rate_limit_guard(WEBHOOK_LIMIT_PER_MINUTE, 60)]
 
     @post(
         "/sms",

@@ -93,6 +93,9 @@ class SmsChannel:
     public_base_url: str
     timeout_seconds: float
     concurrency: int
+    # Spend guard (see service.sms.outbox): per patient per 24 h, and for all messages per hour.
+    patient_daily_cap: int = 12
+    hourly_cap: int = 600
 
     def status_callback_url(self, outbox_id: object) -> str:
         return f"{self.public_base_url}/webhooks/twilio/status?outbox_id={outbox_id}"
@@ -122,6 +125,8 @@ async def open_channel(
         timeout_seconds=settings.twilio_timeout_seconds,
         # Enough in flight to keep the pace without piling up ambiguous sends on an outage.
         concurrency=max(1, min(16, int(settings.sms_rate_per_second) or 1)),
+        patient_daily_cap=settings.sms_patient_daily_cap,
+        hourly_cap=settings.sms_hourly_cap,
     )
     log.info("sms channel ready", extra={"backend": gw.name})
     try:

@@ -25,13 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, and_, bindparam, or_, select, text, update
+from sqlalchemy import String, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import UTCDateTime, new_id
-from db.models import OutboxMessage
+from db.models import OutboxMessage, Patient
 from service.clock import Clock
 from service.sms import channel as sms_channel
 from service.sms.gateway import LookupResult, SendResult, SmsChannel
@@ -240,31 +240,42 @@ async def claim_batch(
 _MARK_SENDING = text(
     """
     UPDATE sms_outbox AS o SET
-        status = CASE WHEN t.blocked THEN 'cancelled' ELSE 'sending' END,
-        status_reason = CASE WHEN t.blocked THEN 'channel_closed' END,
-        attempts = o.attempts + CASE WHEN t.blocked THEN 0 ELSE 1 END,
-        sending_started_at = CASE WHEN t.blocked THEN NULL ELSE :now END,
-        next_attempt_at = CASE WHEN t.blocked THEN NULL ELSE o.next_attempt_at END,
-        finished_at = CASE WHEN t.blocked THEN :now END,
-        lease_until = CASE WHEN t.blocked THEN NULL ELSE :lease_until END,
+        status = CASE WHEN t.blocked IS NOT NULL THEN 'cancelled' ELSE 'sending' END,
+        status_reason = t.blocked,
+        attempts = o.attempts + CASE WHEN t.blocked IS NOT NULL THEN 0 ELSE 1 END,
+        sending_started_at = CASE WHEN t.blocked IS NOT NULL THEN NULL ELSE :now END,
+        next_attempt_at = CASE WHEN t.blocked IS NOT NULL THEN NULL ELSE o.next_attempt_at END,
+        finished_at = CASE WHEN t.blocked IS NOT NULL THEN :now END,
+        lease_until = CASE WHEN t.blocked IS NOT NULL THEN NULL ELSE :lease_until END,
         updated_at = :now
     FROM (
         SELECT x.id,
-               x.recipient_kind = 'patient' AND (
-                   EXISTS (SELECT 1 FROM patients p
-                           WHERE p.id = x.patient_id AND p.sms_opted_out)
-                   OR EXISTS (SELECT 1 FROM sms_number_flags f
-                              WHERE f.patient_id = x.patient_id AND f.mobile = x.to_number)
-               ) AS blocked
+               CASE
+                   WHEN x.recipient_kind <> 'patient' THEN NULL
+                   WHEN EXISTS (SELECT 1 FROM patients p
+                                WHERE p.id = x.patient_id AND p.sms_opted_out)
+                     OR EXISTS (SELECT 1 FROM sms_number_flags f
+                                WHERE f.patient_id = x.patient_id AND f.mobile = x.to_number)
+                   THEN 'channel_closed'
+                   -- Spend guard: what this patient was sent in 24 h plus this one's place in
+                   -- the batch may not pass the daily cap.
+                   WHEN (SELECT count(*) FROM sms_outbox y
+                         WHERE y.patient_id = x.patient_id AND y.recipient_kind = 'patient'
+                           AND y.sending_started_at > :day_ago)
+                        + row_number() OVER (PARTITION BY x.patient_id, x.recipient_kind
+                                             ORDER BY x.created_at, x.id) > :daily_cap
+                   THEN 'daily_cap'
+               END AS blocked
         FROM sms_outbox x
         WHERE x.id = ANY(:ids)
     ) AS t
     WHERE o.id = t.id AND o.status = 'queued' AND o.leased_by = :owner
-    RETURNING o.id, o.status
+    RETURNING o.id, o.status, o.status_reason, o.patient_id, o.ward_id
     """
 ).bindparams(
     bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))),
     bindparam("now", type_=UTCDateTime()),
+    bindparam("day_ago", type_=UTCDateTime()),
     bindparam("lease_until", type_=UTCDateTime()),
 )
 _STORE_ACCEPTED = text(
@@ -292,17 +303,65 @@ async def mark_sending(
     owner: str,
     now: datetime,
     lease: timedelta,
+    *,
+    daily_cap: int = 12,
 ) -> set[uuid.UUID]:
     """Still ours and still queued → `sending`; only these may be handed to the gateway.
 
-    In the same statement, patient messages that must not go any more (the patient opted
-    out, or the number was flagged as unable to receive SMS) become `cancelled` instead.
+    In the same statement, patient messages that must not go become `cancelled` instead:
+    the patient opted out, the number cannot receive SMS, or the patient's daily cap is
+    reached (the spend guard, which also raises an escalation so staff know why).
     """
     result = await session.execute(
         _MARK_SENDING,
-        {"ids": list(ids), "owner": owner, "now": now, "lease_until": now + lease},
+        {
+            "ids": list(ids),
+            "owner": owner,
+            "now": now,
+            "day_ago": now - timedelta(hours=24),
+            "daily_cap": daily_cap,
+            "lease_until": now + lease,
+        },
     )
-    return {r.id for r in result if r.status == "sending"}
+    rows = result.all()
+    capped = {(r.patient_id, r.ward_id) for r in rows if r.status_reason == "daily_cap"}
+    for patient_id, ward_id in capped:
+        await _escalate_daily_cap(session, patient_id, ward_id, now)
+    return {r.id for r in rows if r.status == "sending"}
+
+
+async def _escalate_daily_cap(
+    session: AsyncSession, patient_id: uuid.UUID, ward_id: uuid.UUID | None, now: datetime
+) -> None:
+    # Imported here: escalations build on the outbox for staff texts.
+    from service.escalations.service import raise_escalation
+
+    if ward_id is None:
+        ward_id = await session.scalar(select(Patient.ward_id).where(Patient.id == patient_id))
+    if ward_id is None:
+        return
+    log.warning("sms daily cap reached", extra={"patient_ref": str(patient_id)[:8]})
+    await raise_escalation(
+        session,
+        patient_id=patient_id,
+        ward_id=ward_id,
+        reason="undeliverable",
+        severity="routine",
+        source_type="sms_daily_cap",
+        # One per patient per UTC day, however many messages the cap holds back.
+        source_id=f"{patient_id}:{now.date().isoformat()}",
+        now=now,
+        note="Daily SMS limit for this patient reached; further messages today were held back.",
+    )
+
+
+async def sent_in_last_hour(session: AsyncSession, now: datetime) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.sending_started_at > now - timedelta(hours=1))
+    )
+    return int(count or 0)
 
 
 async def _send_one(channel: SmsChannel, row: Claimed) -> SendResult:
@@ -333,6 +392,14 @@ async def send_due(
     chunk_size = channel.concurrency
     per_chunk = timedelta(seconds=channel.timeout_seconds + chunk_size / _rate(channel) + 5)
     lease = per_chunk * math.ceil(limit / chunk_size) + timedelta(seconds=60)
+    if channel.hourly_cap:
+        room = channel.hourly_cap - await sent_in_last_hour(session, now)
+        if room <= 0:
+            # Spend guard for everyone: nothing leaves until the hour rolls on.
+            log.error("sms hourly cap reached; sending paused", extra={"cap": channel.hourly_cap})
+            await session.commit()
+            return outcome
+        limit = min(limit, room)
     claimed = await claim_batch(session, now=now, owner=owner, limit=limit, lease=lease)
     await session.commit()
     outcome.claimed = len(claimed)
@@ -346,7 +413,12 @@ async def send_due(
         going: set[uuid.UUID] = set()
         if chunk:
             going = await mark_sending(
-                session, [r.id for r in chunk], owner, now, per_chunk + timedelta(seconds=60)
+                session,
+                [r.id for r in chunk],
+                owner,
+                now,
+                per_chunk + timedelta(seconds=60),
+                daily_cap=channel.patient_daily_cap,
             )
         # One commit stores the last chunk's results and makes this chunk `sending`: the point
         # of no return is durable before anything leaves the building.

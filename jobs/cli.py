@@ -61,6 +61,9 @@ def _serve_http(settings: Settings, with_worker: bool) -> None:
         f"Homeward listening on http://{settings.host}:{settings.port} (API docs at /docs)",
         flush=True,
     )
+    # uvicorn re-raises the stop signal once it has shut down; a plain SIGTERM would then
+    # end the process without running exit handlers, leaving the embedded PostgreSQL up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         app,
         host=settings.host,

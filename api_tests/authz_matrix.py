@@ -171,11 +171,14 @@ def expect(
     invalid: Iterable[str] = (),
     conflict: Iterable[str] = (),
     public: bool = False,
+    forbidden_all: bool = False,
 ) -> dict[str, Outcome]:
     """Outcome per role: named roles get their class, other authenticated roles 403, no token
     401 (or everyone 2xx for a public route)."""
     if public:
         return dict.fromkeys(ROLES, OK)
+    if forbidden_all:
+        return dict.fromkeys(ROLES, 403)
     result: dict[str, Outcome] = dict.fromkeys(AUTHENTICATED, 403)
     result[ANON] = 401
     for roles, outcome in ((ok, OK), (not_found, 404), (invalid, 422), (conflict, 409)):
@@ -248,6 +251,42 @@ async def fresh_consent(w: World, role: str) -> str:
         w.db, w.patient.id, w.other_agency.id, w.users[STAFF].id, given_at=w.now
     )
     return str(row.id)
+
+
+async def fresh_escalation(w: World, role: str) -> str:
+    """An open escalation on the world's patient, raised from a source of its own."""
+    from service.escalations.service import raise_escalation
+
+    row = await raise_escalation(
+        w.db,
+        patient_id=w.patient.id,
+        ward_id=w.ward.id,
+        reason="agency_concern",
+        severity="routine",
+        source_type="matrix",
+        source_id=uuid.uuid4(),
+        now=w.now,
+    )
+    await w.db.commit()
+    return str(row.id)
+
+
+async def fresh_home_patient(w: World, role: str) -> str:
+    """A patient of the ward at home with SMS consent and a mobile."""
+    return str((await builders.home_patient(w.db, w.ward.id)).id)
+
+
+async def schedule_body(w: World, role: str) -> dict[str, Any]:
+    return {
+        "offsets_hours": [24, 48, 72],
+        "reply_window_minutes": 240,
+        "reminder_after_minutes": 120,
+        "active": True,
+    }
+
+
+async def extra_check_in_body(w: World, role: str) -> dict[str, Any]:
+    return {"due_at": (w.now + timedelta(days=1)).isoformat()}
 
 
 async def fresh_user(w: World, role: str) -> str:
@@ -1020,6 +1059,96 @@ RULES: list[Rule] = [
         query={"to": "0.5"},
         variant="a number is not an RFC 3339 time",
     ),
+    # -- SMS check-ins, the conversation and escalations (ward staff of the patient's ward)
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/check-in-schedule",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        audits_denials=True,
+    ),
+    Rule(
+        "PUT",
+        "/api/v1/patients/{patient_id}/check-in-schedule",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        body=schedule_body,
+        audits_denials=True,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/check-ins",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params={"patient_id": fresh_home_patient},
+        body=extra_check_in_body,
+        audits_denials=True,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/check-ins",
+        expect(conflict=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        body=extra_check_in_body,
+        variant="no check-ins while the patient is on the ward",
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/check-ins",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        audits_denials=True,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/messages",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        audits_denials=True,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/escalations",
+        expect(ok=ALL_WARD),
+        check=empty_for_foreign_callers,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/escalations",
+        expect(ok=ALL_WARD),
+        query={"patient_id": attr("patient.id")},
+        check=empty_for_foreign_callers,
+        variant="patient_id in the query never widens the view",
+    ),
+    Rule(
+        "GET",
+        "/api/v1/escalations/{escalation_id}",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params={"escalation_id": fresh_escalation},
+    ),
+    Rule(
+        "POST",
+        "/api/v1/escalations/{escalation_id}/acknowledge",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params={"escalation_id": fresh_escalation},
+    ),
+    Rule(
+        "POST",
+        "/api/v1/escalations/{escalation_id}/resolve",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params={"escalation_id": fresh_escalation},
+        body={"resolution_note": "Spoke to the patient; settled."},
+    ),
+    Rule(
+        "POST",
+        "/api/v1/escalations/{escalation_id}/resolve",
+        expect(invalid=[*WARD_OF_PATIENT, OTHER_STAFF]),
+        params={"escalation_id": fresh_escalation},
+        body={"resolution_note": "done", "status": "open"},
+        variant="status smuggled into a resolution",
+    ),
+    # -- Twilio webhooks: public routes, but nothing without a valid signature
+    Rule("POST", "/webhooks/twilio/sms", expect(forbidden_all=True), body=None),
+    Rule("POST", "/webhooks/twilio/status", expect(forbidden_all=True), body=None),
 ]
 
 

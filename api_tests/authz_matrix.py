@@ -527,6 +527,15 @@ RULES: list[Rule] = [
         query={"agency_id": attr("agency_no_consent.id")},
         variant="an undeclared agency_id in the query is refused",
     ),
+    # == outcomes branch (issue 7): reports, feedback, carer ==================================
+    Rule(
+        "GET",
+        "/api/v1/reports/outcomes",
+        expect(ok=[ADMIN, *WARD_OF_PATIENT], not_found=[OTHER_STAFF]),
+        query={"ward_id": attr("ward.id")},
+    ),
+    Rule("GET", "/api/v1/reports/outcomes/wards", expect(ok=[ADMIN, MANAGER])),
+    # == end of outcomes branch block ==========================================================
 ]
 
 

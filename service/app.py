@@ -48,6 +48,7 @@ from service.http.state import AppResources
 from service.patients.controller import PatientController
 from service.plans.controller import PlanController
 from service.referrals.controller import ReferralController
+from service.reports.controller import ReportController
 from service.settings import Settings
 from service.sms.controller import PatientMessageController, TwilioWebhookController
 from service.sms.gateway import CHANNEL_KEY, open_channel
@@ -76,6 +77,7 @@ ROUTE_HANDLERS: list[Any] = [
     PatientMessageController,
     TwilioWebhookController,
     EscalationController,
+    ReportController,
 ]
 
 MAX_BODY_BYTES = 1024 * 1024

@@ -535,6 +535,37 @@ RULES: list[Rule] = [
         query={"ward_id": attr("ward.id")},
     ),
     Rule("GET", "/api/v1/reports/outcomes/wards", expect(ok=[ADMIN, MANAGER])),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/feedback",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        body={"source": "carer", "text": "Kind staff", "received_at": "2026-11-30T09:00:00Z"},
+        audits_denials=True,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/feedback",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        audits_denials=True,
+    ),
+    Rule(
+        "PUT",
+        "/api/v1/patients/{patient_id}/carer",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        body={"name": "Sam", "relationship": "partner", "consent_to_contact": False},
+        audits_denials=True,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/carer",
+        # Read after the PUT rule above has named a carer.
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        audits_denials=True,
+    ),
     # == end of outcomes branch block ==========================================================
 ]
 

@@ -24,6 +24,7 @@ from service.checkins.controller import CheckInController
 from service.clock import Clock, SystemClock
 from service.consents.controller import ConsentController
 from service.escalations.controller import EscalationController
+from service.feedback.controller import CarerController, FeedbackController
 from service.follow_ups.controller import FollowUpController
 from service.goals.controller import GoalController
 from service.health.controller import HealthController
@@ -78,6 +79,8 @@ ROUTE_HANDLERS: list[Any] = [
     TwilioWebhookController,
     EscalationController,
     ReportController,
+    FeedbackController,
+    CarerController,
 ]
 
 MAX_BODY_BYTES = 1024 * 1024

@@ -305,3 +305,42 @@ GOALS = _sql(
     GROUP BY ward_id, domain
     """
 )
+
+DIALOG = _sql(
+    """
+    WITH scores AS (
+        SELECT s.ward_id, s.id, s.patient_id, s.anchor_at, s.time_point,
+               avg(a.score) FILTER (WHERE i.item_group = 'life') AS life,
+               avg(a.score) FILTER (WHERE i.item_group = 'treatment') AS treatment
+        FROM prom_surveys s
+        JOIN prom_answers a ON a.survey_id = s.id
+        JOIN prom_items i ON i.key = a.item_key
+        WHERE s.ward_id = ANY(:wards) AND s.instrument = 'dialog'
+          AND s.anchor_at >= :start AND s.anchor_at < :end
+          AND a.score IS NOT NULL
+        GROUP BY s.ward_id, s.id, s.patient_id, s.anchor_at, s.time_point
+    )
+    SELECT t.ward_id, t.time_point,
+           avg(t.life) AS life_mean,
+           count(t.life) AS life_n,
+           array_agg(t.id ORDER BY t.anchor_at, t.id) FILTER (WHERE t.life IS NOT NULL)
+               AS life_ids,
+           avg(t.treatment) AS treatment_mean,
+           count(t.treatment) AS treatment_n,
+           array_agg(t.id ORDER BY t.anchor_at, t.id) FILTER (WHERE t.treatment IS NOT NULL)
+               AS treatment_ids,
+           avg(t.life - d.life) AS life_change,
+           count(t.life - d.life) AS life_change_n,
+           array_agg(t.id ORDER BY t.anchor_at, t.id) FILTER (WHERE t.life - d.life IS NOT NULL)
+               AS life_change_ids,
+           avg(t.treatment - d.treatment) AS treatment_change,
+           count(t.treatment - d.treatment) AS treatment_change_n,
+           array_agg(t.id ORDER BY t.anchor_at, t.id)
+               FILTER (WHERE t.treatment - d.treatment IS NOT NULL) AS treatment_change_ids
+    FROM scores t
+    LEFT JOIN scores d
+      ON d.patient_id = t.patient_id AND d.anchor_at = t.anchor_at
+     AND d.time_point = 'discharge' AND t.time_point <> 'discharge'
+    GROUP BY t.ward_id, t.time_point
+    """
+)

@@ -32,10 +32,6 @@ DEFAULT_PERIOD = timedelta(days=90)
 MAX_PERIOD = timedelta(days=3 * 366)
 PROM_TIME_POINTS = ("discharge", "1_month", "3_months")
 
-# A hook for the PROMs domain: (session, wards, start, end) -> {ward_id: [Measure, ...]}.
-ExtraFamily = Any
-EXTRA_FAMILIES: list[ExtraFamily] = []
-
 
 def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
@@ -108,9 +104,9 @@ async def compute(
     goals: dict[uuid.UUID, dict[str, Any]] = defaultdict(dict)
     for row in await _run(session, m.GOALS, params):
         goals[row.ward_id][row.domain] = row
-    extras: list[dict[uuid.UUID, list[Measure]]] = [
-        await family(session, ward_ids, start, end, now) for family in EXTRA_FAMILIES
-    ]
+    dialog: dict[uuid.UUID, dict[str, Any]] = defaultdict(dict)
+    for row in await _run(session, m.DIALOG, params):
+        dialog[row.ward_id][row.time_point] = row
 
     out: dict[uuid.UUID, list[Measure]] = {}
     for ward_id in ward_ids:
@@ -123,8 +119,7 @@ async def compute(
         items += _escalation_measures(escalations.get(ward_id, []), ack.get(ward_id, {}))
         items += _referral_measures(referrals.get(ward_id), declines.get(ward_id, []))
         items += _goal_measures(goals.get(ward_id, {}))
-        for extra in extras:
-            items += extra.get(ward_id, [])
+        items += _dialog_measures(dialog.get(ward_id, {}))
         out[ward_id] = items
     return out
 
@@ -347,6 +342,41 @@ def _goal_measures(rows: dict[str, Any]) -> list[Measure]:
                 num_ids=_ids(row.num_ids if row else None),
             )
         )
+    return items
+
+
+def _dialog_measures(rows: dict[str, Any]) -> list[Measure]:
+    items: list[Measure] = []
+    for point in PROM_TIME_POINTS:
+        row = rows.get(point)
+        for group in ("life", "treatment"):
+            items.append(
+                measure(
+                    f"proms.dialog.{group}_mean.{point}",
+                    f"DIALOG mean {group} score at {point.replace('_', ' ')} (1-7)",
+                    None,
+                    getattr(row, f"{group}_n") if row else 0,
+                    unit="score",
+                    value=getattr(row, f"{group}_mean") if row else None,
+                    record_type="prom_survey",
+                    ids=_ids(getattr(row, f"{group}_ids") if row else None),
+                )
+            )
+        if point == "discharge":
+            continue
+        for group in ("life", "treatment"):
+            items.append(
+                measure(
+                    f"proms.dialog.{group}_change.{point}",
+                    f"DIALOG change in {group} score, discharge to {point.replace('_', ' ')}",
+                    None,
+                    getattr(row, f"{group}_change_n") if row else 0,
+                    unit="score",
+                    value=getattr(row, f"{group}_change") if row else None,
+                    record_type="prom_survey",
+                    ids=_ids(getattr(row, f"{group}_change_ids") if row else None),
+                )
+            )
     return items
 
 

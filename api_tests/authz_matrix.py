@@ -1149,6 +1149,46 @@ RULES: list[Rule] = [
     # -- Twilio webhooks: public routes, but nothing without a valid signature
     Rule("POST", "/webhooks/twilio/sms", expect(forbidden_all=True), body=None),
     Rule("POST", "/webhooks/twilio/status", expect(forbidden_all=True), body=None),
+    # == outcomes branch (issue 7): reports, feedback, carer ==================================
+    Rule(
+        "GET",
+        "/api/v1/reports/outcomes",
+        expect(ok=[ADMIN, *WARD_OF_PATIENT], not_found=[OTHER_STAFF]),
+        query={"ward_id": attr("ward.id")},
+    ),
+    Rule("GET", "/api/v1/reports/outcomes/wards", expect(ok=[ADMIN, MANAGER])),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/feedback",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        body={"source": "carer", "text": "Kind staff", "received_at": "2026-11-30T09:00:00Z"},
+        audits_denials=True,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/feedback",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        audits_denials=True,
+    ),
+    Rule(
+        "PUT",
+        "/api/v1/patients/{patient_id}/carer",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        body={"name": "Sam", "relationship": "partner", "consent_to_contact": False},
+        audits_denials=True,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/carer",
+        # Read after the PUT rule above has named a carer.
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        audits_denials=True,
+    ),
+    # == end of outcomes branch block ==========================================================
 ]
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select, text
 from db.engine import make_engine, make_sessionmaker
 from db.models import JobHeartbeat
 from jobs.runner import SweepContext, run_sweep
-from jobs.schedule import JobSpec
+from jobs.schedule import JOBS, JobSpec
 from jobs.worker import Worker
 
 
@@ -22,7 +22,7 @@ async def test_heartbeat_records_its_last_run_and_ready_shows_it(client, session
     assert row.last_succeeded_at == clock.now()
     ready = (await client.get("/health/ready")).json()
     jobs = {j["name"]: j for j in ready["jobs"]}
-    assert set(jobs) == {"heartbeat", "checkins", "outbox"}
+    assert set(jobs) == {spec.name for spec in JOBS}
     assert jobs["heartbeat"]["runs"] == 2
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from jobs.checkins import checkin_sweep
 from jobs.heartbeat import heartbeat
 from jobs.outbox import outbox_sweep
+from jobs.proms import proms_sweep
 from jobs.runner import Sweep
 
 
@@ -22,5 +23,6 @@ class JobSpec:
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("heartbeat", heartbeat),
     JobSpec("checkins", checkin_sweep),
+    JobSpec("proms", proms_sweep),
     JobSpec("outbox", outbox_sweep),
 )

@@ -24,6 +24,7 @@ from service.checkins.controller import CheckInController
 from service.clock import Clock, SystemClock
 from service.consents.controller import ConsentController
 from service.escalations.controller import EscalationController
+from service.feedback.controller import CarerController, FeedbackController
 from service.follow_ups.controller import FollowUpController
 from service.goals.controller import GoalController
 from service.health.controller import HealthController
@@ -48,6 +49,7 @@ from service.http.state import AppResources
 from service.patients.controller import PatientController
 from service.plans.controller import PlanController
 from service.referrals.controller import ReferralController
+from service.reports.controller import ReportController
 from service.settings import Settings
 from service.sms.controller import PatientMessageController, TwilioWebhookController
 from service.sms.gateway import CHANNEL_KEY, open_channel
@@ -76,6 +78,9 @@ ROUTE_HANDLERS: list[Any] = [
     PatientMessageController,
     TwilioWebhookController,
     EscalationController,
+    ReportController,
+    FeedbackController,
+    CarerController,
 ]
 
 MAX_BODY_BYTES = 1024 * 1024

@@ -5,6 +5,7 @@ from db.models.audit import AuditEvent
 from db.models.checkins import CheckIn, CheckInSchedule
 from db.models.consents import Consent
 from db.models.escalations import Escalation, EscalationEvent
+from db.models.feedback import Carer, PatientFeedback
 from db.models.follow_ups import FollowUp, FollowUpAttempt
 from db.models.goals import Goal, GoalStatusChange
 from db.models.idempotency import IdempotencyKey
@@ -12,6 +13,7 @@ from db.models.jobs import JobHeartbeat
 from db.models.login_attempts import LoginAttempt
 from db.models.patients import Episode, Patient
 from db.models.plans import RelapsePreventionPlan
+from db.models.proms import PromAnswer, PromItem, PromSurvey
 from db.models.referrals import Referral, ReferralStatusChange
 from db.models.sms import InboundMessage, OutboxMessage, SmsNumberFlag
 from db.models.support_actions import SupportAction
@@ -21,6 +23,7 @@ from db.models.wards import Ward
 __all__ = [
     "Agency",
     "AuditEvent",
+    "Carer",
     "CheckIn",
     "CheckInSchedule",
     "Consent",
@@ -37,6 +40,10 @@ __all__ = [
     "LoginAttempt",
     "OutboxMessage",
     "Patient",
+    "PatientFeedback",
+    "PromAnswer",
+    "PromItem",
+    "PromSurvey",
     "Referral",
     "ReferralStatusChange",
     "RelapsePreventionPlan",

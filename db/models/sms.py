@@ -31,7 +31,7 @@ OUTBOX_STATUSES = (
     "unknown",
     "cancelled",
 )
-RECIPIENT_KINDS = ("patient", "staff")
+RECIPIENT_KINDS = ("patient", "staff", "carer")
 INBOUND_KINDS = ("score", "ok", "help", "stop", "start", "free_text")
 
 

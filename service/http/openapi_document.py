@@ -7,6 +7,8 @@ are refused, and responses never carry undeclared fields).
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Litestar
 from litestar.enums import ParamType
 from litestar.openapi.spec import (
@@ -112,6 +114,22 @@ def _close_objects(schema: Schema) -> None:
         _close_objects(schema.items)
 
 
+def _document_csv(operation: Operation, responses: dict[str, Any]) -> None:
+    """An operation with a `format` query parameter offering `csv` also answers text/csv."""
+    offers_csv = any(
+        getattr(p, "name", None) == "format"
+        and isinstance(getattr(p, "schema", None), Schema)
+        and "csv" in (p.schema.enum or [])  # type: ignore[union-attr]
+        for p in operation.parameters or []
+    )
+    ok = responses.get("200")
+    if offers_csv and isinstance(ok, OpenAPIResponse):
+        ok.content = {
+            **(ok.content or {}),
+            "text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
+        }
+
+
 def finish_document(openapi: OpenAPI, public_operations: set[tuple[str, str]]) -> None:
     components = openapi.components
     assert not isinstance(components, list)
@@ -134,6 +152,7 @@ def finish_document(openapi: OpenAPI, public_operations: set[tuple[str, str]]) -
                 params = list(operation.parameters or [])
                 params.append(IDEMPOTENCY_HEADER)
                 operation.parameters = params
+            _document_csv(operation, responses)
             operation.responses = dict(sorted(responses.items()))
 
 

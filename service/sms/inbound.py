@@ -20,6 +20,7 @@ from db.models import InboundMessage, OutboxMessage, Patient, Ward
 from service import audit
 from service.checkins import lifecycle
 from service.escalations.service import raise_escalation
+from service.proms import service as proms
 from service.sms import channel, outbox
 from service.sms.replies import Interpretation, interpret
 
@@ -155,9 +156,13 @@ async def _act(
         await channel.opt_out(
             session, patient.id, now, source_type="sms_inbound", source_id=inbound_id
         )
+        await proms.cancel_surveys(session, patient.id, now)
         return None
     if kind == "start":
         await channel.opt_in(session, patient.id, now)
+        return None
+    # A survey item awaiting its answer takes the reply first; HELP always reaches staff.
+    if kind != "help" and await proms.handle_survey_reply(session, patient, text, now):
         return None
 
     check_in = await lifecycle.open_check_in(session, patient.id)

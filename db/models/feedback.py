@@ -1,0 +1,55 @@
+"""Feedback heard by ward staff (carers, family, the patient), and a patient's nominated carer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text, false
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, UUIDPrimaryKey
+
+FEEDBACK_SOURCES = ("carer", "family", "patient", "other")
+
+
+class PatientFeedback(UUIDPrimaryKey, Base):
+    __tablename__ = "patient_feedback"
+    __table_args__ = (
+        CheckConstraint(f"source IN {FEEDBACK_SOURCES!r}", name="source_known"),
+        Index("ix_patient_feedback_patient_id_received_at_id", "patient_id", "received_at", "id"),
+    )
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
+    ward_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("wards.id"))
+    source: Mapped[str] = mapped_column(String(16))
+    relationship: Mapped[str | None] = mapped_column(String(100))
+    # Patient data: stored for staff, never logged.
+    given_by: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    recorded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+
+
+class Carer(Base):
+    """A patient's nominated carer (one per patient). Contact only while consent is in force."""
+
+    __tablename__ = "carers"
+    __table_args__ = (
+        CheckConstraint("mobile IS NULL OR mobile ~ '^\\+[1-9][0-9]{6,14}$'", name="mobile_e164"),
+        CheckConstraint(
+            "NOT consent_to_contact OR consent_given_at IS NOT NULL", name="consent_has_time"
+        ),
+    )
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    relationship: Mapped[str | None] = mapped_column(String(100))
+    mobile: Mapped[str | None] = mapped_column(String(16))
+    consent_to_contact: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    consent_given_at: Mapped[datetime | None]
+    consent_withdrawn_at: Mapped[datetime | None]
+    updated_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

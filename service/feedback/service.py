@@ -1,0 +1,214 @@
+"""Feedback staff heard from carers, family or the patient; the patient's nominated carer;
+and the discreet notice a carer gets when an urgent escalation reaches level 2."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Carer, Escalation, PatientFeedback, Ward
+from service import audit
+from service.errors import InvalidInput, NotFound
+from service.feedback.schemas import CarerIn, CarerOut, FeedbackIn, FeedbackOut
+from service.pagination import decode_cursor, page_after, split_page
+from service.patients.access import patient_for_staff, patient_for_staff_deferred
+from service.phones import normalise_mobile
+from service.principal import Principal, SystemActor
+from service.sms import outbox
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+CARER_ACTOR = SystemActor("carer_notice")
+
+
+def _aware(value: datetime, field: str, now: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput.field(field, "needs a time zone offset (RFC 3339)")
+    if value > now + FUTURE_TOLERANCE:
+        raise InvalidInput.field(field, "must not be in the future")
+    return value.astimezone(UTC)
+
+
+def feedback_out(row: PatientFeedback) -> FeedbackOut:
+    return FeedbackOut(
+        id=row.id,
+        patient_id=row.patient_id,
+        source=row.source,  # type: ignore[arg-type]
+        relationship=row.relationship,
+        given_by=row.given_by,
+        text=row.text,
+        received_at=row.received_at,
+        recorded_by=row.recorded_by,
+        created_at=row.created_at,
+    )
+
+
+async def record_feedback(
+    session: AsyncSession, caller: Principal, patient_id: uuid.UUID, data: FeedbackIn, now: datetime
+) -> PatientFeedback:
+    patient, event = await patient_for_staff_deferred(
+        session, caller, patient_id, action="feedback.create", now=now
+    )
+    row = PatientFeedback(
+        id=uuid.uuid4(),
+        patient_id=patient.id,
+        ward_id=patient.ward_id,
+        source=data.source,
+        relationship=data.relationship,
+        given_by=data.given_by,
+        text=data.text,
+        received_at=_aware(data.received_at, "received_at", now),
+        recorded_by=caller.user_id,
+        created_at=now,
+    )
+    session.add(row)
+    event.object_type, event.object_id = "patient_feedback", str(row.id)
+    event.detail = {"source": data.source}
+    session.add(event)
+    await session.flush()
+    return row
+
+
+async def list_feedback(
+    session: AsyncSession,
+    caller: Principal,
+    patient_id: uuid.UUID,
+    now: datetime,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[PatientFeedback], str | None]:
+    """Newest first by when it was received."""
+    patient = await patient_for_staff(session, caller, patient_id, action="feedback.list", now=now)
+    query = select(PatientFeedback).where(PatientFeedback.patient_id == patient.id)
+    query = page_after(
+        query,
+        PatientFeedback.received_at,
+        PatientFeedback.id,
+        decode_cursor(cursor),
+        limit,
+        newest_first=True,
+    )
+    rows = list((await session.scalars(query)).all())
+    return split_page(rows, limit, lambda r: (r.received_at, r.id))
+
+
+def consent_in_force(carer: Carer, now: datetime) -> bool:
+    return (
+        carer.consent_to_contact
+        and carer.consent_given_at is not None
+        and carer.consent_given_at <= now
+        and (carer.consent_withdrawn_at is None or carer.consent_withdrawn_at > now)
+    )
+
+
+def carer_out(row: Carer, now: datetime) -> CarerOut:
+    return CarerOut(
+        patient_id=row.patient_id,
+        name=row.name,
+        relationship=row.relationship,
+        mobile=row.mobile,
+        consent_to_contact=row.consent_to_contact,
+        consent_given_at=row.consent_given_at,
+        consent_withdrawn_at=row.consent_withdrawn_at,
+        consent_in_force=consent_in_force(row, now),
+        updated_at=row.updated_at,
+    )
+
+
+async def put_carer(
+    session: AsyncSession, caller: Principal, patient_id: uuid.UUID, data: CarerIn, now: datetime
+) -> Carer:
+    patient, event = await patient_for_staff_deferred(
+        session, caller, patient_id, action="carer.put", now=now, for_update=True
+    )
+    given = (
+        _aware(data.consent_given_at, "consent_given_at", now) if data.consent_given_at else None
+    )
+    withdrawn = (
+        _aware(data.consent_withdrawn_at, "consent_withdrawn_at", now)
+        if data.consent_withdrawn_at
+        else None
+    )
+    if data.consent_to_contact and given is None:
+        raise InvalidInput.field("consent_given_at", "is required when consent_to_contact is true")
+    if given is not None and withdrawn is not None and withdrawn < given:
+        raise InvalidInput.field("consent_withdrawn_at", "must not be before consent_given_at")
+    mobile = normalise_mobile(data.mobile) if data.mobile else None
+    if data.consent_to_contact and mobile is None:
+        raise InvalidInput.field("mobile", "is required when consent_to_contact is true")
+    row = await session.get(Carer, patient.id, with_for_update=True)
+    if row is None:
+        row = Carer(patient_id=patient.id, created_at=now)
+        session.add(row)
+    row.name = data.name
+    row.relationship = data.relationship
+    row.mobile = mobile
+    row.consent_to_contact = data.consent_to_contact
+    row.consent_given_at = given
+    row.consent_withdrawn_at = withdrawn
+    row.updated_by = caller.user_id
+    row.updated_at = now
+    event.object_type, event.object_id = "carer", str(patient.id)
+    event.detail = {"consent_to_contact": data.consent_to_contact}
+    session.add(event)
+    await session.flush()
+    return row
+
+
+async def get_carer(
+    session: AsyncSession, caller: Principal, patient_id: uuid.UUID, now: datetime
+) -> Carer:
+    patient = await patient_for_staff(session, caller, patient_id, action="carer.read", now=now)
+    row = await session.get(Carer, patient.id)
+    if row is None:
+        raise NotFound("No carer is recorded for this patient.")
+    return row
+
+
+CARER_NOTICE = "Homeward: please contact {ward} on {phone}."
+
+
+async def carer_notice(
+    session: AsyncSession, escalation: Escalation, now: datetime
+) -> uuid.UUID | None:
+    """Queue one discreet text to the patient's carer when an urgent escalation has reached
+    level 2 and the carer's consent is in force. No patient details, no clinical words.
+    Idempotent per escalation (dedupe key); returns the outbox id, or None when nothing
+    was queued (not urgent, below level 2, no carer, no consent, no number, already sent)."""
+    if escalation.severity != "urgent" or escalation.level < 2 or escalation.status == "resolved":
+        return None
+    carer = await session.get(Carer, escalation.patient_id)
+    if carer is None or carer.mobile is None or not consent_in_force(carer, now):
+        return None
+    ward = await session.get(Ward, escalation.ward_id)
+    if ward is None:
+        return None
+    phone = (ward.escalation_policy or {}).get("on_call_phone")
+    if not phone:
+        return None
+    body = CARER_NOTICE.format(ward=ward.name, phone=phone)
+    queued = await outbox.enqueue(
+        session,
+        dedupe_key=f"escalation:{escalation.id}:carer_notice",
+        to_number=carer.mobile,
+        body=body,
+        purpose="carer_notice",
+        now=now,
+        recipient_kind="carer",
+        patient_id=escalation.patient_id,
+        ward_id=escalation.ward_id,
+    )
+    if queued is not None:
+        audit.record(
+            session,
+            CARER_ACTOR,
+            "carer.notified",
+            at=now,
+            patient_id=escalation.patient_id,
+            ward_id=escalation.ward_id,
+            object_type="escalation",
+            object_id=escalation.id,
+        )
+    return queued

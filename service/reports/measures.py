@@ -1,0 +1,346 @@
+"""Outcome measures as SQL aggregates, one statement per family, grouped by ward.
+
+Every statement takes the same parameters: `wards` (uuid[]), `start` (inclusive), `end`
+(exclusive), `now`. Each walks from the ward's patients (or the ward-keyed escalations) along
+existing indexes and aggregates in PostgreSQL: counts with FILTER, medians with
+percentile_cont, and the ids behind each figure with array_agg. No per-record round trips.
+
+Rules (also returned to callers in `rules`, so a figure can be read correctly):
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.sql.elements import BindParameter, TextClause
+
+from db.base import UTCDateTime
+
+NATIONAL_FOLLOW_UP_AMBITION = 0.8
+READMISSION_HOURS = 720  # 30 days of 24 elapsed hours (literal in READMISSIONS below)
+
+RULES: dict[str, str] = {
+    "period": "Records are counted in [from, to): from inclusive, to exclusive, by the event "
+    "that starts them (discharge, check-in due time, escalation opening, referral creation, "
+    "goal closing, survey anchor discharge).",
+    "follow_up": "Discharges in the period whose follow-up was due (72 elapsed hours after "
+    "discharge, 48 with suicide risk; UTC hours, so a clock change neither adds nor removes "
+    "an hour) by now or is already completed. Patients readmitted at or before the due time "
+    "are excluded. Met when the first successful human contact came at or before the due "
+    "time. Median hours run from discharge to that contact, over follow-ups that have one.",
+    "readmission": "Discharges in the period followed by an admission of the same patient at "
+    "most 720 elapsed hours later. Day n after discharge is the n-th 24-hour period "
+    "((n-1)*24 h, n*24 h]: an admission on day 30 counts, on day 31 not. A discharge counts "
+    "once its 30 days have passed or it has been followed by a readmission.",
+    "check_ins": "Check-ins due in the period; response rate is answered / (answered + "
+    "missed). Prompts are check-in prompt texts queued in the period (cancelled ones left "
+    "out): delivered = carrier confirmed delivery; undeliverable = undelivered or failed. "
+    "Opted out: patients who opted out in the period over patients prompted or opted out.",
+    "escalations": "Escalations opened in the period. Minutes to acknowledge run from opening "
+    "to acknowledgement, grouped by the level the escalation had reached when acknowledged. "
+    "Climbed: escalations that reached level 2 or above.",
+    "referrals": "Referrals created in the period. Acceptance: accepted (or later completed) "
+    "over responded (accepted or declined). Hours to respond run from creation to response. "
+    "Unanswered by deadline: referrals whose respond-by time has passed (leaving out those "
+    "withdrawn before it) with no response by then.",
+    "goals": "Goals closed in the period (achieved, not achieved or cancelled, by the time of "
+    "the change to that status): achieved over closed, overall and by domain.",
+    "proms": "DIALOG surveys anchored on discharges in the period: mean life-domain score "
+    "(mean of the 8 life items answered) and mean treatment score (mean of the 3 treatment "
+    "items answered) per time point, partial surveys included with the items they have. "
+    "Change from discharge pairs each patient's time point score with the same discharge's "
+    "discharge-time score.",
+}
+
+
+def _sql(statement: str) -> TextClause:
+    types: dict[str, Any] = {
+        "wards": ARRAY(PG_UUID(as_uuid=True)),
+        "start": UTCDateTime(),
+        "end": UTCDateTime(),
+        "now": UTCDateTime(),
+    }
+    used: list[BindParameter[Any]] = [
+        bindparam(name, type_=kind) for name, kind in types.items() if f":{name}" in statement
+    ]
+    return text(statement).bindparams(*used)
+
+
+FOLLOW_UPS = _sql(
+    """
+    WITH due AS (
+        SELECT p.ward_id, f.id, e.discharged_at, f.due_at, f.completed_at
+        FROM patients p
+        JOIN episodes e ON e.patient_id = p.id
+        JOIN follow_ups f ON f.episode_id = e.id
+        WHERE p.ward_id = ANY(:wards)
+          AND e.discharged_at >= :start AND e.discharged_at < :end
+          AND (f.due_at <= :now OR f.completed_at IS NOT NULL)
+          AND NOT EXISTS (
+              SELECT 1 FROM episodes r
+              WHERE r.patient_id = e.patient_id AND r.id <> e.id
+                AND r.admitted_at >= e.discharged_at AND r.admitted_at <= f.due_at)
+    )
+    SELECT ward_id,
+           count(*) AS denominator,
+           count(*) FILTER (WHERE completed_at <= due_at) AS numerator,
+           array_agg(id ORDER BY discharged_at, id) AS ids,
+           array_agg(id ORDER BY discharged_at, id)
+               FILTER (WHERE completed_at <= due_at) AS num_ids,
+           count(*) FILTER (WHERE completed_at IS NOT NULL) AS contacted,
+           array_agg(id ORDER BY discharged_at, id)
+               FILTER (WHERE completed_at IS NOT NULL) AS contacted_ids,
+           percentile_cont(0.5) WITHIN GROUP (
+               ORDER BY extract(epoch FROM completed_at - discharged_at) / 3600.0
+           ) FILTER (WHERE completed_at IS NOT NULL) AS median_hours
+    FROM due
+    GROUP BY ward_id
+    """
+)
+
+READMISSIONS = _sql(
+    """
+    WITH discharges AS (
+        SELECT p.ward_id, e.id, e.discharged_at,
+               EXISTS (
+                   SELECT 1 FROM episodes r
+                   WHERE r.patient_id = e.patient_id AND r.id <> e.id
+                     AND r.admitted_at >= e.discharged_at
+                     AND r.admitted_at <= e.discharged_at + interval '720 hours'
+               ) AS readmitted
+        FROM patients p
+        JOIN episodes e ON e.patient_id = p.id
+        WHERE p.ward_id = ANY(:wards)
+          AND e.discharged_at >= :start AND e.discharged_at < :end
+    )
+    SELECT ward_id,
+           count(*) AS denominator,
+           count(*) FILTER (WHERE readmitted) AS numerator,
+           array_agg(id ORDER BY discharged_at, id) AS ids,
+           array_agg(id ORDER BY discharged_at, id) FILTER (WHERE readmitted) AS num_ids
+    FROM discharges
+    WHERE readmitted OR discharged_at + interval '720 hours' <= :now
+    GROUP BY ward_id
+    """
+)
+
+CHECK_INS = _sql(
+    """
+    SELECT p.ward_id,
+           count(*) AS denominator,
+           count(*) FILTER (WHERE c.status = 'answered') AS numerator,
+           array_agg(c.id ORDER BY c.due_at, c.id) AS ids,
+           array_agg(c.id ORDER BY c.due_at, c.id) FILTER (WHERE c.status = 'answered')
+               AS num_ids
+    FROM patients p
+    JOIN check_ins c ON c.patient_id = p.id
+    WHERE p.ward_id = ANY(:wards)
+      AND c.due_at >= :start AND c.due_at < :end
+      AND c.status IN ('answered', 'missed')
+    GROUP BY p.ward_id
+    """
+)
+
+PROMPTS = _sql(
+    """
+    SELECT p.ward_id,
+           count(*) AS denominator,
+           count(*) FILTER (WHERE o.status = 'delivered') AS delivered,
+           count(*) FILTER (WHERE o.status IN ('undelivered', 'failed')) AS undeliverable,
+           array_agg(o.id ORDER BY o.created_at, o.id) AS ids,
+           array_agg(o.id ORDER BY o.created_at, o.id) FILTER (WHERE o.status = 'delivered')
+               AS delivered_ids,
+           array_agg(o.id ORDER BY o.created_at, o.id)
+               FILTER (WHERE o.status IN ('undelivered', 'failed')) AS undeliverable_ids
+    FROM patients p
+    JOIN sms_outbox o ON o.patient_id = p.id
+    WHERE p.ward_id = ANY(:wards)
+      AND o.created_at >= :start AND o.created_at < :end
+      AND o.purpose = 'checkin_prompt' AND o.status <> 'cancelled'
+    GROUP BY p.ward_id
+    """
+)
+
+OPT_OUTS = _sql(
+    """
+    WITH prompted AS (
+        SELECT DISTINCT p.ward_id, p.id
+        FROM patients p
+        JOIN sms_outbox o ON o.patient_id = p.id
+        WHERE p.ward_id = ANY(:wards)
+          AND o.created_at >= :start AND o.created_at < :end
+          AND o.purpose = 'checkin_prompt'
+    ), opted AS (
+        SELECT DISTINCT e.ward_id, e.patient_id AS id
+        FROM escalations e
+        WHERE e.ward_id = ANY(:wards) AND e.reason = 'opted_out'
+          AND e.opened_at >= :start AND e.opened_at < :end
+    ), people AS (
+        SELECT ward_id, id, false AS opted FROM prompted
+        WHERE NOT EXISTS (SELECT 1 FROM opted o WHERE o.id = prompted.id)
+        UNION ALL
+        SELECT ward_id, id, true FROM opted
+    )
+    SELECT ward_id,
+           count(*) AS denominator,
+           count(*) FILTER (WHERE opted) AS numerator,
+           array_agg(id ORDER BY id) AS ids,
+           array_agg(id ORDER BY id) FILTER (WHERE opted) AS num_ids
+    FROM people
+    GROUP BY ward_id
+    """
+)
+
+ESCALATIONS = _sql(
+    """
+    SELECT e.ward_id, e.reason, e.severity, e.level,
+           count(*) AS n,
+           array_agg(e.id ORDER BY e.opened_at, e.id) AS ids
+    FROM escalations e
+    WHERE e.ward_id = ANY(:wards)
+      AND e.opened_at >= :start AND e.opened_at < :end
+    GROUP BY e.ward_id, e.reason, e.severity, e.level
+    """
+)
+
+ACK_MEDIANS = _sql(
+    """
+    SELECT e.ward_id, e.level,
+           count(*) AS n,
+           array_agg(e.id ORDER BY e.opened_at, e.id) AS ids,
+           percentile_cont(0.5) WITHIN GROUP (
+               ORDER BY extract(epoch FROM e.acknowledged_at - e.opened_at) / 60.0
+           ) AS median_minutes
+    FROM escalations e
+    WHERE e.ward_id = ANY(:wards)
+      AND e.opened_at >= :start AND e.opened_at < :end
+      AND e.acknowledged_at IS NOT NULL
+    GROUP BY e.ward_id, e.level
+    """
+)
+
+REFERRALS = _sql(
+    """
+    WITH r AS (
+        SELECT p.ward_id, r.id, r.created_at, r.status, r.respond_by, r.responded_at,
+               lower(btrim(r.decline_reason)) AS decline_reason,
+               (SELECT min(s.at) FROM referral_status_changes s
+                WHERE s.referral_id = r.id AND s.to_status = 'withdrawn') AS withdrawn_at
+        FROM patients p
+        JOIN referrals r ON r.patient_id = p.id
+        WHERE p.ward_id = ANY(:wards)
+          AND r.created_at >= :start AND r.created_at < :end
+    )
+    SELECT ward_id,
+           count(*) FILTER (WHERE responded_at IS NOT NULL) AS responded,
+           count(*) FILTER (WHERE responded_at IS NOT NULL AND status <> 'declined')
+               AS accepted,
+           array_agg(id ORDER BY created_at, id) FILTER (WHERE responded_at IS NOT NULL)
+               AS responded_ids,
+           array_agg(id ORDER BY created_at, id)
+               FILTER (WHERE responded_at IS NOT NULL AND status <> 'declined') AS accepted_ids,
+           percentile_cont(0.5) WITHIN GROUP (
+               ORDER BY extract(epoch FROM responded_at - created_at) / 3600.0
+           ) FILTER (WHERE responded_at IS NOT NULL) AS median_hours,
+           count(*) FILTER (WHERE status = 'declined') AS declined,
+           array_agg(id ORDER BY created_at, id) FILTER (WHERE status = 'declined')
+               AS declined_ids,
+           count(*) FILTER (
+               WHERE respond_by <= :now
+                 AND (withdrawn_at IS NULL OR withdrawn_at > respond_by
+                      OR responded_at IS NOT NULL)) AS past_deadline,
+           array_agg(id ORDER BY created_at, id) FILTER (
+               WHERE respond_by <= :now
+                 AND (withdrawn_at IS NULL OR withdrawn_at > respond_by
+                      OR responded_at IS NOT NULL)) AS past_deadline_ids,
+           count(*) FILTER (
+               WHERE respond_by <= :now
+                 AND (withdrawn_at IS NULL OR withdrawn_at > respond_by
+                      OR responded_at IS NOT NULL)
+                 AND (responded_at IS NULL OR responded_at > respond_by)) AS unanswered,
+           array_agg(id ORDER BY created_at, id) FILTER (
+               WHERE respond_by <= :now
+                 AND (withdrawn_at IS NULL OR withdrawn_at > respond_by
+                      OR responded_at IS NOT NULL)
+                 AND (responded_at IS NULL OR responded_at > respond_by)) AS unanswered_ids
+    FROM r
+    GROUP BY ward_id
+    """
+)
+
+DECLINE_REASONS = _sql(
+    """
+    SELECT p.ward_id, left(lower(btrim(r.decline_reason)), 80) AS reason,
+           count(*) AS n, array_agg(r.id ORDER BY r.created_at, r.id) AS ids
+    FROM patients p
+    JOIN referrals r ON r.patient_id = p.id
+    WHERE p.ward_id = ANY(:wards)
+      AND r.created_at >= :start AND r.created_at < :end
+      AND r.status = 'declined'
+    GROUP BY p.ward_id, 2
+    """
+)
+
+GOALS = _sql(
+    """
+    WITH closed AS (
+        SELECT p.ward_id, g.id, g.domain, g.status,
+               (SELECT max(s.changed_at) FROM goal_status_changes s
+                WHERE s.goal_id = g.id AND s.to_status = g.status) AS closed_at
+        FROM patients p
+        JOIN goals g ON g.patient_id = p.id
+        WHERE p.ward_id = ANY(:wards)
+          AND g.status IN ('achieved', 'not_achieved', 'cancelled')
+    )
+    SELECT ward_id, domain,
+           count(*) AS denominator,
+           count(*) FILTER (WHERE status = 'achieved') AS numerator,
+           array_agg(id ORDER BY closed_at, id) AS ids,
+           array_agg(id ORDER BY closed_at, id) FILTER (WHERE status = 'achieved') AS num_ids
+    FROM closed
+    WHERE closed_at >= :start AND closed_at < :end
+    GROUP BY ward_id, domain
+    """
+)
+
+DIALOG = _sql(
+    """
+    WITH scores AS (
+        SELECT s.ward_id, s.id, s.patient_id, s.anchor_at, s.time_point,
+               avg(a.score) FILTER (WHERE i.item_group = 'life') AS life,
+               avg(a.score) FILTER (WHERE i.item_group = 'treatment') AS treatment
+        FROM prom_surveys s
+        JOIN prom_answers a ON a.survey_id = s.id
+        JOIN prom_items i ON i.key = a.item_key
+        WHERE s.ward_id = ANY(:wards) AND s.instrument = 'dialog'
+          AND s.anchor_at >= :start AND s.anchor_at < :end
+          AND a.score IS NOT NULL
+        GROUP BY s.ward_id, s.id, s.patient_id, s.anchor_at, s.time_point
+    )
+    SELECT t.ward_id, t.time_point,
+           avg(t.life) AS life_mean,
+           count(t.life) AS life_n,
+           array_agg(t.id ORDER BY t.anchor_at, t.id) FILTER (WHERE t.life IS NOT NULL)
+               AS life_ids,
+           avg(t.treatment) AS treatment_mean,
+           count(t.treatment) AS treatment_n,
+           array_agg(t.id ORDER BY t.anchor_at, t.id) FILTER (WHERE t.treatment IS NOT NULL)
+               AS treatment_ids,
+           avg(t.life - d.life) AS life_change,
+           count(t.life - d.life) AS life_change_n,
+           array_agg(t.id ORDER BY t.anchor_at, t.id) FILTER (WHERE t.life - d.life IS NOT NULL)
+               AS life_change_ids,
+           avg(t.treatment - d.treatment) AS treatment_change,
+           count(t.treatment - d.treatment) AS treatment_change_n,
+           array_agg(t.id ORDER BY t.anchor_at, t.id)
+               FILTER (WHERE t.treatment - d.treatment IS NOT NULL) AS treatment_change_ids
+    FROM scores t
+    LEFT JOIN scores d
+      ON d.patient_id = t.patient_id AND d.anchor_at = t.anchor_at
+     AND d.time_point = 'discharge' AND t.time_point <> 'discharge'
+    GROUP BY t.ward_id, t.time_point
+    """
+)

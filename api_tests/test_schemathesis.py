@@ -66,6 +66,13 @@ def live(pg_admin_url: str, template_db: str) -> Iterator[tuple[str, dict[str, s
                 json={"email": email, "password": builders.PASSWORD},
             )
             tokens[role] = response.json()["access_token"]
+            # Warm the server (first-use compilation, pool connections) before measuring it.
+            for path in ("/api/v1/me", "/api/v1/agencies", "/api/v1/wards"):
+                httpx.get(
+                    f"{server.url}{path}",
+                    headers={"Authorization": f"Bearer {tokens[role]}"},
+                    timeout=30,
+                )
         yield server.url, tokens
     finally:
         server.stop()

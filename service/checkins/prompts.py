@@ -47,9 +47,10 @@ MAX_QUESTION_CHARS = 300
 
 async def question_for(session: AsyncSession, patient_id: uuid.UUID) -> str | None:
     """The patient's own check-in question from their relapse-prevention plan, if any."""
-    # hook: plans live on another branch; on merge this returns the current plan version's
-    # `check_in_question` (None when there is no plan or no question).
-    return None
+    from service.plans.service import current_plan
+
+    plan = await current_plan(session, patient_id)
+    return plan.check_in_question if plan is not None else None
 
 
 def is_discreet_safe(text: str) -> bool:

@@ -14,12 +14,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Episode, Patient
+from service.checkins import lifecycle as checkins
 from service.errors import Conflict, InvalidInput
 from service.follow_ups.service import create_for_discharge
 from service.pagination import decode_cursor, page_after, split_page
 from service.patients.access import patient_for_staff_deferred
 from service.patients.schemas import DischargeIn, EpisodeOut
 from service.principal import Principal
+from service.proms import service as proms
 from service.referrals import service as referrals
 
 READMISSION_WINDOW = timedelta(days=30)
@@ -121,8 +123,9 @@ async def admit(
         paused = await referrals.pause_open_referrals(session, patient.id, now, caller.user_id)
         if paused:
             detail["paused_referral_ids"] = [str(r) for r in paused]
-        # hook: readmission pauses community check-ins (wired by the lead: check-ins for
-        # `patient.id`, from `episode.admitted_at`).
+        # The community schedule and surveys stop while the patient is back on the ward.
+        await checkins.pause_for_readmission(session, patient.id, now)
+        await proms.cancel_surveys(session, patient.id, now)
     event.object_type, event.object_id = "episode", str(episode.id)
     event.detail = detail
     session.add(event)
@@ -157,8 +160,8 @@ async def discharge(
     resumed = await referrals.resume_paused_referrals(session, patient.id, now, caller.user_id)
     if resumed:
         detail["resumed_referral_ids"] = [str(r) for r in resumed]
-    # hook: discharge starts the check-in schedule (wired by the lead: the check-ins domain
-    # builds the default schedule for `patient.id` from `episode.discharged_at`).
+    await checkins.start_schedule(session, patient.id, discharged_at, now)
+    await proms.schedule_surveys(session, patient.id, discharged_at, now)
     event.object_type, event.object_id = "episode", str(episode.id)
     event.detail = detail
     session.add(event)

@@ -21,6 +21,7 @@ from db.models import Patient, User, Ward
 from service import audit
 from service.agencies.schemas import AgencyPatientOut
 from service.agencies.visibility import read_patient_for_agency
+from service.checkins import lifecycle as checkins
 from service.errors import Conflict, Forbidden, InvalidInput
 from service.pagination import decode_cursor, page_after, split_page
 from service.patients import episodes
@@ -28,6 +29,7 @@ from service.patients.access import patient_for_staff, patient_for_staff_deferre
 from service.patients.schemas import PatientCreate, PatientOut, PatientUpdate
 from service.phones import normalise_mobile
 from service.principal import WARD_ROLES, Principal
+from service.proms import service as proms
 from service.timezones import check_timezone
 
 _NHS_DIGITS = re.compile(r"^[0-9]{10}$")
@@ -310,7 +312,8 @@ async def update_patient(
             raise Conflict("The patient is on the ward; record the discharge before closing.")
         put("status", "closed")
         event.action = "patient.close"
-        # hook: closing a record ends community check-ins and agency work (wired by the lead).
+        await checkins.cancel_for_closure(session, patient.id, now)
+        await proms.cancel_surveys(session, patient.id, now)
 
     _check_window(patient.contact_window_start, patient.contact_window_end)
     if patient.sms_consent and patient.mobile is None:

@@ -16,7 +16,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from api_tests import builders, pg
 from api_tests.conftest import TEST_JWT_SECRET
@@ -94,5 +94,8 @@ def test_api_conforms_to_its_openapi_document(case, role, live):
         headers={"Authorization": f"Bearer {tokens[role]}"},
         # Schema-valid but refused by a business rule (an unknown ward id, a reused
         # Idempotency-Key) is a correct, documented 422; everything else is checked.
-        excluded_checks=[positive_data_acceptance],
+        # negative_data_rejection is off too: we add the Authorization header ourselves, so a
+        # generated "missing Authorization" case arrives authorised and looks wrongly accepted.
+        # (Unknown query parameters and body fields are still refused: see test_wards_users.)
+        excluded_checks=[positive_data_acceptance, negative_data_rejection],
     )

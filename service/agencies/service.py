@@ -9,7 +9,6 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Agency, Patient
@@ -27,6 +26,7 @@ from service.agencies.visibility import (
     scope_of_rank,
     visible_patients,
 )
+from service.checks import flush_or
 from service.errors import Conflict, InvalidInput, NotFound
 from service.pagination import decode_cursor, page_after, split_page
 from service.phones import normalise_phone
@@ -53,11 +53,7 @@ def _phone(value: str | None) -> str | None:
 
 
 async def _flush_unique(session: AsyncSession) -> None:
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise Conflict("An agency with this name already exists.") from None
+    await flush_or(session, lambda: Conflict("An agency with this name already exists."))
 
 
 async def create_agency(session: AsyncSession, data: AgencyCreate) -> Agency:

@@ -4,13 +4,14 @@ and the discreet notice a carer gets when an urgent escalation reaches level 2."
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Carer, Escalation, PatientFeedback, Ward
 from service import audit
+from service.checks import check_not_future
 from service.errors import InvalidInput, NotFound
 from service.feedback.schemas import CarerIn, CarerOut, FeedbackIn, FeedbackOut
 from service.pagination import decode_cursor, page_after, split_page
@@ -19,16 +20,13 @@ from service.phones import normalise_mobile
 from service.principal import Principal, SystemActor
 from service.sms import outbox
 
-FUTURE_TOLERANCE = timedelta(minutes=5)
 CARER_ACTOR = SystemActor("carer_notice")
 
 
 def _aware(value: datetime, field: str, now: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput.field(field, "needs a time zone offset (RFC 3339)")
-    if value > now + FUTURE_TOLERANCE:
-        raise InvalidInput.field(field, "must not be in the future")
-    return value.astimezone(UTC)
+    return check_not_future(value, now, field)
 
 
 def feedback_out(row: PatientFeedback) -> FeedbackOut:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Episode, FollowUp, FollowUpAttempt, Patient
 from service import audit
+from service.checks import check_not_future
 from service.errors import InvalidInput
 from service.follow_ups.schemas import AttemptIn, AttemptOut, FollowUpOut
 from service.pagination import decode_cursor, page_after, split_page
@@ -26,7 +27,6 @@ from service.principal import Principal, SystemActor
 
 FOLLOW_UP_WITHIN = timedelta(hours=72)  # NHS standard contract
 FOLLOW_UP_WITHIN_SUICIDE_RISK = timedelta(hours=48)  # NICE NG53
-FUTURE_TOLERANCE = timedelta(minutes=5)
 BREACH_ACTOR = SystemActor("follow_ups")
 
 
@@ -206,9 +206,7 @@ async def record_attempt(
         )
         error.detail = "No such follow-up."
         raise error
-    if data.occurred_at > now + FUTURE_TOLERANCE:
-        raise InvalidInput.field("occurred_at", "must not be in the future")
-    occurred_at = data.occurred_at.astimezone(UTC)
+    occurred_at = check_not_future(data.occurred_at, now, "occurred_at")
     discharged_at = await session.scalar(
         select(Episode.discharged_at).where(Episode.id == follow_up.episode_id)
     )

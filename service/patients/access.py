@@ -58,24 +58,10 @@ async def patient_for_staff(
     for_update: bool = False,
 ) -> Patient:
     """The patient if the caller is ward staff of the patient's ward; audited either way."""
-    patient: Patient | None = None
-    if caller.is_ward_member and caller.ward_id is not None:
-        query = select(Patient).where(Patient.id == patient_id, Patient.ward_id == caller.ward_id)
-        if for_update:
-            query = query.with_for_update()
-        patient = await session.scalar(query)
-    if patient is None:
-        raise await denial(session, caller, action, patient_id, now)
-    audit.record(
-        session,
-        caller,
-        action,
-        at=now,
-        patient_id=patient.id,
-        ward_id=patient.ward_id,
-        object_type="patient",
-        object_id=patient.id,
+    patient, event = await patient_for_staff_deferred(
+        session, caller, patient_id, action=action, now=now, for_update=for_update
     )
+    session.add(event)
     return patient
 
 

@@ -7,15 +7,15 @@ wiring) can call them outside HTTP. Registration opens the first episode.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Episode, Patient
 from service.checkins import lifecycle as checkins
-from service.errors import Conflict, InvalidInput
+from service.checks import check_not_future, flush_or
+from service.errors import Conflict
 from service.follow_ups.service import create_for_discharge
 from service.pagination import decode_cursor, page_after, split_page
 from service.patients.access import patient_for_staff_deferred
@@ -25,14 +25,6 @@ from service.proms import service as proms
 from service.referrals import service as referrals
 
 READMISSION_WINDOW = timedelta(days=30)
-# Clocks on ward PCs drift; anything further ahead than this is a mistake, not skew.
-FUTURE_TOLERANCE = timedelta(minutes=5)
-
-
-def check_not_future(at: datetime, now: datetime, field: str) -> datetime:
-    if at > now + FUTURE_TOLERANCE:
-        raise InvalidInput.field(field, "must not be in the future")
-    return at.astimezone(UTC)
 
 
 def to_out(episode: Episode) -> EpisodeOut:
@@ -92,12 +84,10 @@ async def open_episode(
     session.add(episode)
     patient.status = "readmitted" if within else "inpatient"
     patient.updated_at = now
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        # The partial unique index allows one open episode per patient.
-        raise Conflict("The patient is already on the ward (an episode is open).") from None
+    # The partial unique index allows one open episode per patient.
+    await flush_or(
+        session, lambda: Conflict("The patient is already on the ward (an episode is open).")
+    )
     return episode
 
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import exists, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Patient, User, Ward
@@ -22,6 +21,7 @@ from service import audit
 from service.agencies.schemas import AgencyPatientOut
 from service.agencies.visibility import read_patient_for_agency
 from service.checkins import lifecycle as checkins
+from service.checks import check_not_future, flush_or
 from service.errors import Conflict, Forbidden, InvalidInput
 from service.pagination import decode_cursor, page_after, split_page
 from service.patients import episodes
@@ -164,12 +164,8 @@ async def _flush_unique(
     now: datetime,
     patient_id: uuid.UUID | None,
 ) -> None:
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        # The only unique key on patients is the NHS number (a concurrent registration).
-        raise _duplicate(caller, action, now, patient_id) from None
+    # The only unique key on patients is the NHS number (a concurrent registration).
+    await flush_or(session, lambda: _duplicate(caller, action, now, patient_id))
 
 
 def _ward_of(caller: Principal) -> uuid.UUID:
@@ -201,7 +197,7 @@ async def create_patient(
     if data.key_worker_id is not None:
         await _check_key_worker(session, ward_id, data.key_worker_id)
     # Default: admitted now, to the second (as staff would write it).
-    admitted_at = episodes.check_not_future(
+    admitted_at = check_not_future(
         data.admitted_at or now.replace(microsecond=0), now, "admitted_at"
     )
     if await _nhs_number_taken(session, nhs_number):

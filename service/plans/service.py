@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 import msgspec
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import RelapsePreventionPlan
+from service.checks import flush_or
 from service.errors import Conflict, InvalidInput, NotFound
 from service.pagination import decode_seq_cursor, page_after, split_page
 from service.patients.access import patient_for_staff_deferred
@@ -145,11 +145,9 @@ async def put_plan(
         created_by=caller.user_id,
     )
     session.add(row)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise Conflict("The plan changed at the same moment; read it and try again.") from None
+    await flush_or(
+        session, lambda: Conflict("The plan changed at the same moment; read it and try again.")
+    )
     event.object_type, event.object_id = "relapse_prevention_plan", str(row.id)
     event.detail = {"version": row.version}
     session.add(event)

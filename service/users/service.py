@@ -7,11 +7,11 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Agency, User, Ward
 from service.auth import passwords
+from service.checks import flush_or
 from service.errors import Conflict, InvalidInput, NotFound
 from service.pagination import decode_cursor, page_after, split_page
 from service.phones import normalise_mobile
@@ -59,11 +59,7 @@ async def _check_affiliation(
 
 
 async def _flush_unique(session: AsyncSession) -> None:
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise Conflict("A user with this email already exists.") from None
+    await flush_or(session, lambda: Conflict("A user with this email already exists."))
 
 
 async def create_user(session: AsyncSession, data: UserCreate) -> User:

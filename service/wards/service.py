@@ -7,10 +7,10 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Ward
+from service.checks import flush_or
 from service.errors import Conflict, NotFound
 from service.pagination import decode_cursor, page_after, split_page
 from service.phones import normalise_phone
@@ -48,11 +48,7 @@ async def create_ward(session: AsyncSession, data: WardCreate) -> Ward:
         escalation_policy=_policy_json(data.escalation_policy),
     )
     session.add(ward)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise Conflict("A ward with this name already exists.") from None
+    await flush_or(session, lambda: Conflict("A ward with this name already exists."))
     return ward
 
 

@@ -1146,6 +1146,24 @@ RULES: list[Rule] = [
         body={"resolution_note": "done", "status": "open"},
         variant="status smuggled into a resolution",
     ),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/concerns",
+        expect(
+            ok=[*WARD_OF_PATIENT, AGENCY], not_found=[OTHER_STAFF, *NOT_AGENCY_OF_PATIENT]
+        ),
+        params=PATIENT,
+        body={"note": "Missed two visits and sounded low on the phone.", "urgent": True},
+        audits_denials=True,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/concerns",
+        expect(invalid=[*WARD_OF_PATIENT, AGENCY, OTHER_STAFF, *NOT_AGENCY_OF_PATIENT]),
+        params=PATIENT,
+        body={"note": "Worried", "level": 3},
+        variant="level smuggled into a concern",
+    ),
     # -- Twilio webhooks: public routes, but nothing without a valid signature
     Rule("POST", "/webhooks/twilio/sms", expect(forbidden_all=True), body=None),
     Rule("POST", "/webhooks/twilio/status", expect(forbidden_all=True), body=None),

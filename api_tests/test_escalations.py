@@ -45,7 +45,7 @@ async def test_raising_twice_from_one_source_returns_the_same_escalation(db, clo
     assert again.id == first.id
     assert again.opened_at == first.opened_at
     events = (await db.scalars(select(EscalationEvent))).all()
-    assert [e.kind for e in events] == ["opened"]
+    assert [e.kind for e in events] == ["opened", "notified"]
 
 
 async def test_concurrent_raises_from_one_source_make_one_escalation(sessionmaker, db, clock):
@@ -131,6 +131,7 @@ async def test_staff_list_filter_acknowledge_and_resolve(client, db, clock):
     detail = (await client.get(url, headers=headers)).json()
     assert [(e["kind"], e["to_status"]) for e in detail["events"]] == [
         ("opened", "open"),
+        ("notified", "open"),
         ("acknowledged", "acknowledged"),
         ("resolved", "resolved"),
     ]

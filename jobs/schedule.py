@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jobs.checkins import checkin_sweep
+from jobs.escalations import ladder_sweep
+from jobs.follow_ups import follow_up_sweep
 from jobs.heartbeat import heartbeat
 from jobs.outbox import outbox_sweep
 from jobs.proms import proms_sweep
+from jobs.referrals import referral_sweep
 from jobs.runner import Sweep
 
 
@@ -19,10 +22,14 @@ class JobSpec:
     every: float = 1.0
 
 
-# Order matters within one tick: check-ins queue their prompts, then the outbox sends them.
+# Order matters within one tick: sweeps that raise escalations run before the ladder, and
+# everything that queues texts runs before the outbox sends them.
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("heartbeat", heartbeat),
     JobSpec("checkins", checkin_sweep),
+    JobSpec("follow_ups", follow_up_sweep),
+    JobSpec("referrals", referral_sweep),
+    JobSpec("escalation_ladder", ladder_sweep),
     JobSpec("proms", proms_sweep),
     JobSpec("outbox", outbox_sweep),
 )

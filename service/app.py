@@ -23,7 +23,7 @@ from service.auth.controller import AuthController
 from service.checkins.controller import CheckInController
 from service.clock import Clock, SystemClock
 from service.consents.controller import ConsentController
-from service.escalations.controller import EscalationController
+from service.escalations.controller import ConcernController, EscalationController
 from service.feedback.controller import CarerController, FeedbackController
 from service.follow_ups.controller import FollowUpController
 from service.goals.controller import GoalController
@@ -78,6 +78,7 @@ ROUTE_HANDLERS: list[Any] = [
     PatientMessageController,
     TwilioWebhookController,
     EscalationController,
+    ConcernController,
     ReportController,
     FeedbackController,
     CarerController,

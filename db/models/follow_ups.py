@@ -33,6 +33,12 @@ class FollowUp(UUIDPrimaryKey, Base):
         Index(
             "ix_follow_ups_due_at_pending", "due_at", postgresql_where=text("status = 'pending'")
         ),
+        # The 24-hour warning sweep reads only pending follow-ups not yet warned about.
+        Index(
+            "ix_follow_ups_due_at_unwarned",
+            "due_at",
+            postgresql_where=text("status = 'pending' AND warned_at IS NULL"),
+        ),
         Index("ix_follow_ups_patient_id_due_at", "patient_id", "due_at"),
     )
 
@@ -47,6 +53,8 @@ class FollowUp(UUIDPrimaryKey, Base):
     method: Mapped[str | None] = mapped_column(String(20))
     outcome: Mapped[str | None] = mapped_column(Text)
     breached_at: Mapped[datetime | None]
+    # When the key worker was told that 24 hours remain (once per follow-up).
+    warned_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
 

@@ -24,11 +24,12 @@ class Referral(UUIDPrimaryKey, Base):
             "status NOT IN ('accepted', 'declined', 'completed') OR responded_at IS NOT NULL",
             name="response_has_time",
         ),
-        # The sweep that escalates unanswered referrals reads only pending ones by deadline.
+        # The sweep that escalates unanswered referrals reads only pending ones it has not
+        # escalated yet, by deadline: its cost follows the work due, not the table.
         Index(
-            "ix_referrals_respond_by_pending",
+            "ix_referrals_respond_by_unescalated",
             "respond_by",
-            postgresql_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending' AND unanswered_escalated_at IS NULL"),
         ),
         # The visibility rule joins open referrals by agency and patient.
         Index(
@@ -51,6 +52,8 @@ class Referral(UUIDPrimaryKey, Base):
     status: Mapped[str] = mapped_column(String(20), server_default="pending")
     respond_by: Mapped[datetime]
     responded_at: Mapped[datetime | None]
+    # Set once the deadline passed unanswered and the ward was told (the sweep's claim marker).
+    unanswered_escalated_at: Mapped[datetime | None]
     decline_reason: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

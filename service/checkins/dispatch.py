@@ -6,7 +6,7 @@ scheduled ──(window open, channel usable)──▶ sent ──(reminder_afte
     └─(no consent / no mobile / bad number)▶ skipped           missed ◀──────┘
 A reply (service.sms.inbound) moves sent/reminded to answered.
 
-Issue 6 extends `mark_missed` (no_reply escalation, severity from consecutive misses).
+A miss raises a `no_reply` escalation, urgent after several misses in a row.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import CheckIn, Patient
+from db.models import CheckIn, OutboxMessage, Patient
 from service.checkins.prompts import prompt_body, question_for
 from service.checkins.windows import is_open, next_send_time
+from service.escalations.service import raise_escalation
+from service.principal import SystemActor
 from service.sms import outbox
 from service.sms.channel import number_flagged
 
@@ -27,6 +29,10 @@ Step = Literal[
     "deferred", "prompted", "reminded", "missed", "cancelled", "skipped", "waiting", "none"
 ]
 SWEEP_BATCH = 200
+# Three silent check-ins in a row make the no_reply escalation urgent.
+MISSES_FOR_URGENT = 3
+DELIVERY_FAILED = ("undelivered", "failed")
+CHECKIN_ACTOR = SystemActor("checkins")
 
 
 async def claim_due(
@@ -163,10 +169,58 @@ async def _remind_or_close(
 
 
 async def mark_missed(session: AsyncSession, check_in: CheckIn, now: datetime) -> None:
-    """No reply by the end of the reply window.
+    """No reply by the end of the reply window: close it and tell the ward (`no_reply`).
 
-    # hook (issue 6): raise `no_reply` here (source ("check_in", id)) unless the prompt's
-    # delivery failed, which has raised `undeliverable` already; raise severity after
-    # several misses in a row.
+    A prompt that could not be delivered raised `undeliverable` already; silence there says
+    nothing about the patient, so no second escalation. Several misses in a row are urgent.
     """
     _close(check_in, "missed", None, now)
+    if await _prompt_failed(session, check_in):
+        return
+    misses = await _misses_in_a_row(session, check_in)
+    patient = await session.get(Patient, check_in.patient_id)
+    assert patient is not None
+    await raise_escalation(
+        session,
+        patient_id=patient.id,
+        ward_id=patient.ward_id,
+        reason="no_reply",
+        severity="urgent" if misses >= MISSES_FOR_URGENT else "routine",
+        source_type="check_in",
+        source_id=check_in.id,
+        now=now,
+        note=f"No reply to the check-in ({misses} missed in a row).",
+        actor=CHECKIN_ACTOR,
+    )
+
+
+async def _prompt_failed(session: AsyncSession, check_in: CheckIn) -> bool:
+    failed = await session.scalar(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.check_in_id == check_in.id,
+            OutboxMessage.status.in_(DELIVERY_FAILED),
+        )
+        .limit(1)
+    )
+    return failed is not None
+
+
+async def _misses_in_a_row(session: AsyncSession, check_in: CheckIn) -> int:
+    """This miss plus the missed check-ins just before it, back to the last answered one."""
+    recent = await session.scalars(
+        select(CheckIn.status)
+        .where(
+            CheckIn.patient_id == check_in.patient_id,
+            CheckIn.due_at < check_in.due_at,
+            CheckIn.status.in_(("answered", "missed")),
+        )
+        .order_by(CheckIn.due_at.desc())
+        .limit(MISSES_FOR_URGENT)
+    )
+    streak = 1
+    for status in recent:
+        if status != "missed":
+            break
+        streak += 1
+    return streak

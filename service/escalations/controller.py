@@ -5,9 +5,11 @@ import uuid
 from litestar import Controller, get, post
 from litestar.params import FromQuery, JSONBody
 
-from service.escalations import service
+from service.escalations import concerns, service
 from service.escalations.schemas import (
     AcknowledgeIn,
+    ConcernIn,
+    ConcernOut,
     EscalationDetail,
     EscalationList,
     EscalationOut,
@@ -15,7 +17,7 @@ from service.escalations.schemas import (
     ResolveIn,
     Status,
 )
-from service.http.auth import WARD, roles
+from service.http.auth import AGENCY, WARD, roles
 from service.http.params import DEFAULT_LIMIT, Caller, ClockDep, Cursor, Db, IdPath, Limit
 
 
@@ -87,3 +89,39 @@ class EscalationController(Controller):
     ) -> EscalationOut:
         row = await service.resolve(db, caller, escalation_id, clock.now(), data.resolution_note)
         return service.to_out(row)
+
+
+class ConcernController(Controller):
+    path = "/api/v1/patients/{patient_id:uuid}/concerns"
+    tags = ["escalations"]
+
+    @post(
+        "/",
+        opt=roles(WARD, AGENCY),
+        status_code=201,
+        summary="Raise a concern about a patient (an `agency_concern` escalation to the ward)",
+        description=(
+            "Agency workers may raise one for a patient visible to their agency, ward staff for "
+            "a patient of their ward; anyone else gets 404. `urgent` makes it an urgent "
+            "escalation (shorter acknowledge deadlines). The ward's level-1 contact is texted "
+            "at once, without the patient's name."
+        ),
+    )
+    async def create(
+        self,
+        patient_id: IdPath,
+        data: JSONBody[ConcernIn],
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+    ) -> ConcernOut:
+        row = await concerns.raise_concern(
+            db, caller, patient_id, note=data.note, urgent=data.urgent, now=clock.now()
+        )
+        return ConcernOut(
+            escalation_id=row.id,
+            patient_id=row.patient_id,
+            severity=row.severity,  # type: ignore[arg-type]
+            status=row.status,  # type: ignore[arg-type]
+            opened_at=row.opened_at,
+        )

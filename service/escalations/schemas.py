@@ -66,3 +66,18 @@ class AcknowledgeIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class ResolveIn(msgspec.Struct, forbid_unknown_fields=True):
     resolution_note: Annotated[str, msgspec.Meta(max_length=4000)]
+
+
+class ConcernIn(msgspec.Struct, forbid_unknown_fields=True):
+    note: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    urgent: bool = False
+
+
+class ConcernOut(msgspec.Struct):
+    """What the raiser learns: the escalation exists and how it is classed, nothing more."""
+
+    escalation_id: uuid.UUID
+    patient_id: uuid.UUID
+    severity: Severity
+    status: Status
+    opened_at: datetime

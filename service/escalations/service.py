@@ -1,7 +1,7 @@
 """Raise, list, acknowledge and resolve escalations. Raising is idempotent per source.
 
-The escalation ladder (issue 6) extends this module: `climb` moves `level` and `ack_due_at`
-and appends an event; everything here already keeps `level` and the history it needs.
+Raising announces the escalation to level 1 (service.escalations.notices) in the same
+transaction; the ladder (service.escalations.ladder) climbs it at each missed deadline.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from service.pagination import decode_cursor, page_after, split_page
 from service.principal import Principal, SystemActor
 
 Actor = Principal | SystemActor | None
+LADDER_ACTOR = SystemActor("escalation_ladder")
 
 # Used when a ward's policy lacks a value (the ward schema always fills them in).
 DEFAULT_ACK_MINUTES: dict[str, list[int]] = {"urgent": [15, 30, 60], "routine": [240, 480, 1440]}
@@ -51,7 +52,7 @@ def _actor_fields(actor: Actor) -> tuple[uuid.UUID | None, str | None]:
     return None, None
 
 
-def _event(
+def history_event(
     escalation: Escalation,
     kind: str,
     now: datetime,
@@ -133,7 +134,14 @@ async def raise_escalation(
         return existing
     escalation = await session.get(Escalation, escalation_id)
     assert escalation is not None
-    session.add(_event(escalation, "opened", now, actor, from_status=None))
+    session.add(history_event(escalation, "opened", now, actor, from_status=None))
+    # Imported here: notices build on the outbox, which raises escalations itself.
+    from service.escalations.notices import announce
+
+    told = await announce(session, escalation, now)
+    session.add(
+        history_event(escalation, "notified", now, LADDER_ACTOR, from_status="open", note=told)
+    )
     audit.record(
         session,
         actor,
@@ -320,7 +328,7 @@ async def acknowledge(
     row.acknowledged_by = caller.user_id
     row.updated_at = now
     session.add(
-        _event(
+        history_event(
             row, "acknowledged", now, caller, from_status="open", note=(note or "").strip() or None
         )
     )
@@ -353,6 +361,55 @@ async def resolve(
     row.resolved_by = caller.user_id
     row.resolution_note = note
     row.updated_at = now
-    session.add(_event(row, "resolved", now, caller, from_status=previous, note=note))
+    session.add(history_event(row, "resolved", now, caller, from_status=previous, note=note))
+    await session.flush()
+    return row
+
+
+async def resolve_for_source(
+    session: AsyncSession,
+    *,
+    reason: str,
+    source_type: str,
+    source_id: str | uuid.UUID,
+    now: datetime,
+    note: str,
+    actor: Actor,
+) -> Escalation | None:
+    """Resolve the escalation a source raised once the source itself is dealt with (e.g. the
+    follow-up it was about is completed). Nothing happens when there is none or it is closed."""
+    row = await session.scalar(
+        select(Escalation)
+        .where(
+            Escalation.reason == reason,
+            Escalation.source_type == source_type,
+            Escalation.source_id == str(source_id),
+        )
+        .with_for_update()
+    )
+    if row is None or row.status == "resolved":
+        return None
+    previous = row.status
+    user_id, _ = _actor_fields(actor)
+    if row.acknowledged_at is None:
+        row.acknowledged_at = now
+        row.acknowledged_by = user_id
+    row.status = "resolved"
+    row.resolved_at = now
+    row.resolved_by = user_id
+    row.resolution_note = note
+    row.updated_at = now
+    session.add(history_event(row, "resolved", now, actor, from_status=previous, note=note))
+    audit.record(
+        session,
+        actor,
+        "escalation.resolve",
+        at=now,
+        patient_id=row.patient_id,
+        ward_id=row.ward_id,
+        object_type="escalation",
+        object_id=row.id,
+        detail={"by_source": source_type},
+    )
     await session.flush()
     return row

@@ -20,6 +20,7 @@ from db.models import Episode, FollowUp, FollowUpAttempt, Patient
 from service import audit
 from service.checks import check_not_future
 from service.errors import InvalidInput
+from service.escalations.service import raise_escalation, resolve_for_source
 from service.follow_ups.schemas import AttemptIn, AttemptOut, FollowUpOut
 from service.pagination import decode_cursor, page_after, split_page
 from service.patients.access import denial, patient_for_staff_deferred
@@ -124,7 +125,20 @@ async def mark_breached(
         object_type="follow_up",
         object_id=follow_up.id,
     )
-    # hook: a breach opens a `follow_up_due` escalation (escalations domain, wired by the lead).
+    assert ward_id is not None
+    await raise_escalation(
+        session,
+        patient_id=follow_up.patient_id,
+        ward_id=ward_id,
+        reason="follow_up_due",
+        severity="urgent" if follow_up.suicide_risk else "routine",
+        source_type="follow_up",
+        source_id=follow_up.id,
+        now=now,
+        note="No successful follow-up contact within "
+        f"{'48' if follow_up.suicide_risk else '72'} hours of discharge.",
+        actor=actor,
+    )
     await session.flush()
     return True
 
@@ -231,7 +245,15 @@ async def record_attempt(
         follow_up.method = data.method
         follow_up.outcome = note or None
         completed = True
-        # hook: completion resolves an open `follow_up_due` escalation (wired by the lead).
+        await resolve_for_source(
+            session,
+            reason="follow_up_due",
+            source_type="follow_up",
+            source_id=follow_up.id,
+            now=now,
+            note="Resolved by the successful follow-up contact recorded.",
+            actor=caller,
+        )
     await session.flush()
     event.detail = {"attempt_id": str(attempt.id), "completed": completed}
     session.add(event)

@@ -1,0 +1,150 @@
+"""Who is told about an escalation at each level, and the texts they get.
+
+Level 1 is the patient's key worker, level 2 the ward's managers and on-call number, level 3
+the crisis contact. A level with nobody reachable passes its notice up to the next level that
+has someone, so an escalation is never announced to no one. Texts go through the outbox, keyed
+by escalation, level and deadline: a retried sweep cannot text anyone twice for one step.
+Texts name no patient: only a short reference that the ward board shows too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Escalation, Patient, User, Ward
+from service.sms import outbox
+
+TOP_LEVEL = 3
+
+
+@dataclass(frozen=True)
+class Recipient:
+    number: str
+    user_id: uuid.UUID | None  # None for the ward's on-call or crisis line
+
+
+def patient_ref(patient_id: uuid.UUID) -> str:
+    """The short reference staff texts and the board use instead of a name."""
+    return str(patient_id)[:8]
+
+
+async def _key_worker(session: AsyncSession, patient_id: uuid.UUID) -> list[Recipient]:
+    row = (
+        await session.execute(
+            select(User.id, User.mobile)
+            .join(Patient, Patient.key_worker_id == User.id)
+            .where(Patient.id == patient_id, User.active, User.mobile.is_not(None))
+        )
+    ).first()
+    return [Recipient(row.mobile, row.id)] if row is not None else []
+
+
+async def _managers_and_on_call(session: AsyncSession, ward: Ward) -> list[Recipient]:
+    rows = await session.execute(
+        select(User.id, User.mobile)
+        .where(
+            User.ward_id == ward.id,
+            User.role == "ward_manager",
+            User.active,
+            User.mobile.is_not(None),
+        )
+        .order_by(User.id)
+    )
+    found = [Recipient(r.mobile, r.id) for r in rows]
+    on_call = (ward.escalation_policy or {}).get("on_call_phone")
+    if on_call and on_call not in {r.number for r in found}:
+        found.append(Recipient(on_call, None))
+    return found
+
+
+def _crisis_line(ward: Ward) -> list[Recipient]:
+    crisis = (ward.escalation_policy or {}).get("crisis_phone")
+    return [Recipient(crisis, None)] if crisis else []
+
+
+async def recipients_at(
+    session: AsyncSession, ward: Ward, patient_id: uuid.UUID, level: int
+) -> tuple[int, list[Recipient]]:
+    """The first level from `level` up with someone to text, and who; (level, []) if none."""
+    for at in range(level, TOP_LEVEL + 1):
+        if at == 1:
+            found = await _key_worker(session, patient_id)
+        elif at == 2:
+            found = await _managers_and_on_call(session, ward)
+        else:
+            found = _crisis_line(ward)
+        if found:
+            return at, found
+    return level, []
+
+
+async def text_staff(
+    session: AsyncSession,
+    recipients: list[Recipient],
+    *,
+    key: str,
+    body: str,
+    purpose: str,
+    now: datetime,
+    patient_id: uuid.UUID,
+    ward_id: uuid.UUID,
+) -> int:
+    """Queue one text per recipient under `key`; returns how many were newly queued."""
+    queued = 0
+    for recipient in recipients:
+        who = recipient.user_id or recipient.number
+        outbox_id = await outbox.enqueue(
+            session,
+            dedupe_key=f"{key}:{who}",
+            to_number=recipient.number,
+            body=body,
+            purpose=purpose,
+            now=now,
+            recipient_kind="staff",
+            patient_id=patient_id,
+            ward_id=ward_id,
+            user_id=recipient.user_id,
+        )
+        queued += outbox_id is not None
+    return queued
+
+
+def escalation_text(escalation: Escalation) -> str:
+    return (
+        f"Homeward: {escalation.severity} escalation for patient ref "
+        f"{patient_ref(escalation.patient_id)}, see the ward board."
+    )
+
+
+async def announce(session: AsyncSession, escalation: Escalation, now: datetime) -> str:
+    """Text the people at the escalation's current level; returns a note for its history."""
+    ward = await session.get(Ward, escalation.ward_id)
+    if ward is None:
+        return "ward not found; nobody could be texted"
+    told_level, recipients = await recipients_at(
+        session, ward, escalation.patient_id, escalation.level
+    )
+    if not recipients:
+        return f"nobody reachable at level {escalation.level} or above; see the ward board"
+    queued = await text_staff(
+        session,
+        recipients,
+        # The deadline being announced makes each step of the ladder its own notice.
+        key=f"escalation:{escalation.id}:L{escalation.level}:{escalation.ack_due_at.isoformat()}",
+        body=escalation_text(escalation),
+        purpose="escalation_notice",
+        now=now,
+        patient_id=escalation.patient_id,
+        ward_id=escalation.ward_id,
+    )
+    passed_up = (
+        f" (nobody reachable at level {escalation.level}; passed to level {told_level})"
+        if told_level != escalation.level
+        else ""
+    )
+    return f"texted {queued} of {len(recipients)} at level {told_level}{passed_up}"

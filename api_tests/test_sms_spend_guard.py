@@ -107,6 +107,39 @@ async def test_the_hourly_cap_pauses_everything_until_the_hour_rolls_on(
     assert sorted(statuses) == ["sent"] * 8
 
 
+async def test_staff_alerts_still_go_when_the_hourly_cap_holds_patient_texts(
+    db, sessionmaker, clock, sms_channel, fake_twilio
+):
+    ward = await builders.ward(db)
+    patient = await builders.home_patient(db, ward.id)
+    await _queue_many(db, patient, clock, 3, "before")
+    capped = replace(sms_channel, hourly_cap=3)
+    worker = Worker(sessionmaker, clock, 1, extras={CHANNEL_KEY: capped})
+    await worker.run_once("outbox")
+    assert len(fake_twilio.accepted) == 3
+
+    await _queue_many(db, patient, clock, 2, "held")
+    await outbox.enqueue(
+        db,
+        dedupe_key="escalation:alert",
+        to_number=builders.mobile(),
+        body="Homeward: urgent escalation for patient ref abc, see the ward board.",
+        purpose="escalation_notice",
+        now=clock.now(),
+        recipient_kind="staff",
+        patient_id=patient.id,
+        ward_id=ward.id,
+    )
+    await db.commit()
+    await worker.run_once("outbox")
+
+    assert [m.body for m in fake_twilio.accepted[3:]] == [
+        "Homeward: urgent escalation for patient ref abc, see the ward board."
+    ]
+    held = await db.scalars(select(OutboxMessage.status).where(OutboxMessage.purpose == "test"))
+    assert sorted(held.all()) == ["queued", "queued", "sent", "sent", "sent"]
+
+
 def test_the_webhook_limiter_refuses_a_flood_from_one_address_only():
     from service.http.rate_limit import SlidingWindow
 

@@ -205,7 +205,13 @@ def backoff(attempts: int) -> timedelta:
 
 
 async def claim_batch(
-    session: AsyncSession, *, now: datetime, owner: str, limit: int, lease: timedelta
+    session: AsyncSession,
+    *,
+    now: datetime,
+    owner: str,
+    limit: int,
+    lease: timedelta,
+    staff_only: bool = False,
 ) -> list[Claimed]:
     """Lease up to `limit` due queued rows to `owner`. The caller commits."""
     due = (
@@ -214,6 +220,7 @@ async def claim_batch(
             OutboxMessage.status == "queued",
             OutboxMessage.next_attempt_at <= now,
             or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= now),
+            *([OutboxMessage.recipient_kind == "staff"] if staff_only else []),
         )
         .order_by(OutboxMessage.next_attempt_at)
         .limit(limit)
@@ -392,15 +399,22 @@ async def send_due(
     chunk_size = channel.concurrency
     per_chunk = timedelta(seconds=channel.timeout_seconds + chunk_size / _rate(channel) + 5)
     lease = per_chunk * math.ceil(limit / chunk_size) + timedelta(seconds=60)
+    staff_only = False
     if channel.hourly_cap:
         room = channel.hourly_cap - await sent_in_last_hour(session, now)
         if room <= 0:
-            # Spend guard for everyone: nothing leaves until the hour rolls on.
-            log.error("sms hourly cap reached; sending paused", extra={"cap": channel.hourly_cap})
-            await session.commit()
-            return outcome
-        limit = min(limit, room)
-    claimed = await claim_batch(session, now=now, owner=owner, limit=limit, lease=lease)
+            # Spend guard: texts to patients and carers wait for the hour to roll on, but
+            # staff alerts still go, or a flood would silence the escalation ladder.
+            log.error(
+                "sms hourly cap reached; only staff alerts are sent",
+                extra={"cap": channel.hourly_cap},
+            )
+            staff_only = True
+        else:
+            limit = min(limit, room)
+    claimed = await claim_batch(
+        session, now=now, owner=owner, limit=limit, lease=lease, staff_only=staff_only
+    )
     await session.commit()
     outcome.claimed = len(claimed)
     chunks = [claimed[i : i + chunk_size] for i in range(0, len(claimed), chunk_size)]

@@ -1,0 +1,195 @@
+"""Follow-up clocks and referral deadlines: warned once, escalated once, resolved by the work."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from api_tests import builders
+from api_tests.sms_helpers import escalations
+from db.models import AuditEvent, FollowUp, Referral
+from service.escalations.notices import patient_ref
+from service.wards.schemas import EscalationPolicy
+
+ON_CALL = "+442079460777"
+
+
+async def _discharge(client, headers, key_worker, *, suicide_risk: bool) -> str:
+    created = await client.post(
+        "/api/v1/patients",
+        json=builders.patient_body(key_worker_id=str(key_worker.id), sms_consent=False),
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    patient_id: str = created.json()["id"]
+    done = await client.post(
+        f"/api/v1/patients/{patient_id}/discharge",
+        json={"discharged_at": "2026-12-01T09:00:00Z", "suicide_risk": suicide_risk},
+        headers=headers,
+    )
+    assert done.status_code == 200, done.text
+    return patient_id
+
+
+async def test_follow_up_warns_a_day_ahead_then_escalates_at_breach_once(
+    db, sms_client, sms_app, clock, sms_worker, fake_twilio
+):
+    ward = await builders.ward(db, escalation_policy=EscalationPolicy(on_call_phone=ON_CALL))
+    key_worker = await builders.user(db, "ward_staff", ward_id=ward.id, mobile=builders.mobile())
+    headers = builders.bearer(sms_app, key_worker)
+    patient_id = await _discharge(sms_client, headers, key_worker, suicide_risk=True)
+    ref = patient_ref(uuid.UUID(patient_id))
+
+    # Due 48 h after discharge (suicide risk): nothing at 23 h, the warning at 24 h.
+    clock.advance(timedelta(hours=23))
+    await sms_worker.run_once()
+    assert fake_twilio.accepted == []
+    for _ in range(3):
+        clock.advance(timedelta(hours=1))
+        await sms_worker.run_once()
+        await sms_worker.run_once()
+    assert [(m.to, m.body) for m in fake_twilio.accepted] == [
+        (
+            key_worker.mobile,
+            f"Homeward: follow-up for patient ref {ref} is due within 24 h, see the ward board.",
+        )
+    ]
+
+    # 48 h: breached, and one urgent follow_up_due escalation (suicide risk).
+    clock.advance(timedelta(hours=22, minutes=1))
+    await sms_worker.run_once()
+    await sms_worker.run_once()
+    follow_up = await db.scalar(select(FollowUp))
+    assert follow_up is not None and follow_up.status == "breached"
+    [escalation] = await escalations(db, follow_up.patient_id)
+    assert (escalation.reason, escalation.severity, escalation.source_id) == (
+        "follow_up_due",
+        "urgent",
+        str(follow_up.id),
+    )
+    assert len(fake_twilio.accepted) == 2  # the warning and the level-1 notice
+
+    # A late successful contact completes the follow-up and resolves its escalation.
+    clock.advance(timedelta(minutes=5))
+    attempt = await sms_client.post(
+        f"/api/v1/patients/{patient_id}/follow-ups/{follow_up.id}/attempts",
+        json={
+            "occurred_at": clock.now().isoformat(),
+            "method": "phone",
+            "successful": True,
+            "note": "Spoke to the patient; safe, seeing GP tomorrow.",
+        },
+        headers=headers,
+    )
+    assert attempt.status_code == 201, attempt.text
+    await db.refresh(escalation)
+    assert (escalation.status, escalation.resolved_by) == ("resolved", key_worker.id)
+    await db.refresh(follow_up)
+    assert (follow_up.status, follow_up.breached_at is not None) == ("completed", True)
+
+    clock.advance(timedelta(days=2))
+    await sms_worker.run_once()
+    await sms_worker.run_once()
+    assert len(fake_twilio.accepted) == 2
+    actions = (await db.scalars(select(AuditEvent.action))).all()
+    assert actions.count("follow_up.warn") == 1
+    assert actions.count("follow_up.breach") == 1
+
+
+async def test_a_follow_up_completed_in_time_is_neither_warned_about_nor_escalated(
+    db, sms_client, sms_app, clock, sms_worker, fake_twilio
+):
+    ward = await builders.ward(db)
+    key_worker = await builders.user(db, "ward_staff", ward_id=ward.id, mobile=builders.mobile())
+    headers = builders.bearer(sms_app, key_worker)
+    patient_id = await _discharge(sms_client, headers, key_worker, suicide_risk=False)
+    follow_up = await db.scalar(select(FollowUp))
+    assert follow_up is not None
+    clock.advance(timedelta(hours=6))
+    done = await sms_client.post(
+        f"/api/v1/patients/{patient_id}/follow-ups/{follow_up.id}/attempts",
+        json={"occurred_at": clock.now().isoformat(), "method": "face_to_face", "successful": True},
+        headers=headers,
+    )
+    assert done.status_code == 201, done.text
+
+    clock.advance(timedelta(days=4))
+    await sms_worker.run_once()
+    await sms_worker.run_once()
+    assert fake_twilio.accepted == []
+    assert await escalations(db, follow_up.patient_id) == []
+
+
+async def test_an_unanswered_referral_goes_back_to_the_ward_once(db, clock, sms_worker):
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    agency = await builders.agency(db)
+    patient = await builders.home_patient(db, ward.id)
+    waiting = await builders.referral(db, patient.id, agency.id, nurse.id, at=clock.now())
+    answered = await builders.referral(
+        db, patient.id, agency.id, nurse.id, at=clock.now(), status="accepted"
+    )
+
+    clock.advance(timedelta(days=2) - timedelta(minutes=1))
+    assert (await sms_worker.run_once("referrals"))["referrals"] == 0
+    clock.advance(timedelta(minutes=1))
+    assert (await sms_worker.run_once("referrals"))["referrals"] == 1
+    assert (await sms_worker.run_once("referrals"))["referrals"] == 0
+
+    [escalation] = await escalations(db, patient.id)
+    assert (escalation.reason, escalation.severity, escalation.source_id) == (
+        "referral_unanswered",
+        "routine",
+        str(waiting.id),
+    )
+    await db.refresh(waiting)
+    assert waiting.unanswered_escalated_at == clock.now()
+    assert (await db.get(Referral, answered.id)).unanswered_escalated_at is None
+
+
+async def test_concerns_from_an_agency_and_from_the_ward(db, client, app, clock):
+    ward = await builders.ward(db)
+    key_worker = await builders.user(db, "ward_staff", ward_id=ward.id, mobile=builders.mobile())
+    patient = await builders.home_patient(db, ward.id, key_worker_id=key_worker.id)
+    agency = await builders.agency(db)
+    other_agency = await builders.agency(db)
+    worker = await builders.user(db, "agency_worker", agency_id=agency.id)
+    stranger = await builders.user(db, "agency_worker", agency_id=other_agency.id)
+    await builders.consent(db, patient.id, agency.id, key_worker.id, given_at=clock.now())
+    await builders.referral(db, patient.id, agency.id, key_worker.id, at=clock.now())
+
+    url = f"/api/v1/patients/{patient.id}/concerns"
+    raised = await client.post(
+        url,
+        json={"note": "Not at home for two visits; neighbours worried.", "urgent": True},
+        headers=builders.bearer(app, worker),
+    )
+    assert raised.status_code == 201, raised.text
+    body = raised.json()
+    assert (body["severity"], body["status"]) == ("urgent", "open")
+    assert set(body) == {"escalation_id", "patient_id", "severity", "status", "opened_at"}
+
+    refused = await client.post(
+        url, json={"note": "Let me in"}, headers=builders.bearer(app, stranger)
+    )
+    assert refused.status_code == 404
+    blank = await client.post(url, json={"note": "   "}, headers=builders.bearer(app, worker))
+    assert blank.status_code == 422
+
+    from_ward = await client.post(
+        url, json={"note": "Family rang, worried."}, headers=builders.bearer(app, key_worker)
+    )
+    assert from_ward.status_code == 201
+    rows = await escalations(db, patient.id)
+    assert sorted((e.reason, e.severity) for e in rows) == [
+        ("agency_concern", "routine"),
+        ("agency_concern", "urgent"),
+    ]
+    outcomes = (
+        await db.scalars(
+            select(AuditEvent.outcome).where(AuditEvent.action == "escalation.concern")
+        )
+    ).all()
+    assert sorted(outcomes) == ["allowed", "allowed", "denied"]

@@ -1,0 +1,268 @@
+"""The escalation ladder end to end: silence after discharge becomes texts to the right people,
+one level at a time, each exactly once, until a person acknowledges."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from api_tests import builders
+from api_tests.sms_helpers import check_ins, discharged_patient, escalations
+from db.models import AuditEvent, Escalation, EscalationEvent, OutboxMessage
+from service.escalations.notices import patient_ref
+from service.escalations.service import raise_escalation
+from service.wards.schemas import EscalationPolicy
+
+ON_CALL = "+442079460777"
+CRISIS = "+442079460999"
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+async def _ward_with_ladder(db):
+    ward = await builders.ward(
+        db, escalation_policy=EscalationPolicy(on_call_phone=ON_CALL, crisis_phone=CRISIS)
+    )
+    key_worker = await builders.user(db, "ward_staff", ward_id=ward.id, mobile=builders.mobile())
+    manager = await builders.user(db, "ward_manager", ward_id=ward.id, mobile=builders.mobile())
+    return ward, key_worker, manager
+
+
+async def _tick(worker, clock, minutes: float = 0) -> None:
+    clock.advance(timedelta(minutes=minutes))
+    await worker.run_once()
+    await worker.run_once()  # what the first pass queued goes out on the second
+
+
+def _sent(fake) -> list[tuple[str, str]]:
+    return [(m.to, m.body) for m in fake.accepted]
+
+
+def _staff(fake, patient_mobile: str) -> list[tuple[str, str]]:
+    """Texts to anyone but the patient (who also gets the discharge DIALOG survey)."""
+    return [(to, body) for to, body in _sent(fake) if to != patient_mobile]
+
+
+async def test_discharge_to_resolution_texts_each_step_exactly_once(
+    db, sms_client, sms_app, clock, sms_worker, fake_twilio
+):
+    _, key_worker, manager = await _ward_with_ladder(db)
+    nurse_headers = builders.bearer(sms_app, key_worker)
+    created = await sms_client.post(
+        "/api/v1/patients",
+        json=builders.patient_body(key_worker_id=str(key_worker.id)),
+        headers=nurse_headers,
+    )
+    assert created.status_code == 201, created.text
+    patient_id = created.json()["id"]
+    discharged = await sms_client.post(
+        f"/api/v1/patients/{patient_id}/discharge",
+        json={"discharged_at": "2026-12-01T09:00:00Z", "suicide_risk": False},
+        headers=nurse_headers,
+    )
+    assert discharged.status_code == 200, discharged.text
+    mobile = created.json()["mobile"]
+
+    # Day 1, 09:00: the first prompt; 11:00 the one reminder; 13:00 the reply window ends.
+    await _tick(sms_worker, clock, 24 * 60)
+    await _tick(sms_worker, clock, 120)
+    to_patient = [body for to, body in _sent(fake_twilio) if to == mobile]
+    assert [b.split(":")[0] for b in to_patient if "check-in" in b or "Reminder" in b] == [
+        "Homeward check-in",
+        "Reminder from your Homeward care team",
+    ]
+    assert _staff(fake_twilio, mobile) == []
+    await _tick(sms_worker, clock, 120)
+
+    first = (await check_ins(db, uuid.UUID(patient_id)))[0]
+    assert first.status == "missed"
+    [escalation] = await escalations(db, uuid.UUID(patient_id))
+    assert (escalation.reason, escalation.severity, escalation.level) == ("no_reply", "routine", 1)
+    assert escalation.ack_due_at == utc(2026, 12, 2, 17, 0)  # routine level 1: 4 h
+    notice = f"Homeward: routine escalation for patient ref {patient_ref(escalation.patient_id)}, see the ward board."
+    assert _staff(fake_twilio, mobile) == [(key_worker.mobile, notice)]
+
+    # 17:00, not acknowledged: level 2 tells the ward manager and the on-call line.
+    await _tick(sms_worker, clock, 4 * 60)
+    await db.refresh(escalation)
+    assert (escalation.level, escalation.ack_due_at) == (2, utc(2026, 12, 3, 1, 0))
+    assert sorted(_staff(fake_twilio, mobile)[1:]) == sorted(
+        [(manager.mobile, notice), (ON_CALL, notice)]
+    )
+
+    # A sweep in between changes nothing and texts nobody.
+    await _tick(sms_worker, clock, 60)
+    assert len(_staff(fake_twilio, mobile)) == 3
+
+    # 01:00 next day, still nobody: level 3, the crisis contact.
+    await _tick(sms_worker, clock, 7 * 60)
+    await db.refresh(escalation)
+    assert (escalation.level, escalation.status) == (3, "open")
+    assert _staff(fake_twilio, mobile)[3:] == [(CRISIS, notice)]
+
+    # The key worker acknowledges from the API, then resolves with a note.
+    url = f"/api/v1/escalations/{escalation.id}"
+    acked = await sms_client.post(f"{url}/acknowledge", headers=nurse_headers)
+    assert acked.status_code == 200, acked.text
+    assert (acked.json()["status"], acked.json()["level"]) == ("acknowledged", 3)
+    resolved = await sms_client.post(
+        f"{url}/resolve",
+        json={"resolution_note": "Phoned the patient; phone had been lost. Safe and well."},
+        headers=nurse_headers,
+    )
+    assert resolved.status_code == 200, resolved.text
+
+    # Days later: the ladder is silent for an answered escalation.
+    await _tick(sms_worker, clock, 6 * 60)
+    await db.refresh(escalation)
+    assert (escalation.level, escalation.status) == (3, "resolved")
+    staff = _staff(fake_twilio, mobile)
+    assert Counter(to for to, _ in staff) == Counter(
+        {key_worker.mobile: 1, manager.mobile: 1, ON_CALL: 1, CRISIS: 1}
+    )
+    assert {body for _, body in staff} == {notice}  # no names, no clinical detail
+    # Every text went once: no repeated (recipient, text) pair, no retried send.
+    assert len(set(_sent(fake_twilio))) == len(fake_twilio.accepted) == len(fake_twilio.creates)
+
+    detail = (await sms_client.get(url, headers=nurse_headers)).json()
+    assert [(e["kind"], e["level"]) for e in detail["events"]] == [
+        ("opened", 1),
+        ("notified", 1),
+        ("climbed", 2),
+        ("notified", 2),
+        ("climbed", 3),
+        ("notified", 3),
+        ("acknowledged", 3),
+        ("resolved", 3),
+    ]
+    climbs = await db.scalars(
+        select(AuditEvent.detail).where(AuditEvent.action == "escalation.climb")
+    )
+    assert [(d["from_level"], d["to_level"]) for d in climbs] == [(1, 2), (2, 3)]
+
+
+async def test_at_the_top_the_crisis_contact_is_told_again_at_each_missed_deadline(
+    db, clock, sms_worker, fake_twilio
+):
+    ward, _, _ = await _ward_with_ladder(db)
+    patient = await builders.home_patient(db, ward.id)
+
+    row = await raise_escalation(
+        db,
+        patient_id=patient.id,
+        ward_id=ward.id,
+        reason="help_request",
+        severity="urgent",
+        source_type="test",
+        source_id="top",
+        now=clock.now(),
+    )
+    await db.commit()
+    # Urgent: 15, 30 then 60 minutes per level.
+    for minutes in (15, 30, 60):
+        await _tick(sms_worker, clock, minutes)
+    await db.refresh(row)
+    assert row.level == 3
+    told = Counter(m.to for m in fake_twilio.accepted)
+    assert told[CRISIS] == 2
+    kinds = (
+        await db.scalars(
+            select(EscalationEvent.kind)
+            .where(EscalationEvent.escalation_id == row.id)
+            .order_by(EscalationEvent.id)
+        )
+    ).all()
+    assert kinds.count("deadline_missed") == 1
+
+
+async def test_a_level_with_nobody_to_text_passes_its_notice_up(db, clock, sms_worker, fake_twilio):
+    ward = await builders.ward(db, escalation_policy=EscalationPolicy(on_call_phone=ON_CALL))
+    patient = await builders.home_patient(db, ward.id)  # no key worker
+
+    row = await raise_escalation(
+        db,
+        patient_id=patient.id,
+        ward_id=ward.id,
+        reason="low_score",
+        severity="routine",
+        source_type="test",
+        source_id="nobody",
+        now=clock.now(),
+    )
+    await db.commit()
+    await _tick(sms_worker, clock)
+
+    assert [m.to for m in fake_twilio.accepted] == [ON_CALL]
+    note = await db.scalar(
+        select(EscalationEvent.note).where(
+            EscalationEvent.escalation_id == row.id, EscalationEvent.kind == "notified"
+        )
+    )
+    assert note == "texted 1 of 1 at level 2 (nobody reachable at level 1; passed to level 2)"
+
+
+async def test_three_misses_in_a_row_make_the_no_reply_urgent(db, clock, sms_worker, fake_twilio):
+    ward = await builders.ward(db)
+    patient = await discharged_patient(db, ward.id, clock.now())
+    # Offsets 24, 48, 72 h: three prompts, none answered.
+    for day in range(3):
+        await _tick(sms_worker, clock, 24 * 60 if day == 0 else 20 * 60)
+        await _tick(sms_worker, clock, 120)
+        await _tick(sms_worker, clock, 120)
+    rows = sorted(await escalations(db, patient.id), key=lambda e: e.opened_at)
+    assert [(e.reason, e.severity) for e in rows] == [
+        ("no_reply", "routine"),
+        ("no_reply", "routine"),
+        ("no_reply", "urgent"),
+    ]
+
+
+async def test_an_undelivered_prompt_raises_undeliverable_not_no_reply(
+    db, clock, sms_worker, fake_twilio
+):
+    ward = await builders.ward(db)
+    patient = await discharged_patient(db, ward.id, clock.now())
+    fake_twilio.fail_for(patient.mobile, "invalid_number")
+    await _tick(sms_worker, clock, 24 * 60)
+    await _tick(sms_worker, clock, 240)
+    await _tick(sms_worker, clock, 60)
+
+    reasons = [e.reason for e in await escalations(db, patient.id)]
+    assert reasons == ["undeliverable"]
+
+
+async def test_acknowledged_in_time_means_nobody_else_is_texted(
+    db, client, app, clock, sms_worker, fake_twilio
+):
+    ward, key_worker, _ = await _ward_with_ladder(db)
+    patient = await builders.home_patient(db, ward.id, key_worker_id=key_worker.id)
+
+    row = await raise_escalation(
+        db,
+        patient_id=patient.id,
+        ward_id=ward.id,
+        reason="help_request",
+        severity="urgent",
+        source_type="test",
+        source_id="in-time",
+        now=clock.now(),
+    )
+    await db.commit()
+    await _tick(sms_worker, clock)
+    clock.advance(timedelta(minutes=10))
+    acked = await client.post(
+        f"/api/v1/escalations/{row.id}/acknowledge", headers=builders.bearer(app, key_worker)
+    )
+    assert acked.status_code == 200
+    await _tick(sms_worker, clock, 24 * 60)
+    assert [m.to for m in fake_twilio.accepted] == [key_worker.mobile]
+    staff_rows = await db.scalars(
+        select(OutboxMessage.purpose).where(OutboxMessage.recipient_kind == "staff")
+    )
+    assert staff_rows.all() == ["escalation_notice"]
+    assert (await db.get(Escalation, row.id)).level == 1

@@ -1149,9 +1149,7 @@ RULES: list[Rule] = [
     Rule(
         "POST",
         "/api/v1/patients/{patient_id}/concerns",
-        expect(
-            ok=[*WARD_OF_PATIENT, AGENCY], not_found=[OTHER_STAFF, *NOT_AGENCY_OF_PATIENT]
-        ),
+        expect(ok=[*WARD_OF_PATIENT, AGENCY], not_found=[OTHER_STAFF, *NOT_AGENCY_OF_PATIENT]),
         params=PATIENT,
         body={"note": "Missed two visits and sounded low on the phone.", "urgent": True},
         audits_denials=True,

@@ -154,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--ward-id")
     create.add_argument("--agency-id")
     create.add_argument("--full-name")
-    sub.add_parser("seed-demo", help="fill a demo ward with staff, an agency and patients")
+    sub.add_parser(
+        "seed-demo", help="two demo wards with staff, an agency and months of patient history"
+    )
     return parser
 
 

@@ -1,8 +1,7 @@
 """Demo history: escalations raised, climbed, acknowledged and resolved in the past.
 
-Raising, acknowledging and resolving go through the escalation service (history rows and
-audit included). The ladder that climbs an unacknowledged escalation is not built yet, so a
-climb is written here as the ladder will: level up, a new deadline, a `climbed` event.
+Raising, acknowledging and resolving go through the escalation service, and a late answer
+lets the real ladder climb at the missed deadline (history rows and audit included).
 """
 
 from __future__ import annotations
@@ -14,11 +13,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Escalation, EscalationEvent, Ward
+from db.models import Escalation, Ward
+from service.escalations import ladder
 from service.escalations import service as escalations
 from service.principal import Principal, SystemActor
-
-LADDER = SystemActor("escalations")
 
 
 @dataclass
@@ -88,7 +86,7 @@ class EscalationPlayer:
         for _ in range(climbs):
             if row.ack_due_at >= self.now:
                 break
-            self._climb(session, row)
+            await ladder.climb(session, row, row.ack_due_at)
         ack_at = self._ack_time(row)
         if ack_at >= self.now:
             return  # still waiting: the ward will see it open
@@ -96,26 +94,6 @@ class EscalationPlayer:
         resolve_at = ack_at + timedelta(hours=1 + self.raised % 5)
         if resolve_at < self.now:
             await escalations.resolve(session, self.staff, row.id, resolve_at, resolve_note)
-
-    def _climb(self, session: AsyncSession, row: Escalation) -> None:
-        at = row.ack_due_at
-        row.level += 1
-        row.ack_due_at = at + timedelta(
-            minutes=escalations.ack_minutes(self.policy, row.severity, row.level)
-        )
-        row.updated_at = at
-        session.add(
-            EscalationEvent(
-                escalation_id=row.id,
-                occurred_at=at,
-                kind="climbed",
-                actor_role=f"system:{LADDER.name}",
-                from_status="open",
-                to_status="open",
-                level=row.level,
-                note=f"Not acknowledged in time; now at level {row.level}.",
-            )
-        )
 
     def _ack_time(self, row: Escalation) -> datetime:
         """Some time inside the current level's allowance (a climbed one was late first)."""

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from api_tests import builders
 from api_tests.sms_helpers import check_ins, discharged_patient, escalations
-from db.models import AuditEvent, Escalation, EscalationEvent, OutboxMessage
+from db.models import AuditEvent, Carer, Escalation, EscalationEvent, OutboxMessage
 from service.escalations.notices import patient_ref
 from service.escalations.service import raise_escalation
 from service.wards.schemas import EscalationPolicy
@@ -266,3 +266,49 @@ async def test_acknowledged_in_time_means_nobody_else_is_texted(
     )
     assert staff_rows.all() == ["escalation_notice"]
     assert (await db.get(Escalation, row.id)).level == 1
+
+
+async def test_an_urgent_escalation_reaching_level_two_tells_the_consenting_carer_once(
+    db, clock, sms_worker, fake_twilio
+):
+    ward, key_worker, _ = await _ward_with_ladder(db)
+    patient = await builders.home_patient(db, ward.id, key_worker_id=key_worker.id)
+    carer_mobile = builders.mobile()
+    db.add(
+        Carer(
+            patient_id=patient.id,
+            name="Sam Carer",
+            relationship="sister",
+            mobile=carer_mobile,
+            consent_to_contact=True,
+            consent_given_at=clock.now() - timedelta(days=1),
+            created_at=clock.now(),
+            updated_at=clock.now(),
+        )
+    )
+    await db.commit()
+    row = await raise_escalation(
+        db,
+        patient_id=patient.id,
+        ward_id=ward.id,
+        reason="help_request",
+        severity="urgent",
+        source_type="test",
+        source_id="carer",
+        now=clock.now(),
+    )
+    await db.commit()
+    await _tick(sms_worker, clock)
+    assert carer_mobile not in {m.to for m in fake_twilio.accepted}  # level 1: staff only
+
+    await _tick(sms_worker, clock, 15)  # level 2
+    await _tick(sms_worker, clock, 30)  # level 3: the carer is not texted again
+    to_carer = [m.body for m in fake_twilio.accepted if m.to == carer_mobile]
+    assert len(to_carer) == 1
+    assert "patient" not in to_carer[0].lower()  # discreet: no clinical or patient words
+    kinds = (
+        await db.scalars(
+            select(EscalationEvent.kind).where(EscalationEvent.escalation_id == row.id)
+        )
+    ).all()
+    assert kinds.count("carer_notified") == 1

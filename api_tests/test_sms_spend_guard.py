@@ -10,8 +10,10 @@ from sqlalchemy import select
 from api_tests import builders
 from db.models import Escalation, OutboxMessage
 from jobs.worker import Worker
+from service.escalations import notices
 from service.sms import outbox
 from service.sms.gateway import CHANNEL_KEY
+from service.wards.schemas import EscalationPolicy
 
 
 async def _queue_many(db, patient, clock, n: int, prefix: str) -> None:
@@ -149,3 +151,30 @@ def test_the_webhook_limiter_refuses_a_flood_from_one_address_only():
     assert window.allow("5.6.7.8")
     now[0] = 61
     assert window.allow("1.2.3.4")
+
+
+async def test_the_hourly_cap_tells_each_affected_ward_once_an_hour(
+    db, sessionmaker, clock, sms_channel, fake_twilio
+):
+    on_call = "+442079460123"
+    ward = await builders.ward(db, escalation_policy=EscalationPolicy(on_call_phone=on_call))
+    manager = await builders.user(db, "ward_manager", ward_id=ward.id, mobile=builders.mobile())
+    await builders.ward(
+        db, escalation_policy=EscalationPolicy(on_call_phone=on_call)
+    )  # no held texts
+    patient = await builders.home_patient(db, ward.id)
+    await _queue_many(db, patient, clock, 4, "flood")
+    capped = replace(sms_channel, hourly_cap=2)
+    worker = Worker(sessionmaker, clock, 1, extras={CHANNEL_KEY: capped})
+
+    await worker.run_once("outbox")  # two texts go, two are held
+    for _ in range(3):
+        clock.advance(timedelta(minutes=5))
+        await worker.run_once("outbox")  # the cap is hit: the ward is told, once
+
+    alerts = [m for m in fake_twilio.accepted if m.body == notices.SMS_PAUSED_TEXT]
+    assert sorted(m.to for m in alerts) == sorted([manager.mobile, on_call])
+    rows = await db.scalars(
+        select(OutboxMessage.ward_id).where(OutboxMessage.purpose == "sms_paused_alert")
+    )
+    assert set(rows.all()) == {ward.id}

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Escalation, Patient, User, Ward
+from db.models import Escalation, OutboxMessage, Patient, User, Ward
 from service.sms import outbox
 
 TOP_LEVEL = 3
@@ -68,12 +68,13 @@ def _crisis_line(ward: Ward) -> list[Recipient]:
 
 
 async def recipients_at(
-    session: AsyncSession, ward: Ward, patient_id: uuid.UUID, level: int
+    session: AsyncSession, ward: Ward, patient_id: uuid.UUID | None, level: int
 ) -> tuple[int, list[Recipient]]:
-    """The first level from `level` up with someone to text, and who; (level, []) if none."""
+    """The first level from `level` up with someone to text, and who; (level, []) if none.
+    Level 1 is the patient's key worker, so it needs `patient_id`."""
     for at in range(level, TOP_LEVEL + 1):
         if at == 1:
-            found = await _key_worker(session, patient_id)
+            found = await _key_worker(session, patient_id) if patient_id else []
         elif at == 2:
             found = await _managers_and_on_call(session, ward)
         else:
@@ -91,7 +92,7 @@ async def text_staff(
     body: str,
     purpose: str,
     now: datetime,
-    patient_id: uuid.UUID,
+    patient_id: uuid.UUID | None,
     ward_id: uuid.UUID,
 ) -> int:
     """Queue one text per recipient under `key`; returns how many were newly queued."""
@@ -148,3 +149,41 @@ async def announce(session: AsyncSession, escalation: Escalation, now: datetime)
         else ""
     )
     return f"texted {queued} of {len(recipients)} at level {told_level}{passed_up}"
+
+
+SMS_PAUSED_TEXT = (
+    "Homeward: the hourly SMS limit was reached; texts to patients are paused until it "
+    "clears. Check-ins may go unanswered meanwhile, see the ward board."
+)
+
+
+async def alert_sms_paused(session: AsyncSession, now: datetime) -> int:
+    """The global hourly cap is holding texts back: tell the managers and on-call line of each
+    ward with held texts, once per ward per hour. Returns how many texts were queued."""
+    held = (
+        select(OutboxMessage.ward_id)
+        .where(
+            OutboxMessage.status == "queued",
+            OutboxMessage.next_attempt_at <= now,
+            OutboxMessage.recipient_kind != "staff",
+            OutboxMessage.ward_id.is_not(None),
+        )
+        .order_by(OutboxMessage.next_attempt_at)
+        .limit(1000)
+        .subquery()
+    )
+    wards = await session.scalars(select(Ward).where(Ward.id.in_(select(held.c.ward_id))))
+    queued = 0
+    for ward in wards:
+        _, recipients = await recipients_at(session, ward, None, 2)
+        queued += await text_staff(
+            session,
+            recipients,
+            key=f"sms_hourly_cap:{ward.id}:{now:%Y-%m-%dT%H}",
+            body=SMS_PAUSED_TEXT,
+            purpose="sms_paused_alert",
+            now=now,
+            patient_id=None,
+            ward_id=ward.id,
+        )
+    return queued

@@ -410,6 +410,11 @@ async def send_due(
                 extra={"cap": channel.hourly_cap},
             )
             staff_only = True
+            # Imported here: notices build on this module.
+            from service.escalations.notices import alert_sms_paused
+
+            await alert_sms_paused(session, now)
+            await session.commit()
         else:
             limit = min(limit, room)
     claimed = await claim_batch(

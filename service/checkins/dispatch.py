@@ -6,7 +6,8 @@ scheduled ──(window open, channel usable)──▶ sent ──(reminder_afte
     └─(no consent / no mobile / bad number)▶ skipped           missed ◀──────┘
 A reply (service.sms.inbound) moves sent/reminded to answered.
 
-Issue 6 extends `mark_missed` (no_reply escalation, severity from consecutive misses).
+A missed check-in raises a routine `no_reply` escalation (issue 6 may grade its severity by
+consecutive misses).
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import CheckIn, Patient
+from db.models import CheckIn, Escalation, OutboxMessage, Patient
 from service.checkins.prompts import prompt_body, question_for
 from service.checkins.windows import is_open, next_send_time
+from service.escalations.service import raise_escalation
+from service.principal import SystemActor
 from service.sms import outbox
 from service.sms.channel import number_flagged
 
@@ -163,10 +166,43 @@ async def _remind_or_close(
 
 
 async def mark_missed(session: AsyncSession, check_in: CheckIn, now: datetime) -> None:
-    """No reply by the end of the reply window.
+    """No reply by the end of the reply window: silence is a signal, so staff are told.
 
-    # hook (issue 6): raise `no_reply` here (source ("check_in", id)) unless the prompt's
-    # delivery failed, which has raised `undeliverable` already; raise severity after
-    # several misses in a row.
+    Not when the prompt could not be delivered: that raised `undeliverable` already, and a
+    second escalation for the same silence would only be noise. (Issue 6 may grade severity
+    by consecutive misses.)
     """
     _close(check_in, "missed", None, now)
+    if await _undeliverable_raised(session, check_in):
+        return
+    ward_id = await session.scalar(select(Patient.ward_id).where(Patient.id == check_in.patient_id))
+    if ward_id is None:
+        return
+    await raise_escalation(
+        session,
+        patient_id=check_in.patient_id,
+        ward_id=ward_id,
+        reason="no_reply",
+        severity="routine",
+        source_type="check_in",
+        source_id=check_in.id,
+        now=now,
+        note="No reply to a check-in by the end of its reply window.",
+        actor=SystemActor("checkins"),
+    )
+
+
+async def _undeliverable_raised(session: AsyncSession, check_in: CheckIn) -> bool:
+    messages = select(cast(OutboxMessage.id, String)).where(
+        OutboxMessage.check_in_id == check_in.id
+    )
+    found = await session.scalar(
+        select(Escalation.id)
+        .where(
+            Escalation.reason == "undeliverable",
+            Escalation.source_type == "sms_outbox",
+            Escalation.source_id.in_(messages),
+        )
+        .limit(1)
+    )
+    return found is not None

@@ -8,9 +8,11 @@ HOMEWARD_SCREENSHOTS=1 to refresh docs/board.png and docs/patient.png from these
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -40,15 +42,15 @@ def _install_chromium() -> str | None:
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         return "no Chromium at /usr/bin/chromium and no root apt-get to install it"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
-        ["apt-get", "update"],
-        ["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
-    ):
-        done = subprocess.run(command, env=env, capture_output=True, timeout=900, check=False)
-        if done.returncode == 0 and os.path.exists(CHROMIUM):
-            return None
-    return "apt-get could not install chromium"
+    install = ["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "chromium"]
+    # xdist workers may get here together: one installs, the others wait and find it there.
+    with open(Path(tempfile.gettempdir()) / "homeward-chromium.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for command in (install, ["apt-get", "update"], install):
+            if os.path.exists(CHROMIUM):
+                return None
+            subprocess.run(command, env=env, capture_output=True, timeout=1200, check=False)
+    return None if os.path.exists(CHROMIUM) else "apt-get could not install chromium"
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
 from api_tests import authz_matrix as matrix
@@ -138,6 +139,12 @@ ALL_AGENCY = (AGENCY, AGENCY_NO_CONSENT, OTHER_AGENCY)
 PAGE_RULES: list[PageRule] = [
     PageRule("GET", "/board/login", fixed("/board/login"), dict.fromkeys(ROLES, 200)),
     PageRule("GET", "/board", fixed("/board"), outcome(ok=ALL_WARD)),
+    PageRule(
+        "GET",
+        "/board/home",
+        fixed("/board/home"),
+        outcome(ok=(ADMIN, *ALL_WARD, *ALL_AGENCY), ok_status=303),
+    ),
     PageRule("GET", "/board/live", fixed("/board/live"), outcome(ok=ALL_WARD)),
     PageRule(
         "GET",
@@ -429,3 +436,70 @@ async def test_resolving_needs_a_note(app, client, db, clock):
     row = await db.get(Escalation, uuid.UUID(url.split("/")[3]))
     await db.refresh(row)
     assert row.status == "open"
+
+
+async def test_outcomes_page_charts_the_ward_and_compares_wards_for_managers(
+    app, client, db, clock
+):
+    world = await matrix.build_world(db, client, clock.now())
+    patient = await builders.home_patient(db, world.ward.id)
+    _, follow_up = await builders.past_stay(
+        db,
+        patient.id,
+        admitted_at=clock.now() - timedelta(days=40),
+        discharged_at=clock.now() - timedelta(days=10),
+    )
+    follow_up.status, follow_up.completed_at = "completed", clock.now() - timedelta(days=9)
+    await db.commit()
+
+    managers = await client.get("/board/outcomes", headers=session_headers(world, MANAGER))
+    assert managers.status_code == 200
+    assert "<svg" in managers.text and 'class="target"' in managers.text
+    assert 'id="measures"' in managers.text
+    assert 'id="compare"' in managers.text
+    assert world.other_ward.name in managers.text
+
+    staff = await client.get("/board/outcomes", headers=session_headers(world, STAFF))
+    assert 'id="measures"' in staff.text and 'id="compare"' not in staff.text
+
+    admin = await client.get(
+        f"/board/outcomes?ward_id={world.other_ward.id}", headers=session_headers(world, ADMIN)
+    )
+    assert admin.status_code == 200
+    assert f'<span class="sub">{world.other_ward.name}</span>' in admin.text
+
+
+async def test_agency_home_lists_own_referrals_and_hides_unshared_patients(app, client, db, clock):
+    world = await matrix.build_world(db, client, clock.now())
+
+    shared = await client.get("/board/agency", headers=session_headers(world, AGENCY))
+    assert shared.status_code == 200
+    assert world.patient.family_name in shared.text
+
+    # A referral but no consent: the referral shows, the patient's name does not.
+    unshared = await client.get("/board/agency", headers=session_headers(world, AGENCY_NO_CONSENT))
+    assert unshared.status_code == 200
+    assert "Not shared" in unshared.text
+    assert world.patient.family_name not in unshared.text
+
+
+async def test_pages_are_not_cached_framed_or_open_to_inline_script(app, client, db, clock):
+    world = await matrix.build_world(db, client, clock.now())
+    for url in ("/board", "/board/login", f"/board/patients/{uuid.uuid4()}"):
+        response = await client.get(url, headers=session_headers(world, STAFF))
+        assert response.headers["cache-control"] == "no-store", url
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"], url
+        assert "unsafe-inline" not in response.headers["content-security-policy"], url
+
+
+async def test_cookies_are_secure_over_https_and_via_the_https_public_address(app, db):
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    async with AsyncTestClient(app=app, base_url="https://testserver.local") as https:
+        signed_in = await _sign_in(https, nurse)
+    session = [h for h in signed_in.headers.get_list("set-cookie") if h.startswith(SESSION_COOKIE)]
+    assert len(session) == 1 and "Secure" in session[0]
+    # PUBLIC_BASE_URL is https://homeward.test: a TLS proxy may hand us plain http for it.
+    async with AsyncTestClient(app=app, base_url="http://homeward.test") as proxied:
+        form = await proxied.get("/board/login")
+    assert "Secure" in form.headers["set-cookie"]

@@ -16,7 +16,7 @@ from service.escalations import service as escalations
 from service.http.auth import ANY_USER, WARD, public
 from service.http.params import Caller, ClockDep, Db, IdPath, Res
 from service.principal import Principal
-from service.web.common import back_to, form_of, page, render
+from service.web.common import PAGE_HEADERS, back_to, form_of, page, render
 from service.web.session import (
     LOGIN_CSRF_COOKIE,
     check_login_csrf,
@@ -51,7 +51,7 @@ def _login_page(
         context={"login_csrf": token, "message": message},
         status_code=status_code,
         cookies=[login_csrf_cookie(request, token)],
-        headers={"Cache-Control": "no-store"},
+        headers=PAGE_HEADERS,
     )
 
 
@@ -104,6 +104,11 @@ class SignInPages(Controller):
                 cleared_cookie(request, LOGIN_CSRF_COOKIE),
             ],
         )
+
+    @get("/home", opt=page(ANY_USER))
+    async def home(self, caller: Caller) -> Redirect:
+        """Each role's start page (links from error pages land here)."""
+        return Redirect(home_of(caller), status_code=303)
 
     @post("/logout", opt=page(ANY_USER), status_code=303)
     async def logout(self, request: Request[Any, Any, Any], res: Res) -> Redirect:

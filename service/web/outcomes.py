@@ -18,8 +18,8 @@ from service.reports.service import comparison, ward_report
 from service.wards.service import list_wards
 from service.web.common import page, render
 
-CHART_WIDTH = 640
-LABEL_WIDTH = 260
+CHART_WIDTH = 800
+LABEL_WIDTH = 380
 BAR_HEIGHT = 22
 BAR_GAP = 10
 

@@ -14,6 +14,7 @@ from service.http.auth import public
 from service.http.problems import EXCEPTION_HANDLERS
 from service.web.agency import AgencyPages
 from service.web.board import BoardPages, SignInPages
+from service.web.common import PAGE_HEADERS
 from service.web.outcomes import OutcomesPages
 from service.web.patients import PatientPages
 from service.web.render import STATIC
@@ -51,7 +52,7 @@ def page_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
             "detail": body.get("detail", ""),
         },
         status_code=status,
-        headers={"Cache-Control": "no-store", **dict(problem.headers or {})},
+        headers={**PAGE_HEADERS, **dict(problem.headers or {})},
     )
 
 

@@ -7,12 +7,14 @@ import hashlib
 import hmac
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import Request
 from litestar.datastructures import Cookie
 
 from service.errors import Forbidden
 from service.http.auth import SESSION_COOKIE
+from service.http.state import resources
 
 LOGIN_CSRF_COOKIE = "homeward_login_csrf"
 CSRF_FIELD = "csrf_token"
@@ -20,8 +22,12 @@ LOGIN_PATH = "/board/login"
 
 
 def _secure(request: Request[Any, Any, Any]) -> bool:
-    # Behind a TLS proxy uvicorn's proxy headers make the scheme https.
-    return request.url.scheme == "https"
+    """Secure over https, and whenever the browser reached us by the https PUBLIC_BASE_URL
+    (a TLS proxy that does not forward the scheme still gets Secure cookies)."""
+    if request.url.scheme == "https":
+        return True
+    public = urlsplit(resources(request.app.state).settings.public_base_url or "")
+    return public.scheme == "https" and public.hostname == request.url.hostname
 
 
 def session_cookie(request: Request[Any, Any, Any], token: str, max_age: int) -> Cookie:

@@ -6,8 +6,10 @@
   "use strict";
 
   function busy(region) {
+    // Someone working inside the region (focus on a field or a button) keeps it still:
+    // replacing it would drop their place, which matters most to keyboard users.
     var active = document.activeElement;
-    if (active && region.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) {
+    if (active && active !== document.body && region.contains(active)) {
       return true;
     }
     if (region.querySelector("details[open]")) {
@@ -20,6 +22,20 @@
       }
     }
     return false;
+  }
+
+  // Screen readers hear a one-line summary when it changes, not the whole table every time.
+  function announce(region) {
+    var line = document.querySelector("[data-live-announce]");
+    var source = region.querySelector("[data-summary]");
+    if (!line || !source) {
+      return;
+    }
+    var summary = source.getAttribute("data-summary");
+    if (summary !== region.getAttribute("data-last-summary")) {
+      region.setAttribute("data-last-summary", summary);
+      line.textContent = summary;
+    }
   }
 
   function status(text) {
@@ -55,6 +71,7 @@
       }
       region.innerHTML = html;
       status("");
+      announce(region);
     }).catch(function () {
       status("Could not refresh: the figures below may be out of date.");
     });
@@ -64,6 +81,10 @@
     var regions = document.querySelectorAll("[data-live-url]");
     Array.prototype.forEach.call(regions, function (region) {
       var seconds = Number(region.getAttribute("data-live-seconds")) || 20;
+      var first = region.querySelector("[data-summary]");
+      if (first) {
+        region.setAttribute("data-last-summary", first.getAttribute("data-summary"));
+      }
       window.setInterval(function () { refresh(region); }, seconds * 1000);
     });
   }

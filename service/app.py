@@ -56,6 +56,8 @@ from service.sms.gateway import CHANNEL_KEY, open_channel
 from service.support_actions.controller import SupportActionController
 from service.users.controller import UserController
 from service.wards.controller import WardController
+from service.web.render import template_config
+from service.web.router import web_router
 
 LifespanHook = Callable[[AppResources], AbstractAsyncContextManager[None]]
 
@@ -145,7 +147,9 @@ def create_app(
         await engine.dispose()
 
     app = Litestar(
-        route_handlers=ROUTE_HANDLERS,
+        # The ward board's pages ride alongside the API but outside its OpenAPI document.
+        route_handlers=[*ROUTE_HANDLERS, web_router()],
+        template_config=template_config(),
         lifespan=[lifespan],
         dependencies={
             "db": Provide(provide_session),

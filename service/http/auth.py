@@ -15,7 +15,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from service.auth.service import principal_for_token
-from service.errors import InvalidInput
+from service.errors import InvalidInput, NotAuthenticated
 from service.http.context import request_id_var
 from service.http.state import request_session, resources
 from service.principal import Principal
@@ -24,6 +24,9 @@ _PATH_PARAM_TYPE = re.compile(r":[a-z]+}")
 
 PUBLIC_KEY = "public"
 ROLES_KEY = "roles"
+# Web pages (service.web) carry this: they authenticate from the session cookie, never a header.
+PAGE_KEY = "page"
+SESSION_COOKIE = "homeward_session"
 
 ADMIN: frozenset[str] = frozenset({"admin"})
 WARD: frozenset[str] = frozenset({"ward_manager", "ward_staff"})
@@ -46,17 +49,37 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        header = connection.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        page = bool(connection.route_handler.opt.get(PAGE_KEY))
+        if page:
+            token = connection.cookies.get(SESSION_COOKIE, "")
+        else:
+            # The API is bearer-only: a session cookie never authenticates an API call.
+            header = connection.headers.get("authorization", "")
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer":
+                token = ""
+        if not token.strip():
+            if page:
+                # No user: the access guard refuses inside the page's own error handling,
+                # which sends a browser to the sign-in form instead of a JSON 401.
+                return AuthenticationResult(user=None, auth=None)
             raise NotAuthorizedException()
         res = resources(connection.app.state)
         # The request's own session: the handler reuses it (and its connection), so a request
         # costs one pool checkout and one transaction, not two.
         session = request_session(connection.scope, res)
-        principal = await principal_for_token(
-            session, res.settings.jwt_secret, token.strip(), res.clock.now(), request_id_var.get()
-        )
+        try:
+            principal = await principal_for_token(
+                session,
+                res.settings.jwt_secret,
+                token.strip(),
+                res.clock.now(),
+                request_id_var.get(),
+            )
+        except NotAuthenticated:
+            if page:
+                return AuthenticationResult(user=None, auth=None)
+            raise
         return AuthenticationResult(user=principal, auth=None)
 
 

@@ -1,0 +1,505 @@
+"""The ward board's pages over HTTP: every page route x every kind of caller (cookie sessions),
+sign-in and sign-out, CSRF, escaping, ward time. The browser tests are in test_board_browser.py."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+
+from api_tests import authz_matrix as matrix
+from api_tests import builders
+from api_tests.authz_matrix import (
+    ADMIN,
+    AGENCY,
+    AGENCY_NO_CONSENT,
+    ANON,
+    MANAGER,
+    OTHER_AGENCY,
+    OTHER_STAFF,
+    STAFF,
+    World,
+)
+from api_tests.conftest import TEST_JWT_SECRET
+from db.models import AuditEvent, Escalation, FollowUpAttempt, Referral, User
+from service.app import create_app
+from service.escalations.service import raise_escalation
+from service.http.auth import SESSION_COOKIE
+from service.settings import Settings
+from service.web.session import csrf_for
+
+ROLES = (ADMIN, MANAGER, STAFF, OTHER_STAFF, AGENCY, AGENCY_NO_CONSENT, OTHER_AGENCY, ANON)
+SIGN_IN = -303  # no session: a 303 redirect to the sign-in form (told apart from a form's 303)
+
+PathFactory = Callable[[World], Awaitable[str]]
+FormFactory = Callable[[World], Awaitable[dict[str, str]]]
+
+
+@dataclass
+class PageRule:
+    method: str
+    path: str  # Litestar's path_format, for the coverage check
+    url: PathFactory  # a fresh concrete URL per request
+    expect: dict[str, int]
+    form: FormFactory | None = None
+    # A change the page must have made (checked after each successful POST).
+    done: Callable[[World], Awaitable[int]] | None = None
+
+
+def outcome(*, ok: tuple[str, ...] = (), not_found: tuple[str, ...] = (), ok_status: int = 200):
+    result = dict.fromkeys(ROLES, 403)
+    result[ANON] = SIGN_IN
+    for role in ok:
+        result[role] = ok_status
+    for role in not_found:
+        result[role] = 404
+    return result
+
+
+def fixed(url: str) -> PathFactory:
+    async def make(w: World) -> str:
+        return url
+
+    return make
+
+
+async def patient_url(w: World) -> str:
+    return f"/board/patients/{w.patient.id}"
+
+
+async def live_url(w: World) -> str:
+    return f"/board/patients/{w.patient.id}/live"
+
+
+async def referrals_url(w: World) -> str:
+    return f"/board/patients/{w.patient.id}/referrals"
+
+
+async def fresh_escalation_url(w: World, action: str) -> str:
+    row = await raise_escalation(
+        w.db,
+        patient_id=w.patient.id,
+        ward_id=w.ward.id,
+        reason="agency_concern",
+        severity="urgent",
+        source_type="page-matrix",
+        source_id=uuid.uuid4(),
+        now=w.now,
+    )
+    await w.db.commit()
+    return f"/board/escalations/{row.id}/{action}"
+
+
+async def ack_url(w: World) -> str:
+    return await fresh_escalation_url(w, "acknowledge")
+
+
+async def resolve_url(w: World) -> str:
+    return await fresh_escalation_url(w, "resolve")
+
+
+async def attempt_url(w: World) -> str:
+    _, follow_up = await builders.past_stay(
+        w.db,
+        w.patient.id,
+        admitted_at=w.now - timedelta(days=30),
+        discharged_at=w.now - timedelta(hours=10),
+    )
+    assert follow_up is not None
+    return f"/board/patients/{w.patient.id}/follow-ups/{follow_up.id}/attempts"
+
+
+async def referral_form(w: World) -> dict[str, str]:
+    agency = await builders.agency(w.db)  # a new agency each time: no duplicate referral
+    return {"agency_id": str(agency.id), "reason": "Housing support after discharge"}
+
+
+async def attempt_form(w: World) -> dict[str, str]:
+    return {"occurred_at": "2026-12-01T08:30", "method": "phone", "successful": "no"}
+
+
+async def resolve_form(w: World) -> dict[str, str]:
+    return {"resolution_note": "Spoke with the patient; safe."}
+
+
+async def _count(w: World, model: Any) -> int:
+    return int(await w.db.scalar(select(func.count()).select_from(model)) or 0)
+
+
+WARD_OF_PATIENT = (MANAGER, STAFF)
+ALL_WARD = (MANAGER, STAFF, OTHER_STAFF)
+ALL_AGENCY = (AGENCY, AGENCY_NO_CONSENT, OTHER_AGENCY)
+
+PAGE_RULES: list[PageRule] = [
+    PageRule("GET", "/board/login", fixed("/board/login"), dict.fromkeys(ROLES, 200)),
+    PageRule("GET", "/board", fixed("/board"), outcome(ok=ALL_WARD)),
+    PageRule(
+        "GET",
+        "/board/home",
+        fixed("/board/home"),
+        outcome(ok=(ADMIN, *ALL_WARD, *ALL_AGENCY), ok_status=303),
+    ),
+    PageRule("GET", "/board/live", fixed("/board/live"), outcome(ok=ALL_WARD)),
+    PageRule(
+        "GET",
+        "/board/outcomes",
+        fixed("/board/outcomes"),
+        outcome(ok=(*ALL_WARD, ADMIN)),
+    ),
+    PageRule("GET", "/board/agency", fixed("/board/agency"), outcome(ok=ALL_AGENCY)),
+    PageRule(
+        "GET",
+        "/board/patients/{patient_id}",
+        patient_url,
+        outcome(
+            ok=(*WARD_OF_PATIENT, AGENCY), not_found=(OTHER_STAFF, *matrix.NOT_AGENCY_OF_PATIENT)
+        ),
+    ),
+    PageRule(
+        "GET",
+        "/board/patients/{patient_id}/live",
+        live_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,)),
+    ),
+    PageRule(
+        "GET",
+        "/board/static/{file_path}",
+        fixed("/board/static/board.css"),
+        dict.fromkeys(ROLES, 200),
+    ),
+    PageRule(
+        "POST",
+        "/board/logout",
+        fixed("/board/logout"),
+        outcome(ok=(ADMIN, *ALL_WARD, *ALL_AGENCY), ok_status=303),
+    ),
+    PageRule(
+        "POST",
+        "/board/escalations/{escalation_id}/acknowledge",
+        ack_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+    ),
+    PageRule(
+        "POST",
+        "/board/escalations/{escalation_id}/resolve",
+        resolve_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+        form=resolve_form,
+    ),
+    PageRule(
+        "POST",
+        "/board/patients/{patient_id}/follow-ups/{follow_up_id}/attempts",
+        attempt_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+        form=attempt_form,
+        done=lambda w: _count(w, FollowUpAttempt),
+    ),
+    PageRule(
+        "POST",
+        "/board/patients/{patient_id}/referrals",
+        referrals_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+        form=referral_form,
+        done=lambda w: _count(w, Referral),
+    ),
+]
+
+
+# POST /board/login is public and has its own tests below (it is the way in, not a page).
+PUBLIC_ENTRY = {("POST", "/board/login")}
+
+
+def session_headers(w: World, role: str) -> dict[str, str]:
+    if role == ANON:
+        return {}
+    token = w.headers[role]["Authorization"].removeprefix("Bearer ")
+    return {"Cookie": f"{SESSION_COOKIE}={token}"}
+
+
+def csrf_of(w: World, role: str) -> str:
+    if role == ANON:
+        return ""
+    token = w.headers[role]["Authorization"].removeprefix("Bearer ")
+    return csrf_for(TEST_JWT_SECRET, token)
+
+
+def test_every_page_route_has_a_page_rule():
+    app = create_app(
+        Settings(database_url="postgresql://unused@localhost/unused", jwt_secret="x" * 32)
+    )
+    pages = matrix.page_operations(app)
+    ruled = {(r.method, r.path) for r in PAGE_RULES} | PUBLIC_ENTRY
+    assert pages, "the page routes are mounted"
+    assert sorted(pages - ruled) == []
+    assert sorted(ruled - pages) == []
+    # ... and none of them leaks into the bearer matrix or the OpenAPI document.
+    assert not any(path.startswith("/board") for _, path in matrix.app_operations(app))
+    assert not any(p.startswith("/board") for p in app.openapi_schema.paths or {})
+
+
+async def test_page_matrix(app, client, db, clock):
+    world = await matrix.build_world(db, client, clock.now())
+    failures: list[str] = []
+    for rule in PAGE_RULES:
+        for role in ROLES:
+            url = await rule.url(world)
+            headers = session_headers(world, role)
+            before = await rule.done(world) if rule.done else 0
+            if rule.method == "GET":
+                response = await client.get(url, headers=headers, follow_redirects=False)
+            else:
+                form = dict(await rule.form(world)) if rule.form else {}
+                form["csrf_token"] = csrf_of(world, role)
+                response = await client.post(
+                    url, data=form, headers=headers, follow_redirects=False
+                )
+            want = rule.expect[role]
+            if want == SIGN_IN:
+                if (response.status_code, response.headers.get("location")) != (
+                    303,
+                    "/board/login",
+                ):
+                    failures.append(f"{rule.method} {rule.path} as {role}: not sent to sign-in")
+                continue
+            if response.status_code != want:
+                failures.append(
+                    f"{rule.method} {rule.path} as {role}: {response.status_code} != {want}"
+                )
+                continue
+            if rule.done and rule.method == "POST":
+                changed = (await rule.done(world)) - before
+                if changed != (1 if want == 303 else 0):
+                    failures.append(f"{rule.method} {rule.path} as {role}: {changed} rows changed")
+    assert failures == [], "\n".join(failures)
+
+
+async def test_agency_worker_gets_404_for_another_agencys_patient_and_it_is_audited(
+    app, client, db, clock
+):
+    world = await matrix.build_world(db, client, clock.now())
+    url = f"/board/patients/{world.patient.id}"
+    response = await client.get(url, headers=session_headers(world, OTHER_AGENCY))
+    assert response.status_code == 404
+    assert "text/html" in response.headers["content-type"]
+    assert world.patient.family_name not in response.text
+    denied = await db.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(
+            AuditEvent.actor_id == world.users[OTHER_AGENCY].id,
+            AuditEvent.outcome == "denied",
+            AuditEvent.patient_id == world.patient.id,
+        )
+    )
+    assert denied == 1
+
+
+async def _sign_in(client, who: User, password: str = builders.PASSWORD):
+    form = await client.get("/board/login")
+    login_csrf = re.search(r'name="login_csrf" value="([^"]+)"', form.text).group(1)
+    return await client.post(
+        "/board/login",
+        data={"email": who.email, "password": password, "login_csrf": login_csrf},
+        follow_redirects=False,
+    )
+
+
+async def test_sign_in_sets_a_strict_httponly_cookie_and_sign_out_clears_it(client, db):
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+
+    signed_in = await _sign_in(client, nurse)
+
+    assert signed_in.status_code == 303
+    assert signed_in.headers["location"] == "/board"
+    cookie = next(
+        h for h in signed_in.headers.get_list("set-cookie") if h.startswith(SESSION_COOKIE)
+    )
+    assert "HttpOnly" in cookie
+    assert "samesite=strict" in cookie.lower()
+    assert "Path=/board" in cookie
+    assert "Secure" not in cookie  # plain http in tests; https requests get Secure
+    board = await client.get("/board")
+    assert board.status_code == 200
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', board.text).group(1)
+
+    out = await client.post("/board/logout", data={"csrf_token": csrf}, follow_redirects=False)
+
+    assert out.status_code == 303
+    assert (await client.get("/board", follow_redirects=False)).status_code == 303
+
+
+async def test_wrong_password_and_forged_sign_in_form_are_refused(client, db):
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+
+    wrong = await _sign_in(client, nurse, password="not the password")
+    assert wrong.status_code == 401
+    assert "Email or password is not correct" in wrong.text
+
+    client.cookies.clear()
+    forged = await client.post(
+        "/board/login",
+        data={"email": nurse.email, "password": builders.PASSWORD, "login_csrf": "guess"},
+        follow_redirects=False,
+    )
+    assert forged.status_code == 403
+
+
+async def test_a_deactivated_user_is_signed_out_at_once(client, db):
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    assert (await _sign_in(client, nurse)).status_code == 303
+    assert (await client.get("/board")).status_code == 200
+
+    nurse.active = False
+    await db.commit()
+
+    page = await client.get("/board", follow_redirects=False)
+    assert (page.status_code, page.headers["location"]) == (303, "/board/login")
+    fragment = await client.get("/board/live", headers={"X-Homeward-Fragment": "1"})
+    assert fragment.status_code == 401
+
+
+async def test_forms_without_the_csrf_token_change_nothing(app, client, db, clock):
+    world = await matrix.build_world(db, client, clock.now())
+    url = await ack_url(world)
+    headers = session_headers(world, STAFF)
+
+    for token in ("", "x" * 64, csrf_of(world, MANAGER)):
+        response = await client.post(
+            url, data={"csrf_token": token}, headers=headers, follow_redirects=False
+        )
+        assert response.status_code == 403, token
+
+    escalation_id = uuid.UUID(url.split("/")[3])
+    row = await db.get(Escalation, escalation_id)
+    assert row is not None and row.status == "open"
+
+
+async def test_session_cookie_does_not_authenticate_the_api_nor_bearer_the_pages(
+    app, client, db, clock
+):
+    world = await matrix.build_world(db, client, clock.now())
+    api = await client.get("/api/v1/me", headers=session_headers(world, STAFF))
+    assert api.status_code == 401
+    page = await client.get("/board", headers=world.headers[STAFF], follow_redirects=False)
+    assert page.status_code == 303
+
+
+async def test_names_are_escaped_and_times_shown_in_the_wards_zone(app, client, db, clock):
+    ward = await builders.ward(db, timezone="America/New_York")
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    patient = await builders.home_patient(
+        db, ward.id, given_name="<script>alert(1)</script>", family_name="O'Brien & Co"
+    )
+    await raise_escalation(
+        db,
+        patient_id=patient.id,
+        ward_id=ward.id,
+        reason="help_request",
+        severity="urgent",
+        source_type="test",
+        source_id=uuid.uuid4(),
+        now=clock.now(),  # 09:00 UTC is 04:00 in New York
+    )
+    await db.commit()
+    headers = {"Cookie": f"{SESSION_COOKIE}={builders.bearer(app, nurse)['Authorization'][7:]}"}
+
+    board = await client.get("/board", headers=headers)
+
+    assert board.status_code == 200
+    assert "<script>alert(1)</script>" not in board.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in board.text
+    assert "O&#39;Brien &amp; Co" in board.text
+    assert "04:00" in board.text and "America/New_York" in board.text
+    assert "15 min left" in board.text
+
+
+async def test_resolving_needs_a_note(app, client, db, clock):
+    world = await matrix.build_world(db, client, clock.now())
+    url = await resolve_url(world)
+    response = await client.post(
+        url,
+        data={"csrf_token": csrf_of(world, STAFF), "resolution_note": "   "},
+        headers=session_headers(world, STAFF),
+        follow_redirects=False,
+    )
+    assert response.status_code == 422
+    assert "resolution_note" in response.text
+    row = await db.get(Escalation, uuid.UUID(url.split("/")[3]))
+    await db.refresh(row)
+    assert row.status == "open"
+
+
+async def test_outcomes_page_charts_the_ward_and_compares_wards_for_managers(
+    app, client, db, clock
+):
+    world = await matrix.build_world(db, client, clock.now())
+    patient = await builders.home_patient(db, world.ward.id)
+    _, follow_up = await builders.past_stay(
+        db,
+        patient.id,
+        admitted_at=clock.now() - timedelta(days=40),
+        discharged_at=clock.now() - timedelta(days=10),
+    )
+    follow_up.status, follow_up.completed_at = "completed", clock.now() - timedelta(days=9)
+    await db.commit()
+
+    managers = await client.get("/board/outcomes", headers=session_headers(world, MANAGER))
+    assert managers.status_code == 200
+    assert "<svg" in managers.text and 'class="target"' in managers.text
+    assert 'id="measures"' in managers.text
+    assert 'id="compare"' in managers.text
+    assert world.other_ward.name in managers.text
+
+    staff = await client.get("/board/outcomes", headers=session_headers(world, STAFF))
+    assert 'id="measures"' in staff.text and 'id="compare"' not in staff.text
+
+    admin = await client.get(
+        f"/board/outcomes?ward_id={world.other_ward.id}", headers=session_headers(world, ADMIN)
+    )
+    assert admin.status_code == 200
+    assert f'<span class="sub">{world.other_ward.name}</span>' in admin.text
+
+
+async def test_agency_home_lists_own_referrals_and_hides_unshared_patients(app, client, db, clock):
+    world = await matrix.build_world(db, client, clock.now())
+
+    shared = await client.get("/board/agency", headers=session_headers(world, AGENCY))
+    assert shared.status_code == 200
+    assert world.patient.family_name in shared.text
+
+    # A referral but no consent: the referral shows, the patient's name does not.
+    unshared = await client.get("/board/agency", headers=session_headers(world, AGENCY_NO_CONSENT))
+    assert unshared.status_code == 200
+    assert "Not shared" in unshared.text
+    assert world.patient.family_name not in unshared.text
+
+
+async def test_pages_are_not_cached_framed_or_open_to_inline_script(app, client, db, clock):
+    world = await matrix.build_world(db, client, clock.now())
+    for url in ("/board", "/board/login", f"/board/patients/{uuid.uuid4()}"):
+        response = await client.get(url, headers=session_headers(world, STAFF))
+        assert response.headers["cache-control"] == "no-store", url
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"], url
+        assert "unsafe-inline" not in response.headers["content-security-policy"], url
+
+
+async def test_cookies_are_secure_over_https_and_via_the_https_public_address(app, db):
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    async with AsyncTestClient(app=app, base_url="https://testserver.local") as https:
+        signed_in = await _sign_in(https, nurse)
+    session = [h for h in signed_in.headers.get_list("set-cookie") if h.startswith(SESSION_COOKIE)]
+    assert len(session) == 1 and "Secure" in session[0]
+    # PUBLIC_BASE_URL is https://homeward.test: a TLS proxy may hand us plain http for it.
+    async with AsyncTestClient(app=app, base_url="http://homeward.test") as proxied:
+        form = await proxied.get("/board/login")
+    assert "Secure" in form.headers["set-cookie"]

@@ -1,0 +1,166 @@
+"""What the ward board shows: one ward's live work, for its own staff, audited as one read.
+
+Open escalations and waiting referrals come from their domains' list functions (which audit
+themselves); follow-up clocks and today's silent check-ins have no ward-wide list elsewhere,
+so they are read here, always filtered to the caller's own ward.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Agency, CheckIn, Escalation, FollowUp, Patient, Referral, Ward
+from service import audit
+from service.errors import NotFound
+from service.escalations.service import list_escalations
+from service.pagination import MAX_LIMIT
+from service.principal import Principal
+from service.referrals.service import list_referrals
+
+SEVERITY_RANK = {"urgent": 0, "routine": 1}
+# Check-ins still waiting for a reply, and those whose reply window closed with none.
+SILENT_STATUSES = ("sent", "reminded", "missed")
+
+
+@dataclass(frozen=True)
+class PatientRef:
+    id: uuid.UUID
+    name: str
+
+
+@dataclass
+class Board:
+    ward: Ward
+    now: datetime
+    escalations: list[Escalation]
+    follow_ups: list[FollowUp]
+    check_ins: list[CheckIn]
+    referrals: list[Referral]
+    patients: dict[uuid.UUID, PatientRef] = field(default_factory=dict)
+    agencies: dict[uuid.UUID, str] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.ward.timezone)
+
+
+def _ward_of(caller: Principal) -> uuid.UUID:
+    if not caller.is_ward_member or caller.ward_id is None:
+        raise NotFound("No such ward.")
+    return caller.ward_id
+
+
+def today_bounds(now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Midnight to midnight of the ward's local day, as aware instants (DST-correct)."""
+    local = now.astimezone(tz).date()
+    start = datetime.combine(local, time(0), tzinfo=tz)
+    end = datetime.combine(local + timedelta(days=1), time(0), tzinfo=tz)
+    return start, end
+
+
+async def ward_board(session: AsyncSession, caller: Principal, now: datetime) -> Board:
+    ward_id = _ward_of(caller)
+    ward = await session.get(Ward, ward_id)
+    if ward is None:
+        raise NotFound("No such ward.")
+    tz = ZoneInfo(ward.timezone)
+
+    open_rows: list[Escalation] = []
+    for status in ("open", "acknowledged"):
+        rows, _ = await list_escalations(
+            session, caller, now=now, cursor=None, limit=MAX_LIMIT, status=status
+        )
+        open_rows += rows
+    open_rows.sort(
+        key=lambda e: (e.status != "open", SEVERITY_RANK.get(e.severity, 9), -e.level, e.ack_due_at)
+    )
+
+    follow_ups = list(
+        (
+            await session.scalars(
+                select(FollowUp)
+                .join(Patient, Patient.id == FollowUp.patient_id)
+                .where(Patient.ward_id == ward_id, FollowUp.status.in_(("pending", "breached")))
+                .order_by(FollowUp.due_at, FollowUp.id)
+                .limit(MAX_LIMIT)
+            )
+        ).all()
+    )
+
+    start, end = today_bounds(now, tz)
+    check_ins = list(
+        (
+            await session.scalars(
+                select(CheckIn)
+                .join(Patient, Patient.id == CheckIn.patient_id)
+                .where(
+                    Patient.ward_id == ward_id,
+                    CheckIn.status.in_(SILENT_STATUSES),
+                    CheckIn.due_at >= start,
+                    CheckIn.due_at < end,
+                )
+                .order_by(CheckIn.due_at, CheckIn.id)
+                .limit(MAX_LIMIT)
+            )
+        ).all()
+    )
+
+    referrals, _ = await list_referrals(session, caller, now, None, MAX_LIMIT, status="pending")
+    referrals.sort(key=lambda r: (r.respond_by, r.id))
+
+    board = Board(
+        ward=ward,
+        now=now,
+        escalations=open_rows,
+        follow_ups=follow_ups,
+        check_ins=check_ins,
+        referrals=referrals,
+    )
+    patient_ids = {
+        *(e.patient_id for e in open_rows),
+        *(f.patient_id for f in follow_ups),
+        *(c.patient_id for c in check_ins),
+        *(r.patient_id for r in referrals),
+    }
+    board.patients = await names_in_ward(session, ward_id, patient_ids)
+    agency_ids = {r.agency_id for r in referrals}
+    if agency_ids:
+        found = await session.execute(
+            select(Agency.id, Agency.name).where(Agency.id.in_(agency_ids))
+        )
+        board.agencies = {row.id: row.name for row in found}
+    audit.record(
+        session,
+        caller,
+        "board.read",
+        at=now,
+        ward_id=ward_id,
+        object_type="ward",
+        object_id=ward_id,
+        detail={
+            "patient_ids": sorted(str(p) for p in patient_ids),
+            "follow_up_ids": [str(f.id) for f in follow_ups],
+            "check_in_ids": [str(c.id) for c in check_ins],
+        },
+    )
+    return board
+
+
+async def names_in_ward(
+    session: AsyncSession, ward_id: uuid.UUID, patient_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, PatientRef]:
+    """Display names of the given patients, only those on this ward."""
+    if not patient_ids:
+        return {}
+    rows = await session.execute(
+        select(Patient.id, Patient.given_name, Patient.family_name).where(
+            Patient.id.in_(patient_ids), Patient.ward_id == ward_id
+        )
+    )
+    return {r.id: PatientRef(r.id, f"{r.given_name} {r.family_name}") for r in rows}

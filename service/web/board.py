@@ -1,0 +1,172 @@
+"""Sign-in, sign-out, the ward board and its live fragment, and the escalation buttons."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.response import Redirect, Template
+
+from service.auth import service as auth
+from service.board.service import ward_board
+from service.errors import NotAuthenticated, TooManyRequests
+from service.escalations import service as escalations
+from service.http.auth import ANY_USER, WARD, public
+from service.http.params import Caller, ClockDep, Db, IdPath, Res
+from service.principal import Principal
+from service.web.common import PAGE_HEADERS, back_to, form_of, page, render
+from service.web.session import (
+    LOGIN_CSRF_COOKIE,
+    check_login_csrf,
+    cleared_cookie,
+    login_csrf_cookie,
+    new_login_csrf,
+    session_cookie,
+)
+
+_PATIENT_PATH = re.compile(
+    r"/board/patients/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
+
+HOME_BY_ROLE = {
+    "ward_staff": "/board",
+    "ward_manager": "/board",
+    "agency_worker": "/board/agency",
+    "admin": "/board/outcomes",
+}
+
+
+def home_of(caller: Principal) -> str:
+    return HOME_BY_ROLE.get(caller.role, "/board/login")
+
+
+def _login_page(
+    request: Request[Any, Any, Any], message: str | None = None, status_code: int = 200
+) -> Template:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_login_csrf()
+    return Template(
+        template_name="login.html",
+        context={"login_csrf": token, "message": message},
+        status_code=status_code,
+        cookies=[login_csrf_cookie(request, token)],
+        headers=PAGE_HEADERS,
+    )
+
+
+class SignInPages(Controller):
+    path = "/board"
+    include_in_schema = False
+
+    @get("/login", opt=public())
+    async def login_form(self, request: Request[Any, Any, Any]) -> Template:
+        return _login_page(request)
+
+    @post("/login", opt=public(), status_code=303)
+    async def login(
+        self, request: Request[Any, Any, Any], db: Db, clock: ClockDep, res: Res
+    ) -> Template | Redirect:
+        fields = await form_of(request, res, csrf=False)
+        check_login_csrf(request, fields.get("login_csrf"))
+        settings = res.settings
+        policy = auth.LoginPolicy(
+            secret=settings.jwt_secret,
+            ttl=timedelta(minutes=settings.jwt_ttl_minutes),
+            max_failures=settings.login_max_failures,
+            window=timedelta(minutes=settings.login_window_minutes),
+        )
+        try:
+            result = await auth.login(
+                db,
+                policy,
+                email=fields.get("email", ""),
+                password=fields.get("password", ""),
+                client_address=request.client.host if request.client else "unknown",
+                now=clock.now(),
+            )
+        except (NotAuthenticated, TooManyRequests) as exc:
+            # Keep the failed-attempt rows that the rate limit counts, then show the form again.
+            await db.rollback()
+            db.add_all(exc.keep_rows)
+            return _login_page(request, exc.detail, exc.status)
+        caller = Principal(
+            user_id=result.user.id,
+            role=result.user.role,  # type: ignore[arg-type]
+            ward_id=result.user.ward_id,
+            agency_id=result.user.agency_id,
+        )
+        return Redirect(
+            home_of(caller),
+            status_code=303,
+            cookies=[
+                session_cookie(request, result.access_token, settings.jwt_ttl_minutes * 60),
+                cleared_cookie(request, LOGIN_CSRF_COOKIE),
+            ],
+        )
+
+    @get("/home", opt=page(ANY_USER))
+    async def home(self, caller: Caller) -> Redirect:
+        """Each role's start page (links from error pages land here)."""
+        return Redirect(home_of(caller), status_code=303)
+
+    @post("/logout", opt=page(ANY_USER), status_code=303)
+    async def logout(self, request: Request[Any, Any, Any], res: Res) -> Redirect:
+        await form_of(request, res)
+        return Redirect("/board/login", status_code=303, cookies=[cleared_cookie(request)])
+
+
+class BoardPages(Controller):
+    path = "/board"
+    include_in_schema = False
+    opt = page(WARD)
+
+    @get("/")
+    async def board(
+        self, request: Request[Any, Any, Any], db: Db, caller: Caller, clock: ClockDep, res: Res
+    ) -> Template:
+        board = await ward_board(db, caller, clock.now())
+        return await render(request, res, db, caller, "board.html", tz=board.tz, board=board)
+
+    @get("/live")
+    async def live(
+        self, request: Request[Any, Any, Any], db: Db, caller: Caller, clock: ClockDep, res: Res
+    ) -> Template:
+        board = await ward_board(db, caller, clock.now())
+        return await render(request, res, db, caller, "_board_live.html", tz=board.tz, board=board)
+
+    @post("/escalations/{escalation_id:uuid}/acknowledge", status_code=303)
+    async def acknowledge(
+        self,
+        request: Request[Any, Any, Any],
+        escalation_id: IdPath,
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+        res: Res,
+    ) -> Redirect:
+        fields = await form_of(request, res)
+        await escalations.acknowledge(db, caller, escalation_id, clock.now(), fields.get("note"))
+        return back_to(_return_path(fields))
+
+    @post("/escalations/{escalation_id:uuid}/resolve", status_code=303)
+    async def resolve(
+        self,
+        request: Request[Any, Any, Any],
+        escalation_id: IdPath,
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+        res: Res,
+    ) -> Redirect:
+        fields = await form_of(request, res)
+        await escalations.resolve(
+            db, caller, escalation_id, clock.now(), fields.get("resolution_note", "")
+        )
+        return back_to(_return_path(fields))
+
+
+def _return_path(fields: dict[str, str]) -> str:
+    """Back to the board, or to the patient page the button was pressed on (never off-site)."""
+    target = fields.get("return_to", "")
+    return target if _PATIENT_PATH.fullmatch(target) else "/board"

@@ -1,0 +1,214 @@
+"""The patient page (ward staff: the whole picture; agency workers: their consent-scoped view),
+its live fragment, and the record-a-follow-up-attempt and refer forms."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.agencies.service import list_agencies
+from service.agencies.visibility import read_patient_for_agency
+from service.errors import InvalidInput, NotFound
+from service.escalations.service import list_escalations
+from service.follow_ups.schemas import AttemptIn
+from service.follow_ups.service import list_follow_ups, record_attempt
+from service.goals.service import list_goals
+from service.http.auth import AGENCY, WARD
+from service.http.params import Caller, ClockDep, Db, IdPath, Res
+from service.http.state import AppResources
+from service.pagination import MAX_LIMIT
+from service.patients.episodes import list_episodes
+from service.patients.service import get_patient
+from service.plans.service import get_plan
+from service.principal import Principal
+from service.referrals.schemas import ReferralCreate
+from service.referrals.service import create_referral, list_referrals
+from service.sms.messages import list_messages
+from service.support_actions.service import list_support_actions
+from service.web.common import back_to, form_of, page, render, uuid_field, ward_zone
+
+MESSAGES_SHOWN = 50
+
+
+class PatientPages(Controller):
+    path = "/board/patients/{patient_id:uuid}"
+    include_in_schema = False
+
+    @get("/", opt=page(WARD, AGENCY))
+    async def patient(
+        self,
+        request: Request[Any, Any, Any],
+        patient_id: IdPath,
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+        res: Res,
+    ) -> Template:
+        if caller.is_agency_worker:
+            return await _agency_view(request, res, db, caller, patient_id)
+        now = clock.now()
+        patient = await get_patient(db, caller, patient_id, now)
+        episodes, _ = await list_episodes(db, caller, patient_id, now, None, 20)
+        goals, _ = await list_goals(db, caller, patient_id, now, None, MAX_LIMIT)
+        try:
+            plan = await get_plan(db, caller, patient_id, now)
+        except NotFound as missing:
+            # No plan yet is an answer, not an error: keep the read's audit row.
+            db.add_all(missing.keep_rows)
+            plan = None
+        referrals, _ = await list_referrals(db, caller, now, None, MAX_LIMIT, patient_id=patient_id)
+        actions, _ = await list_support_actions(db, caller, patient_id, now, None, MAX_LIMIT)
+        agencies, _ = await list_agencies(db, caller, None, MAX_LIMIT)
+        live = await _live_context(db, caller, patient_id, now)
+        return await render(
+            request,
+            res,
+            db,
+            caller,
+            "patient.html",
+            patient=patient,
+            episodes=episodes,
+            goals=goals,
+            plan=plan,
+            referrals=referrals,
+            actions=actions,
+            agencies=agencies,
+            agency_names={a.id: a.name for a in agencies},
+            **live,
+        )
+
+    @get("/live", opt=page(WARD))
+    async def live(
+        self,
+        request: Request[Any, Any, Any],
+        patient_id: IdPath,
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+        res: Res,
+    ) -> Template:
+        patient = await get_patient(db, caller, patient_id, clock.now())
+        live = await _live_context(db, caller, patient_id, clock.now())
+        return await render(request, res, db, caller, "_patient_live.html", patient=patient, **live)
+
+    @post("/follow-ups/{follow_up_id:uuid}/attempts", opt=page(WARD), status_code=303)
+    async def attempt(
+        self,
+        request: Request[Any, Any, Any],
+        patient_id: IdPath,
+        follow_up_id: IdPath,
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+        res: Res,
+    ) -> Redirect:
+        fields = await form_of(request, res)
+        tz = await ward_zone(db, caller)
+        try:
+            data = msgspec.convert(
+                {
+                    "occurred_at": _local_instant(fields.get("occurred_at", ""), tz),
+                    "method": fields.get("method", ""),
+                    "successful": fields.get("successful") == "yes",
+                    "note": fields.get("note", "").strip() or None,
+                },
+                AttemptIn,
+            )
+        except msgspec.ValidationError as exc:
+            raise InvalidInput(f"The attempt could not be recorded: {_field_of(exc)}.") from None
+        await record_attempt(db, caller, patient_id, follow_up_id, data, clock.now())
+        return back_to(f"/board/patients/{patient_id}")
+
+    @post("/referrals", opt=page(WARD), status_code=303)
+    async def refer(
+        self,
+        request: Request[Any, Any, Any],
+        patient_id: IdPath,
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+        res: Res,
+    ) -> Redirect:
+        fields = await form_of(request, res)
+        agency_id = uuid_field(fields, "agency_id")
+        reason = fields.get("reason", "").strip()
+        if not reason:
+            raise InvalidInput.field("reason", "is required")
+        data = ReferralCreate(
+            patient_id=patient_id,
+            agency_id=agency_id,  # type: ignore[arg-type]  # required above
+            reason=reason[:2000],
+            goal_id=uuid_field(fields, "goal_id", required=False),
+        )
+        await create_referral(db, caller, data, clock.now())
+        return back_to(f"/board/patients/{patient_id}")
+
+
+async def _live_context(
+    db: AsyncSession, caller: Principal, patient_id: uuid.UUID, now: datetime
+) -> dict[str, Any]:
+    """The parts of the patient page that change on their own: follow-up clocks, the SMS
+    conversation, and the patient's escalations."""
+    follow_ups, _ = await list_follow_ups(db, caller, patient_id, now, None, 20)
+    messages, _ = await list_messages(
+        db, caller, patient_id, now, cursor=None, limit=MESSAGES_SHOWN
+    )
+    escalations, _ = await list_escalations(
+        db, caller, now=now, cursor=None, limit=MAX_LIMIT, patient_id=patient_id
+    )
+    return {
+        "follow_ups": follow_ups,
+        "messages": list(reversed(messages)),  # oldest first reads like a conversation
+        "escalations": [e for e in escalations if e.status != "resolved"],
+    }
+
+
+async def _agency_view(
+    request: Request[Any, Any, Any],
+    res: AppResources,
+    db: AsyncSession,
+    caller: Principal,
+    patient_id: uuid.UUID,
+) -> Template:
+    """Only what this agency's consent allows; any other patient is the audited 404."""
+    now = res.clock.now()
+    patient = await read_patient_for_agency(db, caller, patient_id, now)
+    referrals, _ = await list_referrals(db, caller, now, None, MAX_LIMIT, patient_id=patient_id)
+    actions, _ = await list_support_actions(db, caller, patient_id, now, None, MAX_LIMIT)
+    return await render(
+        request,
+        res,
+        db,
+        caller,
+        "agency_patient.html",
+        patient=patient,
+        # Fields outside the consent's scope are UNSET: the template shows no section for them.
+        goals=None if patient.goals is msgspec.UNSET else patient.goals,
+        crisis_contacts=(
+            None if patient.crisis_contacts is msgspec.UNSET else patient.crisis_contacts
+        ),
+        referrals=referrals,
+        actions=actions,
+    )
+
+
+def _local_instant(value: str, tz: ZoneInfo) -> datetime:
+    """A `datetime-local` field (the ward's wall clock) as an aware instant."""
+    try:
+        naive = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput.field("occurred_at", "is not a date and time") from None
+    return naive if naive.tzinfo is not None else naive.replace(tzinfo=tz)
+
+
+def _field_of(exc: msgspec.ValidationError) -> str:
+    # msgspec says e.g. "Invalid enum value 'x' - at `$.method`": keep the field, not the value.
+    text = str(exc)
+    return text.rsplit("$.", 1)[-1].rstrip("`") if "$." in text else "a field is not valid"

@@ -1,0 +1,93 @@
+"""The page session: an HttpOnly cookie holding the same signed token the API issues, and CSRF
+tokens bound to it (a synchronizer token derived by HMAC, so nothing extra is stored)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from litestar import Request
+from litestar.datastructures import Cookie
+
+from service.errors import Forbidden
+from service.http.auth import SESSION_COOKIE
+from service.http.state import resources
+
+LOGIN_CSRF_COOKIE = "homeward_login_csrf"
+CSRF_FIELD = "csrf_token"
+LOGIN_PATH = "/board/login"
+
+
+def _secure(request: Request[Any, Any, Any]) -> bool:
+    """Secure over https, and whenever the browser reached us by the https PUBLIC_BASE_URL
+    (a TLS proxy that does not forward the scheme still gets Secure cookies)."""
+    if request.url.scheme == "https":
+        return True
+    public = urlsplit(resources(request.app.state).settings.public_base_url or "")
+    return public.scheme == "https" and public.hostname == request.url.hostname
+
+
+def session_cookie(request: Request[Any, Any, Any], token: str, max_age: int) -> Cookie:
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=token,
+        path="/board",
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        max_age=max_age,
+    )
+
+
+def cleared_cookie(request: Request[Any, Any, Any], key: str = SESSION_COOKIE) -> Cookie:
+    return Cookie(
+        key=key,
+        value="",
+        path="/board",
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        max_age=0,
+        expires=0,
+    )
+
+
+def login_csrf_cookie(request: Request[Any, Any, Any], value: str) -> Cookie:
+    return Cookie(
+        key=LOGIN_CSRF_COOKIE,
+        value=value,
+        path=LOGIN_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        max_age=3600,
+    )
+
+
+def new_login_csrf() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def csrf_for(secret: str, session_token: str) -> str:
+    """The form token for this session: anyone who can read the page has it, nobody else."""
+    mac = hmac.new(secret.encode(), b"csrf|" + session_token.encode(), hashlib.sha256)
+    return mac.hexdigest()
+
+
+def request_csrf(request: Request[Any, Any, Any], secret: str) -> str:
+    return csrf_for(secret, request.cookies.get(SESSION_COOKIE, ""))
+
+
+def check_csrf(request: Request[Any, Any, Any], secret: str, submitted: str | None) -> None:
+    expected = request_csrf(request, secret)
+    if not submitted or not hmac.compare_digest(expected, submitted):
+        raise Forbidden("The form has expired or did not come from this site; reload the page.")
+
+
+def check_login_csrf(request: Request[Any, Any, Any], submitted: str | None) -> None:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not submitted or not hmac.compare_digest(expected, submitted):
+        raise Forbidden("The sign-in form has expired; reload the page and try again.")

@@ -187,7 +187,10 @@ async def test_missed_check_in_appears_live_is_acknowledged_and_followed_up(
     await _sign_in(page, live.url, nurse.email)
     assert page.url.endswith("/board")
     await page.locator(f'tr[data-escalation="{help_request.id}"]').wait_for()
-    assert await page.locator("tr[data-escalation]").count() == 1
+    # The help request, and Sam Patel's breached follow-up, which the ladder has since climbed.
+    breach = await db.scalar(select(Escalation).where(Escalation.reason == "follow_up_due"))
+    assert breach is not None and (breach.severity, breach.level) == ("urgent", 2)
+    assert await page.locator("tr[data-escalation]").count() == 2
     await page.evaluate("window.__sameDocument = true")
 
     # The reply window closes: the real sweep marks the check-ins missed and raises no_reply.
@@ -210,9 +213,13 @@ async def test_missed_check_in_appears_live_is_acknowledged_and_followed_up(
     assert "no reply" in await row.inner_text()
     assert "left" in await row.locator(".clock").inner_text()
     await page.locator("#check-ins").get_by_text("missed").first.wait_for()
-    # Most urgent first: the urgent help request heads the list.
-    first = page.locator("tr[data-escalation]").first
-    assert await first.get_attribute("data-escalation") == str(help_request.id)
+    # Most urgent first: urgent before routine, the highest level first among urgent ones.
+    order = [
+        await r.get_attribute("data-escalation")
+        for r in await page.locator("tr[data-escalation]").all()
+    ]
+    assert order[:2] == [str(breach.id), str(help_request.id)]
+    assert str(raised[0].id) in order[2:]  # routine no_reply (Jo Rivers missed one too)
     overdue = page.locator("#follow-ups .clock.overdue")
     assert "overdue by" in await overdue.first.inner_text()
     await page.screenshot(path=str(_shot_path(tmp_path, "board.png")), full_page=True)

@@ -208,9 +208,7 @@ async def test_two_workers_handle_every_due_item_exactly_once(
         "escalation_notice": 200,
         "checkin_prompt": 100,
     }
-    assert Counter(r.check_in_id for r in rows if r.check_in_id) == dict.fromkeys(
-        prompted_ids, 1
-    )
+    assert Counter(r.check_in_id for r in rows if r.check_in_id) == dict.fromkeys(prompted_ids, 1)
     # Twilio saw each outbox row once, and no recipient got the same text twice.
     assert len(twilio.creates) == expected_texts
     assert Counter(_outbox_id(m) for m in twilio.accepted) == {str(r.id): 1 for r in rows}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bench import api_read, outbox
+from bench import api_read, outbox, sweeps
 
 # Explicit list, in the order they run.
-BENCHMARKS: list[Callable[[], dict[str, Any]]] = [api_read.run, outbox.run]
+BENCHMARKS: list[Callable[[], dict[str, Any]]] = [api_read.run, outbox.run, sweeps.run]
 
 
 def main() -> None:

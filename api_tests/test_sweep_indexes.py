@@ -1,0 +1,127 @@
+"""The sweeps' due-claim statements read through their partial indexes, never the whole table.
+
+100,000 rows in each swept table with only a few due, ANALYZEd; then each real claim function
+is called once while its SQL is captured, and that exact statement (same binds) is EXPLAINed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api_tests import bulk_rows
+from service.checkins import dispatch
+from service.escalations import ladder
+from service.follow_ups import service as follow_ups
+from service.follow_ups import warnings
+from service.referrals import unanswered
+from service.sms import outbox
+
+pytestmark = pytest.mark.slow
+
+ROWS = 100_000
+DUE = 5
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+INDEX_SCANS = {"Index Scan", "Index Only Scan", "Bitmap Index Scan"}
+
+Claim = Callable[[AsyncSession], Awaitable[Any]]
+
+
+def _claim_batch(session: AsyncSession) -> Awaitable[Any]:
+    return outbox.claim_batch(
+        session, now=NOW, owner="explain", limit=200, lease=timedelta(minutes=5)
+    )
+
+
+# (table, the claim as the sweep calls it, the index it must read through)
+CLAIMS: list[tuple[str, Claim, str]] = [
+    ("escalations", lambda s: ladder.claim_due(s, NOW), "ix_escalations_ack_due_at_open"),
+    ("check_ins", lambda s: dispatch.claim_due(s, NOW), "ix_check_ins_next_action_at_due"),
+    ("follow_ups", lambda s: follow_ups.claim_overdue(s, NOW), "ix_follow_ups_due_at_pending"),
+    ("follow_ups", lambda s: warnings.claim_warnable(s, NOW), "ix_follow_ups_due_at_unwarned"),
+    (
+        "referrals",
+        lambda s: unanswered.claim_unanswered(s, NOW),
+        "ix_referrals_respond_by_unescalated",
+    ),
+    ("sms_outbox", _claim_batch, "ix_sms_outbox_next_attempt_at_queued"),
+    (
+        "sms_outbox",
+        lambda s: outbox.expire_sending_leases(s, NOW),
+        "ix_sms_outbox_lease_until_sending",
+    ),
+]
+
+
+async def _fill(sessionmaker: Any) -> None:
+    async with sessionmaker() as session:
+        conn = await session.connection()
+        await bulk_rows.base_rows(conn)
+        for table in bulk_rows.TABLES:
+            await bulk_rows.fill(conn, table, n=ROWS, due=DUE, now=NOW)
+        await conn.exec_driver_sql("ANALYZE")
+        await session.commit()
+
+
+def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+async def _captured(session: AsyncSession, claim: Claim) -> list[tuple[str, Any]]:
+    """Every statement `claim` sends, with its parameters, as the driver received them."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        seen.append((statement, parameters))
+
+    engine = session.bind.sync_engine  # type: ignore[union-attr]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        await claim(session)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        await session.rollback()
+    return seen
+
+
+async def _plan(session: AsyncSession, claim: Claim) -> dict[str, Any]:
+    [(statement, parameters)] = await _captured(session, claim)
+    conn = await session.connection()
+    result = await conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters)
+    plan: dict[str, Any] = result.scalar_one()[0]["Plan"]
+    await session.rollback()
+    return plan
+
+
+async def test_due_claims_read_through_their_partial_indexes(sessionmaker):
+    # One test for all claims: filling the tables is the slow part, so it happens once.
+    await _fill(sessionmaker)
+    async with sessionmaker() as session:
+        for table in bulk_rows.TABLES:
+            assert await session.scalar(text(f"SELECT count(*) FROM {table}")) == ROWS
+        problems = []
+        for table, claim, index in CLAIMS:
+            plan = await _plan(session, claim)
+            scans = [
+                (n["Node Type"], n.get("Index Name"), n.get("Relation Name")) for n in _nodes(plan)
+            ]
+            if not any(t in INDEX_SCANS and name == index for t, name, _ in scans):
+                problems.append(f"{index} not used: {scans}")
+            if any(t == "Seq Scan" and rel == table for t, _, rel in scans):
+                problems.append(f"{table} read whole for {index}: {scans}")
+        # And the claims themselves find exactly the few due rows.
+        assert len(await ladder.claim_due(session, NOW)) == DUE
+        assert len(await dispatch.claim_due(session, NOW)) == DUE
+        assert len(await follow_ups.claim_overdue(session, NOW)) == DUE
+        assert len(await warnings.claim_warnable(session, NOW)) == DUE
+        assert len(await unanswered.claim_unanswered(session, NOW)) == DUE
+        assert len(await _claim_batch(session)) == DUE
+        await session.rollback()
+    assert problems == []

@@ -21,11 +21,15 @@ from typing import Any
 import aiohttp
 import asyncpg
 import psutil
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from api_tests import builders
 from api_tests.live_server import free_port
 from bench.common import Database, percentile, scratch_database, write_result
 from db.engine import asyncpg_dsn, make_engine, make_sessionmaker
+from service import audit
+from service.auth.service import PRINCIPAL_QUERY
+from service.patients.access import STAFF_PATIENT_ROW_QUERY
 
 CONCURRENCY = 32
 DURATION_SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
@@ -82,33 +86,42 @@ async def _api_side(base_url: str, email: str, patient_id: str) -> tuple[float, 
     return count / DURATION_SECONDS, percentile(latencies, 0.99)
 
 
+def _bare_sql(statement: Any, params: dict[str, Any]) -> tuple[str, list[str]]:
+    """The SQL text and parameter order the API sends for one of its own statement objects."""
+    compiled = statement.compile(dialect=asyncpg_dialect.dialect(), column_keys=list(params))
+    return str(compiled), list(compiled.positiontup or [])
+
+
 async def _bare_side(url: str, user_id: str, patient_id: str) -> tuple[float, float]:
-    """The statements the endpoint needs, through asyncpg with no framework at all."""
+    """The statements the endpoint sends, in one transaction, through asyncpg with no framework.
+
+    The SQL is compiled from the very statement objects the service executes (principal
+    lookup, ward-scoped patient select, audit insert), so the two sides cannot drift apart.
+    """
     pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=CONCURRENCY, max_size=CONCURRENCY)
     uid, pid = uuid.UUID(user_id), uuid.UUID(patient_id)
+    principal_sql, _ = _bare_sql(PRINCIPAL_QUERY, {"user_id": uid})
+    patient_sql, _ = _bare_sql(STAFF_PATIENT_ROW_QUERY, {"patient_id": pid, "ward_id": pid})
+    audit_sql, audit_order = _bare_sql(audit.INSERT, audit.values(None, "", at=datetime.now(UTC)))
 
     async def request() -> None:
-        async with pool.acquire() as conn:
-            user = await conn.fetchrow(
-                "SELECT id, role, ward_id, agency_id, active, token_version FROM users WHERE id = $1",
-                uid,
-            )
         async with pool.acquire() as conn, conn.transaction():
-            patient = await conn.fetchrow(
-                "SELECT * FROM patients WHERE id = $1 AND ward_id = $2", pid, user["ward_id"]
-            )
-            await conn.execute(
-                "INSERT INTO audit_events (occurred_at, actor_id, actor_role, action, outcome,"
-                " patient_id, ward_id, object_type, object_id, request_id)"
-                " VALUES ($1, $2, $3, 'patient.read', 'allowed', $4, $5, 'patient', $6, $7)",
-                datetime.now(UTC),
-                uid,
-                user["role"],
-                pid,
-                patient["ward_id"],
-                patient_id,
-                uuid.uuid4().hex,
-            )
+            user = await conn.fetchrow(principal_sql, uid)
+            patient = await conn.fetchrow(patient_sql, pid, user["ward_id"])
+            row = {
+                "occurred_at": datetime.now(UTC),
+                "actor_id": uid,
+                "actor_role": user["role"],
+                "action": "patient.read",
+                "outcome": "allowed",
+                "patient_id": pid,
+                "ward_id": patient["ward_id"],
+                "object_type": "patient",
+                "object_id": patient_id,
+                "request_id": uuid.uuid4().hex,
+                "detail": "null",  # what the JSONB column receives for no detail
+            }
+            await conn.execute(audit_sql, *(row[name] for name in audit_order))
 
     try:
         await _drive(request, WARMUP_SECONDS)

@@ -30,8 +30,7 @@ from service.goals.controller import GoalController
 from service.health.controller import HealthController
 from service.http.auth import (
     BearerAuthMiddleware,
-    declared_access_guard,
-    known_query_guard,
+    access_guard,
     public,
 )
 from service.http.deps import (
@@ -158,7 +157,7 @@ def create_app(
             DefineMiddleware(BearerAuthMiddleware, exclude_from_auth_key="public"),
             idempotency_middleware,
         ],
-        guards=[declared_access_guard, known_query_guard],
+        guards=[access_guard],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY_BYTES,

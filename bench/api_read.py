@@ -79,7 +79,7 @@ async def _measure(request: Request, seconds: float) -> tuple[float, float]:
     return count / seconds, percentile(latencies, 0.99)
 
 
-def _bare_sql(statement: Any, params: dict[str, Any]) -> tuple[str, list[str]]:
+def bare_sql(statement: Any, params: dict[str, Any]) -> tuple[str, list[str]]:
     """The SQL text and parameter order the API sends for one of its own statement objects."""
     compiled = statement.compile(dialect=asyncpg_dialect.dialect(), column_keys=list(params))
     return str(compiled), list(compiled.positiontup or [])
@@ -92,9 +92,9 @@ def _bare_request(pool: asyncpg.Pool, user_id: str, patient_id: str) -> Request:
     lookup, ward-scoped patient select, audit insert), so the two sides cannot drift apart.
     """
     uid, pid = uuid.UUID(user_id), uuid.UUID(patient_id)
-    principal_sql, _ = _bare_sql(PRINCIPAL_QUERY, {"user_id": uid})
-    patient_sql, _ = _bare_sql(STAFF_PATIENT_ROW_QUERY, {"patient_id": pid, "ward_id": pid})
-    audit_sql, audit_order = _bare_sql(audit.INSERT, audit.values(None, "", at=datetime.now(UTC)))
+    principal_sql, _ = bare_sql(PRINCIPAL_QUERY, {"user_id": uid})
+    patient_sql, _ = bare_sql(STAFF_PATIENT_ROW_QUERY, {"patient_id": pid, "ward_id": pid})
+    audit_sql, audit_order = bare_sql(audit.INSERT, audit.values(None, "", at=datetime.now(UTC)))
 
     async def request() -> None:
         async with pool.acquire() as conn, conn.transaction():

@@ -98,8 +98,26 @@ async def test_missing_malformed_and_expired_tokens_are_401(client, db, clock: M
     assert (
         await client.get("/api/v1/me", headers={"Authorization": "Basic abc"})
     ).status_code == 401
+    # Used once first, so the expiry is judged on a token whose signature check is remembered.
+    assert (await client.get("/api/v1/me", headers=headers)).status_code == 200
     clock.advance(timedelta(hours=8, seconds=1))
     assert (await client.get("/api/v1/me", headers=headers)).status_code == 401
+
+
+async def test_remembered_token_checks_do_not_let_altered_tokens_through(client, db, clock):
+    admin = await builders.user(db, "admin")
+    headers = await builders.auth_headers(client, admin)
+    assert (await client.get("/api/v1/me", headers=headers)).status_code == 200
+    token = headers["Authorization"].removeprefix("Bearer ")
+    head, payload, signature = token.split(".")
+    altered = [
+        f"{head}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}",
+        f"{head}.{payload[:-1]}{'A' if payload[-1] != 'A' else 'B'}.{signature}",
+        token + "A",
+    ]
+    for bad in altered:
+        response = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {bad}"})
+        assert response.status_code == 401, bad
 
 
 async def test_token_signed_with_another_secret_is_refused(client, db, clock):

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from api_tests import builders
+from bench.api_read import bare_sql
 from db.models import AuditEvent, Patient
+from service import audit
+from service.auth.service import PRINCIPAL_QUERY
+from service.patients.access import STAFF_PATIENT_ROW_QUERY
 from service.patients.service import nhs_check_digit
 
 PATIENTS = "/api/v1/patients"
@@ -351,3 +356,33 @@ async def test_roles_other_than_ward_staff_are_refused_by_role(client, db, app):
         created = await client.post(PATIENTS, json=builders.patient_body(), headers=headers)
         assert created.status_code == 403
     assert (await client.get(PATIENTS)).status_code == 401
+
+
+async def test_patient_read_sends_exactly_the_statements_the_benchmark_runs_bare(app, client, db):
+    """bench/api_read.py compares this request with bare asyncpg running the same SQL; the
+    comparison only means something while the two lists below are equal."""
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    patient = await builders.patient(db, ward.id)
+    await db.commit()
+    sent: list[str] = []
+    engine = app.state.resources.engine.sync_engine
+
+    def remember(_conn, _cursor, statement, _params, _context, _many) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        response = await client.get(
+            f"/api/v1/patients/{patient.id}", headers=builders.bearer(app, nurse)
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+
+    assert response.status_code == 200
+    bare = [
+        bare_sql(PRINCIPAL_QUERY, {"user_id": nurse.id})[0],
+        bare_sql(STAFF_PATIENT_ROW_QUERY, {"patient_id": patient.id, "ward_id": ward.id})[0],
+        bare_sql(audit.INSERT, audit.values(None, "", at=datetime.now(UTC)))[0],
+    ]
+    assert sent == bare

@@ -235,7 +235,10 @@ def _start_fake(sid: str, token: str) -> tuple[subprocess.Popen[str], str]:
 def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-outbox-") as tmp:
         (Path(tmp) / "run").mkdir(mode=0o700)
-        admin_url = os.environ.get("BENCH_DATABASE_URL") or pg.start_test_server(Path(tmp))
+        server: Any = None
+        admin_url = os.environ.get("BENCH_DATABASE_URL") or ""
+        if not admin_url:
+            admin_url, server = pg.start_test_server(Path(tmp))
         name = asyncio.run(pg.create_database(admin_url))
         url = pg.with_database(admin_url, name)
         migrate.upgrade(url)
@@ -251,6 +254,9 @@ def run() -> dict[str, Any]:
             twilio_api_base_url=base,
             twilio_timeout_seconds=10,
             sms_rate_per_second=1_000_000,
+            # The spend guards would stop the sweep part-way; this measures throughput.
+            sms_patient_daily_cap=1_000_000,
+            sms_hourly_cap=1_000_000,
             public_base_url="https://homeward.example",
         )
         try:
@@ -275,6 +281,8 @@ def run() -> dict[str, Any]:
             fake.terminate()
             fake.wait(10)
             asyncio.run(pg.drop_database(admin_url, name))
+            if server is not None:
+                server.cleanup()
 
     ratio = rates["sweep"] / rates["bare_sql"]
     ratio_http = rates["sweep"] / rates["bare_sql_http"]

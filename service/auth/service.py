@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import LoginAttempt, User
@@ -87,6 +87,14 @@ async def login(
     return LoginResult(access_token=token, expires_at=expires_at, user=user)
 
 
+# Built once, on the table rather than the mapped class: the cache key is memoised and the
+# ORM's compile and loading steps are skipped, so each request only binds the id.
+_users = User.__table__.c
+PRINCIPAL_QUERY = select(
+    _users.id, _users.role, _users.ward_id, _users.agency_id, _users.active, _users.token_version
+).where(_users.id == bindparam("user_id"))
+
+
 async def principal_for_token(
     session: AsyncSession, secret: str, token: str, now: datetime, request_id: str | None
 ) -> Principal:
@@ -97,13 +105,7 @@ async def principal_for_token(
     claims = tokens.verify(secret, token, now)
     if claims is None:
         raise NotAuthenticated("The access token is missing, invalid or expired.")
-    row = (
-        await session.execute(
-            select(
-                User.id, User.role, User.ward_id, User.agency_id, User.active, User.token_version
-            ).where(User.id == claims.user_id)
-        )
-    ).one_or_none()
+    row = (await session.execute(PRINCIPAL_QUERY, {"user_id": claims.user_id})).one_or_none()
     if row is None or not row.active or row.token_version != claims.token_version:
         raise NotAuthenticated("The access token is missing, invalid or expired.")
     return Principal(

@@ -36,6 +36,36 @@ def issue(
 
 def verify(secret: str, token: str, now: datetime) -> TokenClaims | None:
     """Claims of a valid token, or None for anything forged, expired or malformed."""
+    key = (secret, token)
+    checked = _CHECKED.get(key)
+    if checked is None:
+        checked = _check(secret, token)
+        if checked is None:
+            return None
+        if len(_CHECKED) >= _CHECKED_MAX:
+            _CHECKED.pop(next(iter(_CHECKED)), None)  # oldest first; a miss costs a re-check
+        _CHECKED[key] = checked
+    # Expiry against our clock (injectable), not the wall clock inside PyJWT; never cached.
+    if checked[2] <= now.timestamp():
+        return None
+    user_id, token_version, expires = checked
+    return TokenClaims(
+        user_id=user_id,
+        token_version=token_version,
+        expires_at=datetime.fromtimestamp(expires, tz=now.tzinfo),
+    )
+
+
+# A client sends the same token on every request for hours, and PyJWT's checks cost more
+# than the rest of authentication. Whether a (secret, token) pair verifies never changes,
+# so tokens that verified are remembered (only those: junk cannot fill the memory, and
+# every entry is a token we signed). Expiry is judged on every call (above); revocation
+# (deactivation, token_version) is read from the database on every request.
+_CHECKED: dict[tuple[str, str], tuple[uuid.UUID, int, int]] = {}
+_CHECKED_MAX = 4096
+
+
+def _check(secret: str, token: str) -> tuple[uuid.UUID, int, int] | None:
     try:
         payload = jwt.decode(
             token,
@@ -49,13 +79,6 @@ def verify(secret: str, token: str, now: datetime) -> TokenClaims | None:
                 "verify_nbf": False,
             },
         )
-        # Expiry against our clock (injectable), not the wall clock inside PyJWT.
-        if int(payload["exp"]) <= now.timestamp():
-            return None
-        return TokenClaims(
-            user_id=uuid.UUID(str(payload["sub"])),
-            token_version=int(payload.get("tv", 0)),
-            expires_at=datetime.fromtimestamp(int(payload["exp"]), tz=now.tzinfo),
-        )
+        return uuid.UUID(str(payload["sub"])), int(payload.get("tv", 0)), int(payload["exp"])
     except (jwt.PyJWTError, ValueError, KeyError, TypeError):
         return None

@@ -83,6 +83,18 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=principal, auth=None)
 
 
+async def access_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """The app-wide guard: declared access first, then known query parameters.
+
+    One async guard rather than two sync ones: Litestar runs a sync guard in a worker thread
+    and copies the handler for each guard, which cost more than the checks themselves.
+    """
+    declared_access_guard(connection, handler)
+    known_query_guard(connection, handler)
+
+
 def known_query_guard(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
@@ -111,7 +123,7 @@ def known_query_guard(
 def declared_access_guard(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
-    """App-wide guard: public routes pass, others need a declared role the caller holds."""
+    """Public routes pass, others need a declared role the caller holds."""
     if handler.opt.get(PUBLIC_KEY):
         return
     allowed = handler.opt.get(ROLES_KEY)

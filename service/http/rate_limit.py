@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -40,10 +40,12 @@ class SlidingWindow:
         return True
 
 
-def rate_limit_guard(limit: int, window_seconds: float) -> Callable[..., None]:
+def rate_limit_guard(limit: int, window_seconds: float) -> Callable[..., Awaitable[None]]:
     window = SlidingWindow(limit, window_seconds)
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    # Async on purpose: Litestar runs a sync guard in a worker thread, which costs a thread
+    # hop per request and would let two threads mutate the window at once.
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         client = connection.client.host if connection.client else "unknown"
         if not window.allow(client):
             raise TooManyRequests(

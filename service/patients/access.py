@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Row, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AuditEvent, Patient
@@ -48,6 +49,68 @@ async def denial(
     return error
 
 
+# Built once (cache key memoised); the ward condition is part of the query, not a later check.
+STAFF_PATIENT_QUERY = select(Patient).where(
+    Patient.id == bindparam("patient_id"), Patient.ward_id == bindparam("ward_id")
+)
+_STAFF_PATIENT_FOR_UPDATE = STAFF_PATIENT_QUERY.with_for_update()
+
+
+# The same ward-scoped lookup on the table, for reads that only turn the row into a response:
+# no identity map, no instrumented object, no unit of work.
+_patients = cast(Table, Patient.__table__)
+STAFF_PATIENT_ROW_QUERY = select(_patients).where(
+    _patients.c.id == bindparam("patient_id"), _patients.c.ward_id == bindparam("ward_id")
+)
+
+
+async def patient_row_for_staff(
+    session: AsyncSession, caller: Principal, patient_id: uuid.UUID, *, action: str, now: datetime
+) -> Row[Any]:
+    """Like `patient_for_staff` (same scope, same audit), for a read: a plain row."""
+    row: Row[Any] | None = None
+    if caller.is_ward_member and caller.ward_id is not None:
+        result = await session.execute(
+            STAFF_PATIENT_ROW_QUERY, {"patient_id": patient_id, "ward_id": caller.ward_id}
+        )
+        row = result.one_or_none()
+    if row is None:
+        raise await denial(session, caller, action, patient_id, now)
+    await audit.write(
+        session,
+        caller,
+        action,
+        at=now,
+        patient_id=row.id,
+        ward_id=row.ward_id,
+        object_type="patient",
+        object_id=row.id,
+    )
+    return row
+
+
+async def _staff_patient(
+    session: AsyncSession,
+    caller: Principal,
+    patient_id: uuid.UUID,
+    *,
+    action: str,
+    now: datetime,
+    for_update: bool,
+    object_type: str,
+    object_id: uuid.UUID | None,
+) -> Patient:
+    patient: Patient | None = None
+    if caller.is_ward_member and caller.ward_id is not None:
+        query = _STAFF_PATIENT_FOR_UPDATE if for_update else STAFF_PATIENT_QUERY
+        patient = await session.scalar(query, {"patient_id": patient_id, "ward_id": caller.ward_id})
+    if patient is None:
+        raise await denial(
+            session, caller, action, patient_id, now, object_type=object_type, object_id=object_id
+        )
+    return patient
+
+
 async def patient_for_staff(
     session: AsyncSession,
     caller: Principal,
@@ -57,11 +120,31 @@ async def patient_for_staff(
     now: datetime,
     for_update: bool = False,
 ) -> Patient:
-    """The patient if the caller is ward staff of the patient's ward; audited either way."""
-    patient, event = await patient_for_staff_deferred(
-        session, caller, patient_id, action=action, now=now, for_update=for_update
+    """The patient if the caller is ward staff of the patient's ward; audited either way.
+
+    The allowed row is inserted at once in the caller's transaction, so it commits or rolls
+    back with whatever the request goes on to do.
+    """
+    patient = await _staff_patient(
+        session,
+        caller,
+        patient_id,
+        action=action,
+        now=now,
+        for_update=for_update,
+        object_type="patient",
+        object_id=None,
     )
-    session.add(event)
+    await audit.write(
+        session,
+        caller,
+        action,
+        at=now,
+        patient_id=patient.id,
+        ward_id=patient.ward_id,
+        object_type="patient",
+        object_id=patient.id,
+    )
     return patient
 
 
@@ -83,16 +166,16 @@ async def patient_for_staff_deferred(
     names of changed fields) and must `session.add(event)` when its work is done; the row
     then commits with the change. A denial is audited here, as with `patient_for_staff`.
     """
-    patient: Patient | None = None
-    if caller.is_ward_member and caller.ward_id is not None:
-        query = select(Patient).where(Patient.id == patient_id, Patient.ward_id == caller.ward_id)
-        if for_update:
-            query = query.with_for_update()
-        patient = await session.scalar(query)
-    if patient is None:
-        raise await denial(
-            session, caller, action, patient_id, now, object_type=object_type, object_id=object_id
-        )
+    patient = await _staff_patient(
+        session,
+        caller,
+        patient_id,
+        action=action,
+        now=now,
+        for_update=for_update,
+        object_type=object_type,
+        object_id=object_id,
+    )
     event = audit.event(
         caller,
         action,

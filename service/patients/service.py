@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 import msgspec
-from sqlalchemy import exists, or_, select
+from sqlalchemy import Row, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Patient, User, Ward
@@ -25,7 +25,11 @@ from service.checks import check_not_future, flush_or
 from service.errors import Conflict, Forbidden, InvalidInput
 from service.pagination import decode_cursor, page_after, split_page
 from service.patients import episodes
-from service.patients.access import patient_for_staff, patient_for_staff_deferred
+from service.patients.access import (
+    patient_for_staff,
+    patient_for_staff_deferred,
+    patient_row_for_staff,
+)
 from service.patients.schemas import PatientCreate, PatientOut, PatientUpdate
 from service.phones import normalise_mobile
 from service.principal import WARD_ROLES, Principal
@@ -70,8 +74,8 @@ def _hhmm(value: time) -> str:
     return value.strftime("%H:%M")
 
 
-def to_out(patient: Patient) -> PatientOut:
-    """The full patient record as ward staff see it."""
+def to_out(patient: Patient | Row[Any]) -> PatientOut:
+    """The full patient record as ward staff see it (from the object or a row of the table)."""
     return PatientOut(
         id=patient.id,
         ward_id=patient.ward_id,
@@ -254,7 +258,9 @@ async def read_patient(
     every request. Anyone else: the audited 404."""
     if caller.is_agency_worker:
         return await read_patient_for_agency(session, caller, patient_id, now)
-    return to_out(await get_patient(session, caller, patient_id, now))
+    return to_out(
+        await patient_row_for_staff(session, caller, patient_id, action="patient.read", now=now)
+    )
 
 
 async def update_patient(

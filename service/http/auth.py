@@ -99,7 +99,7 @@ def known_query_guard(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     """Refuse query parameters the route does not declare (no ids smuggled past the schema)."""
-    if not connection.query_params or handler.opt.get("signed_query"):
+    if not connection.query_params:
         return
     allowed: dict[tuple[str, str], frozenset[str]] = resources(connection.app.state).extras.get(
         "query_params", {}

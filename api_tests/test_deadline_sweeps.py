@@ -11,6 +11,7 @@ from api_tests import builders
 from api_tests.sms_helpers import escalations
 from db.models import AuditEvent, FollowUp, Referral
 from service.escalations.notices import patient_ref
+from service.referrals import service as referrals
 from service.wards.schemas import EscalationPolicy
 
 ON_CALL = "+442079460777"
@@ -193,3 +194,75 @@ async def test_concerns_from_an_agency_and_from_the_ward(db, client, app, clock)
         )
     ).all()
     assert sorted(outcomes) == ["allowed", "allowed", "denied"]
+
+
+async def test_a_readmission_stops_the_follow_up_being_chased(
+    db, sms_client, sms_app, clock, sms_worker, fake_twilio
+):
+    ward = await builders.ward(db, escalation_policy=EscalationPolicy(on_call_phone=ON_CALL))
+    key_worker = await builders.user(db, "ward_staff", ward_id=ward.id, mobile=builders.mobile())
+    headers = builders.bearer(sms_app, key_worker)
+    patient_id = await _discharge(sms_client, headers, key_worker, suicide_risk=True)
+    clock.advance(timedelta(hours=6))
+    back = await sms_client.post(
+        f"/api/v1/patients/{patient_id}/admissions",
+        json={"admitted_at": clock.now().isoformat()},
+        headers=headers,
+    )
+    assert back.status_code == 201, back.text
+
+    for _ in range(4):  # past the 24 h warning and the 48 h breach
+        clock.advance(timedelta(hours=12))
+        await sms_worker.run_once()
+        await sms_worker.run_once()
+
+    assert fake_twilio.accepted == []
+    assert await escalations(db, uuid.UUID(patient_id)) == []
+    follow_up = await db.scalar(select(FollowUp))
+    assert follow_up is not None and follow_up.status == "breached"  # left the due set
+    detail = await db.scalar(
+        select(AuditEvent.detail).where(AuditEvent.action == "follow_up.breach")
+    )
+    assert detail == {"not_escalated": "readmitted"}
+
+
+async def test_a_late_answer_settles_the_unanswered_escalation(db, client, app, clock, sms_worker):
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    agency = await builders.agency(db)
+    worker = await builders.user(db, "agency_worker", agency_id=agency.id)
+    patient = await builders.home_patient(db, ward.id)
+    await builders.consent(db, patient.id, agency.id, nurse.id, given_at=clock.now())
+    referral = await builders.referral(db, patient.id, agency.id, nurse.id, at=clock.now())
+    clock.advance(timedelta(days=2, minutes=1))
+    await sms_worker.run_once("referrals")
+    [escalation] = await escalations(db, patient.id)
+    assert escalation.status == "open"
+
+    accepted = await client.post(
+        f"/api/v1/referrals/{referral.id}/accept", json={}, headers=builders.bearer(app, worker)
+    )
+    assert accepted.status_code == 200, accepted.text
+    await db.refresh(escalation)
+    assert (escalation.status, escalation.resolved_by) == ("resolved", worker.id)
+    assert escalation.resolution_note == "The referral was accepted."
+
+
+async def test_a_referral_on_hold_is_not_chased_until_the_next_discharge(db, clock, sms_worker):
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    agency = await builders.agency(db)
+    patient = await builders.home_patient(db, ward.id)
+    referral = await builders.referral(db, patient.id, agency.id, nurse.id, at=clock.now())
+    await referrals.pause_open_referrals(db, patient.id, clock.now(), nurse.id)
+    await db.commit()
+
+    clock.advance(timedelta(days=3))
+    await sms_worker.run_once("referrals")
+    assert await escalations(db, patient.id) == []
+
+    await referrals.resume_paused_referrals(db, patient.id, clock.now(), nurse.id)
+    await db.commit()
+    await sms_worker.run_once("referrals")
+    [escalation] = await escalations(db, patient.id)
+    assert (escalation.reason, escalation.source_id) == ("referral_unanswered", str(referral.id))

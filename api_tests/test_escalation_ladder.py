@@ -204,6 +204,14 @@ async def test_a_level_with_nobody_to_text_passes_its_notice_up(db, clock, sms_w
         )
     )
     assert note == "texted 1 of 1 at level 2 (nobody reachable at level 1; passed to level 2)"
+    # The escalation itself stands at the level that was told, with that level's deadline,
+    # so the next climb does not text the on-call line a second time for the same step.
+    await db.refresh(row)
+    assert (row.level, row.ack_due_at) == (2, clock.now() + timedelta(hours=8))
+    await _tick(sms_worker, clock, 8 * 60)
+    await db.refresh(row)
+    assert row.level == 3
+    assert [m.to for m in fake_twilio.accepted] == [ON_CALL]  # nobody at level 3 to text
 
 
 async def test_three_misses_in_a_row_make_the_no_reply_urgent(db, clock, sms_worker, fake_twilio):
@@ -312,3 +320,25 @@ async def test_an_urgent_escalation_reaching_level_two_tells_the_consenting_care
         )
     ).all()
     assert kinds.count("carer_notified") == 1
+
+
+async def test_a_prompt_that_never_left_closes_the_check_in_without_an_escalation(
+    db, clock, sms_worker, fake_twilio
+):
+    ward = await builders.ward(db)
+    patient = await discharged_patient(db, ward.id, clock.now())
+    # Only the check-in sweep runs (as when the SMS cap holds every patient text): the prompt
+    # and the reminder wait in the outbox, and the reply window closes.
+    for minutes in (24 * 60, 120, 120):
+        clock.advance(timedelta(minutes=minutes))
+        await sms_worker.run_once("checkins")
+
+    first = (await check_ins(db, patient.id))[0]
+    assert (first.status, first.status_reason) == ("missed", "not_sent")
+    assert await escalations(db, patient.id) == []
+    held = await db.scalars(
+        select(OutboxMessage.status).where(OutboxMessage.check_in_id == first.id)
+    )
+    assert sorted(held.all()) == ["cancelled", "cancelled"]  # never sent after the close
+    await _tick(sms_worker, clock)
+    assert fake_twilio.accepted == []

@@ -1,8 +1,8 @@
 """What the ward board shows: one ward's live work, for its own staff, audited as one read.
 
-Open escalations and waiting referrals come from their domains' list functions (which audit
-themselves); follow-up clocks and today's silent check-ins have no ward-wide list elsewhere,
-so they are read here, always filtered to the caller's own ward.
+Waiting referrals come from their domain's list function (which audits itself); open
+escalations (in board order), follow-up clocks and today's silent check-ins are read here,
+always filtered to the caller's own ward, and audited in the one `board.read` event.
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Agency, CheckIn, Escalation, FollowUp, Patient, Referral, Ward
 from service import audit
 from service.errors import NotFound
-from service.escalations.service import list_escalations
 from service.pagination import MAX_LIMIT
 from service.principal import Principal
 from service.referrals.service import list_referrals
@@ -71,27 +70,46 @@ async def ward_board(session: AsyncSession, caller: Principal, now: datetime) ->
         raise NotFound("No such ward.")
     tz = ZoneInfo(ward.timezone)
 
-    open_rows: list[Escalation] = []
-    for status in ("open", "acknowledged"):
-        rows, _ = await list_escalations(
-            session, caller, now=now, cursor=None, limit=MAX_LIMIT, status=status
-        )
-        open_rows += rows
-    open_rows.sort(
-        key=lambda e: (e.status != "open", SEVERITY_RANK.get(e.severity, 9), -e.level, e.ack_due_at)
-    )
-
-    follow_ups = list(
+    # Ordered in the query, so a flood of routine escalations cannot push the most overdue,
+    # highest-level ones off the page.
+    open_rows = list(
         (
             await session.scalars(
-                select(FollowUp)
-                .join(Patient, Patient.id == FollowUp.patient_id)
-                .where(Patient.ward_id == ward_id, FollowUp.status.in_(("pending", "breached")))
-                .order_by(FollowUp.due_at, FollowUp.id)
+                select(Escalation)
+                .where(
+                    Escalation.ward_id == ward_id,
+                    Escalation.status.in_(("open", "acknowledged")),
+                )
+                .order_by(
+                    Escalation.status.desc(),  # "open" before "acknowledged"
+                    case(SEVERITY_RANK, value=Escalation.severity, else_=9),
+                    Escalation.level.desc(),
+                    Escalation.ack_due_at,
+                    Escalation.id,
+                )
                 .limit(MAX_LIMIT)
             )
         ).all()
     )
+
+    # Live clocks first, then breaches still without a successful contact (latest first),
+    # each with its own limit so old breaches never hide a clock running today. Only
+    # patients at home: a readmission or a closed record stops the clock mattering.
+    at_home = select(Patient.id).where(Patient.ward_id == ward_id, Patient.status == "discharged")
+    follow_ups: list[FollowUp] = []
+    for status, order in (
+        ("pending", (FollowUp.due_at, FollowUp.id)),
+        ("breached", (FollowUp.due_at.desc(), FollowUp.id)),
+    ):
+        follow_ups += (
+            await session.scalars(
+                select(FollowUp)
+                .where(FollowUp.patient_id.in_(at_home), FollowUp.status == status)
+                .order_by(*order)
+                .limit(MAX_LIMIT)
+            )
+        ).all()
+    follow_ups.sort(key=lambda f: (f.due_at, f.id))
 
     start, end = today_bounds(now, tz)
     check_ins = list(
@@ -145,6 +163,7 @@ async def ward_board(session: AsyncSession, caller: Principal, now: datetime) ->
         object_id=ward_id,
         detail={
             "patient_ids": sorted(str(p) for p in patient_ids),
+            "escalation_ids": [str(e.id) for e in open_rows],
             "follow_up_ids": [str(f.id) for f in follow_ups],
             "check_in_ids": [str(c.id) for c in check_ins],
         },

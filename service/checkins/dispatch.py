@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import CheckIn, OutboxMessage, Patient
@@ -31,7 +31,8 @@ Step = Literal[
 SWEEP_BATCH = 200
 # Three silent check-ins in a row make the no_reply escalation urgent.
 MISSES_FOR_URGENT = 3
-DELIVERY_FAILED = ("undelivered", "failed")
+# Prompt statuses after which silence is the patient's: the carrier took the text.
+REACHED_CARRIER = ("sent", "delivered")
 CHECKIN_ACTOR = SystemActor("checkins")
 
 
@@ -171,12 +172,23 @@ async def _remind_or_close(
 async def mark_missed(session: AsyncSession, check_in: CheckIn, now: datetime) -> None:
     """No reply by the end of the reply window: close it and tell the ward (`no_reply`).
 
-    A prompt that could not be delivered raised `undeliverable` already; silence there says
-    nothing about the patient, so no second escalation. Several misses in a row are urgent.
+    Silence means something only if the prompt reached the carrier. A failed prompt raised
+    `undeliverable` already (the check-in closes with that reason); one that never left (held
+    by the SMS cap, still in flight, unconfirmed) is withdrawn and the check-in closes as
+    `not_sent`. Neither raises `no_reply` nor counts towards a run of misses, which makes the
+    escalation urgent after several real misses in a row.
     """
-    _close(check_in, "missed", None, now)
-    if await _prompt_failed(session, check_in):
+    prompt_status = await session.scalar(
+        select(OutboxMessage.status).where(
+            OutboxMessage.dedupe_key == f"checkin:{check_in.id}:prompt"
+        )
+    )
+    if prompt_status not in REACHED_CARRIER:
+        await _withdraw_queued(session, check_in, now)
+        failed = prompt_status in ("undelivered", "failed")
+        _close(check_in, "missed", "undeliverable" if failed else "not_sent", now)
         return
+    _close(check_in, "missed", None, now)
     misses = await _misses_in_a_row(session, check_in)
     patient = await session.get(Patient, check_in.patient_id)
     assert patient is not None
@@ -194,16 +206,16 @@ async def mark_missed(session: AsyncSession, check_in: CheckIn, now: datetime) -
     )
 
 
-async def _prompt_failed(session: AsyncSession, check_in: CheckIn) -> bool:
-    failed = await session.scalar(
-        select(OutboxMessage.id)
-        .where(
-            OutboxMessage.check_in_id == check_in.id,
-            OutboxMessage.status.in_(DELIVERY_FAILED),
+async def _withdraw_queued(session: AsyncSession, check_in: CheckIn, now: datetime) -> None:
+    """A prompt or reminder still waiting to go would arrive after the check-in closed."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.check_in_id == check_in.id, OutboxMessage.status == "queued")
+        .values(
+            status="cancelled", status_reason="check_in_closed", finished_at=now, updated_at=now
         )
-        .limit(1)
+        .execution_options(synchronize_session=False)
     )
-    return failed is not None
 
 
 async def _misses_in_a_row(session: AsyncSession, check_in: CheckIn) -> int:
@@ -214,6 +226,8 @@ async def _misses_in_a_row(session: AsyncSession, check_in: CheckIn) -> int:
             CheckIn.patient_id == check_in.patient_id,
             CheckIn.due_at < check_in.due_at,
             CheckIn.status.in_(("answered", "missed")),
+            # A prompt that never reached the patient is nobody's silence.
+            CheckIn.status_reason.is_(None),
         )
         .order_by(CheckIn.due_at.desc())
         .limit(MISSES_FOR_URGENT)

@@ -18,7 +18,6 @@ from db.models import Escalation, Ward
 from service import audit
 from service.escalations import notices
 from service.escalations.service import LADDER_ACTOR, ack_minutes, history_event
-from service.feedback.service import carer_notice
 
 CLAIM_BATCH = 200
 
@@ -66,18 +65,6 @@ async def climb(session: AsyncSession, escalation: Escalation, now: datetime) ->
     session.add(
         history_event(escalation, "notified", now, LADDER_ACTOR, from_status="open", note=told)
     )
-    # Only an urgent escalation that reaches level 2 tells the carer, and only with consent.
-    if await carer_notice(session, escalation, now) is not None:
-        session.add(
-            history_event(
-                escalation,
-                "carer_notified",
-                now,
-                LADDER_ACTOR,
-                from_status="open",
-                note="the nominated carer was asked to contact the ward",
-            )
-        )
     audit.record(
         session,
         LADDER_ACTOR,

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Escalation, OutboxMessage, Patient, User, Ward
+from service.feedback.service import carer_notice
 from service.sms import outbox
 
 TOP_LEVEL = 3
@@ -123,15 +124,28 @@ def escalation_text(escalation: Escalation) -> str:
 
 
 async def announce(session: AsyncSession, escalation: Escalation, now: datetime) -> str:
-    """Text the people at the escalation's current level; returns a note for its history."""
+    """Text the people at the escalation's current level; returns a note for its history.
+
+    With nobody to text at that level the escalation itself moves up to the level that was
+    told, with that level's deadline, so the next climb texts new people, not the same ones.
+    An urgent escalation at level 2 or above also tells the consenting carer (once).
+    """
+    # Imported here: the escalations service imports this module when raising.
+    from service.escalations.service import LADDER_ACTOR, ack_minutes, history_event
+
     ward = await session.get(Ward, escalation.ward_id)
     if ward is None:
         return "ward not found; nobody could be texted"
-    told_level, recipients = await recipients_at(
-        session, ward, escalation.patient_id, escalation.level
-    )
+    asked_level = escalation.level
+    told_level, recipients = await recipients_at(session, ward, escalation.patient_id, asked_level)
     if not recipients:
-        return f"nobody reachable at level {escalation.level} or above; see the ward board"
+        return f"nobody reachable at level {asked_level} or above; see the ward board"
+    if told_level != asked_level:
+        escalation.level = told_level
+        escalation.ack_due_at = now + timedelta(
+            minutes=ack_minutes(ward.escalation_policy, escalation.severity, told_level)
+        )
+        escalation.updated_at = now
     queued = await text_staff(
         session,
         recipients,
@@ -143,9 +157,20 @@ async def announce(session: AsyncSession, escalation: Escalation, now: datetime)
         patient_id=escalation.patient_id,
         ward_id=escalation.ward_id,
     )
+    if await carer_notice(session, escalation, now) is not None:
+        session.add(
+            history_event(
+                escalation,
+                "carer_notified",
+                now,
+                LADDER_ACTOR,
+                from_status="open",
+                note="the nominated carer was asked to contact the ward",
+            )
+        )
     passed_up = (
-        f" (nobody reachable at level {escalation.level}; passed to level {told_level})"
-        if told_level != escalation.level
+        f" (nobody reachable at level {asked_level}; passed to level {told_level})"
+        if told_level != asked_level
         else ""
     )
     return f"texted {queued} of {len(recipients)} at level {told_level}{passed_up}"

@@ -28,7 +28,7 @@ from service.pagination import decode_cursor, page_after, split_page
 from service.principal import Principal, SystemActor
 
 Actor = Principal | SystemActor | None
-LADDER_ACTOR = SystemActor("escalation_ladder")
+LADDER_ACTOR = SystemActor("ladder")  # audit roles hold 20 characters: "system:ladder"
 
 # Used when a ward's policy lacks a value (the ward schema always fills them in).
 DEFAULT_ACK_MINUTES: dict[str, list[int]] = {"urgent": [15, 30, 60], "routine": [240, 480, 1440]}
@@ -351,19 +351,27 @@ async def resolve(
     )
     if row.status == "resolved":
         raise Conflict("This escalation is already resolved.")
-    previous = row.status
-    if row.acknowledged_at is None:
-        # Resolving answers the escalation: it counts as the acknowledgement too.
-        row.acknowledged_at = now
-        row.acknowledged_by = caller.user_id
-    row.status = "resolved"
-    row.resolved_at = now
-    row.resolved_by = caller.user_id
-    row.resolution_note = note
-    row.updated_at = now
-    session.add(history_event(row, "resolved", now, caller, from_status=previous, note=note))
+    _mark_resolved(session, row, caller, now, note)
     await session.flush()
     return row
+
+
+def _mark_resolved(
+    session: AsyncSession, row: Escalation, actor: Actor, now: datetime, note: str
+) -> None:
+    """Close the escalation with its note and history. Resolving answers it, so it counts as
+    the acknowledgement too when nobody had acknowledged it."""
+    previous = row.status
+    user_id, _ = _actor_fields(actor)
+    if row.acknowledged_at is None:
+        row.acknowledged_at = now
+        row.acknowledged_by = user_id
+    row.status = "resolved"
+    row.resolved_at = now
+    row.resolved_by = user_id
+    row.resolution_note = note
+    row.updated_at = now
+    session.add(history_event(row, "resolved", now, actor, from_status=previous, note=note))
 
 
 async def resolve_for_source(
@@ -389,17 +397,7 @@ async def resolve_for_source(
     )
     if row is None or row.status == "resolved":
         return None
-    previous = row.status
-    user_id, _ = _actor_fields(actor)
-    if row.acknowledged_at is None:
-        row.acknowledged_at = now
-        row.acknowledged_by = user_id
-    row.status = "resolved"
-    row.resolved_at = now
-    row.resolved_by = user_id
-    row.resolution_note = note
-    row.updated_at = now
-    session.add(history_event(row, "resolved", now, actor, from_status=previous, note=note))
+    _mark_resolved(session, row, actor, now, note)
     audit.record(
         session,
         actor,

@@ -101,6 +101,25 @@ async def claim_overdue(session: AsyncSession, now: datetime, limit: int = 100) 
     return list(rows.all())
 
 
+async def no_longer_due(session: AsyncSession, follow_up: FollowUp) -> str | None:
+    """Why nobody should chase this follow-up any more ("readmitted", "closed"), or None."""
+    readmitted = await session.scalar(
+        select(Episode.id)
+        .where(
+            Episode.patient_id == follow_up.patient_id,
+            Episode.admitted_at
+            > select(Episode.discharged_at)
+            .where(Episode.id == follow_up.episode_id)
+            .scalar_subquery(),
+        )
+        .limit(1)
+    )
+    if readmitted is not None:
+        return "readmitted"
+    status = await session.scalar(select(Patient.status).where(Patient.id == follow_up.patient_id))
+    return "closed" if status == "closed" else None
+
+
 async def mark_breached(
     session: AsyncSession,
     follow_up: FollowUp,
@@ -115,6 +134,8 @@ async def mark_breached(
     ward_id = await session.scalar(
         select(Patient.ward_id).where(Patient.id == follow_up.patient_id)
     )
+    assert ward_id is not None
+    moot = await no_longer_due(session, follow_up)
     audit.record(
         session,
         actor,
@@ -124,8 +145,13 @@ async def mark_breached(
         ward_id=ward_id,
         object_type="follow_up",
         object_id=follow_up.id,
+        detail={"not_escalated": moot} if moot else None,
     )
-    assert ward_id is not None
+    if moot:
+        # The clock still ran out (reports judge it), but nobody is sent to find a patient
+        # who is back on the ward or whose record is closed.
+        await session.flush()
+        return True
     await raise_escalation(
         session,
         patient_id=follow_up.patient_id,

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import FollowUp, Patient, Ward
 from service import audit
 from service.escalations import notices
-from service.follow_ups.service import BREACH_ACTOR
+from service.follow_ups.service import BREACH_ACTOR, no_longer_due
 
 WARN_BEFORE = timedelta(hours=24)
 CLAIM_BATCH = 200
@@ -45,6 +45,8 @@ async def warn(session: AsyncSession, follow_up: FollowUp, now: datetime) -> int
     if follow_up.status != "pending" or follow_up.warned_at is not None:
         return 0
     follow_up.warned_at = now
+    if await no_longer_due(session, follow_up) is not None:
+        return 0  # back on the ward or closed: nothing to warn about
     ward = await session.scalar(
         select(Ward)
         .join(Patient, Patient.ward_id == Ward.id)

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,7 @@ from db.models.referrals import OPEN_REFERRAL_STATUSES
 from service import audit
 from service.agencies.service import active_agency
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.escalations.service import resolve_for_source
 from service.pagination import decode_cursor, page_after, split_page
 from service.patients.access import patient_for_staff
 from service.principal import Principal
@@ -328,6 +329,16 @@ async def transition(
     if action == "decline":
         referral.decline_reason = note
     session.add(_history(referral, previous, now, caller.user_id, note))
+    # An answer (or the end of the referral) settles the ward's "unanswered" escalation.
+    await resolve_for_source(
+        session,
+        reason="referral_unanswered",
+        source_type="referral",
+        source_id=referral.id,
+        now=now,
+        note=f"The referral was {move.past_tense}.",
+        actor=caller,
+    )
     await session.flush()
     return referral
 
@@ -394,5 +405,14 @@ async def resume_paused_referrals(
     resumed = [r for r in referrals if r.id in paused]
     for referral in resumed:
         session.add(_history(referral, referral.status, now, by, RESUME_NOTE))
+    if resumed:
+        # The deadline sweep looks at them afresh (a statement, not attributes: the rows may
+        # be stale in this session since the sweep set the marker).
+        await session.execute(
+            update(Referral)
+            .where(Referral.id.in_([r.id for r in resumed]))
+            .values(unanswered_escalated_at=None)
+            .execution_options(synchronize_session="fetch")
+        )
     await session.flush()
     return [r.id for r in resumed]

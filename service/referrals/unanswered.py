@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Patient, Referral
 from service.escalations.service import raise_escalation
 from service.principal import SystemActor
+from service.referrals.service import paused_among
 
 REFERRALS_ACTOR = SystemActor("referrals")
 CLAIM_BATCH = 200
@@ -41,6 +42,10 @@ async def escalate_unanswered(session: AsyncSession, referral: Referral, now: da
     if referral.status != "pending" or referral.unanswered_escalated_at is not None:
         return
     referral.unanswered_escalated_at = now
+    if await paused_among(session, [referral.id]):
+        # On hold while the patient is back on the ward; the next discharge resumes it and
+        # clears the marker, so a deadline still missed then is escalated.
+        return
     ward_id = await session.scalar(select(Patient.ward_id).where(Patient.id == referral.patient_id))
     assert ward_id is not None
     await raise_escalation(

@@ -363,10 +363,15 @@ async def _escalate_daily_cap(
 
 
 async def sent_in_last_hour(session: AsyncSession, now: datetime) -> int:
+    """Texts to patients and carers started in the last hour. Staff alerts are not counted:
+    they are never held, and must not keep the pause going."""
     count = await session.scalar(
         select(func.count())
         .select_from(OutboxMessage)
-        .where(OutboxMessage.sending_started_at > now - timedelta(hours=1))
+        .where(
+            OutboxMessage.sending_started_at > now - timedelta(hours=1),
+            OutboxMessage.recipient_kind != "staff",
+        )
     )
     return int(count or 0)
 

@@ -188,9 +188,11 @@ async def test_two_workers_handle_every_due_item_exactly_once(
     assert climbs == 150
 
     # Each breach raised one escalation (opened once, announced once) and climbed nothing.
+    # With no key worker to text, the announcement went to level 2 (the on-call line), and
+    # the escalation stands there.
     raised = [e for e in escalations.values() if e.id not in climbing_ids]
     assert sorted(e.source_id for e in raised) == sorted(breached_ids)
-    assert all(e.level == 1 and e.reason == "follow_up_due" for e in raised)
+    assert all(e.level == 2 and e.reason == "follow_up_due" for e in raised)
     for e in raised:
         assert events[(e.id, "opened")] == 1
         assert events[(e.id, "notified")] == 1

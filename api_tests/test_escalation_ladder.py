@@ -342,3 +342,35 @@ async def test_a_prompt_that_never_left_closes_the_check_in_without_an_escalatio
     assert sorted(held.all()) == ["cancelled", "cancelled"]  # never sent after the close
     await _tick(sms_worker, clock)
     assert fake_twilio.accepted == []
+
+
+async def test_a_staff_alert_that_fails_is_noted_on_the_escalation(
+    db, clock, sms_worker, fake_twilio
+):
+    ward, key_worker, _ = await _ward_with_ladder(db)
+    patient = await builders.home_patient(db, ward.id, key_worker_id=key_worker.id)
+    fake_twilio.fail_for(key_worker.mobile, "invalid_number")
+    row = await raise_escalation(
+        db,
+        patient_id=patient.id,
+        ward_id=ward.id,
+        reason="help_request",
+        severity="urgent",
+        source_type="test",
+        source_id="bad-staff-number",
+        now=clock.now(),
+    )
+    await db.commit()
+    await _tick(sms_worker, clock)
+
+    events = (
+        await db.scalars(
+            select(EscalationEvent)
+            .where(EscalationEvent.escalation_id == row.id)
+            .order_by(EscalationEvent.id)
+        )
+    ).all()
+    assert [e.kind for e in events] == ["opened", "notified", "notice_not_delivered"]
+    assert events[-1].note == "The text to a staff member was not delivered (error 21211)."
+    # The patient's own channel is untouched: no number flag, no undeliverable escalation.
+    assert [e.reason for e in await escalations(db, patient.id)] == ["help_request"]

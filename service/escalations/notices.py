@@ -212,3 +212,35 @@ async def alert_sms_paused(session: AsyncSession, now: datetime) -> int:
             ward_id=ward.id,
         )
     return queued
+
+
+async def notice_not_delivered(
+    session: AsyncSession, message: OutboxMessage, now: datetime, why: str
+) -> None:
+    """A staff text about an escalation failed or could not be confirmed: say so in the
+    escalation's history, so the board and the API show who was not reached. The ladder
+    needs no help: unacknowledged, the escalation climbs at its deadline anyway."""
+    # Imported here: the escalations service imports this module when raising.
+    from service.escalations.service import LADDER_ACTOR, history_event
+
+    prefix, _, rest = message.dedupe_key.partition(":")
+    if prefix != "escalation" or message.recipient_kind != "staff":
+        return
+    try:
+        escalation_id = uuid.UUID(rest.split(":", 1)[0])
+    except ValueError:
+        return
+    escalation = await session.get(Escalation, escalation_id)
+    if escalation is None:
+        return
+    who = "a staff member" if message.user_id else "the ward's on-call or crisis line"
+    session.add(
+        history_event(
+            escalation,
+            "notice_not_delivered",
+            now,
+            LADDER_ACTOR,
+            from_status=escalation.status,
+            note=f"The text to {who} was not delivered ({why}).",
+        )
+    )

@@ -123,7 +123,11 @@ async def flag_number(
 async def delivery_failed(
     session: AsyncSession, message: OutboxMessage, error_code: int | None, now: datetime
 ) -> None:
-    """A patient's message was refused or not delivered: close, flag, or tell staff."""
+    """A patient's message was refused or not delivered: close, flag, or tell staff. A staff
+    alert that failed is noted on its escalation."""
+    if message.recipient_kind == "staff":
+        await _staff_notice_failed(session, message, now, f"error {error_code or 'unknown'}")
+        return
     if message.recipient_kind != "patient" or message.patient_id is None:
         return
     patient_id = message.patient_id
@@ -169,6 +173,9 @@ async def delivery_unconfirmed(
     session: AsyncSession, message: OutboxMessage, now: datetime
 ) -> None:
     """An ambiguous send nobody could confirm: staff decide; we never resend blindly."""
+    if message.recipient_kind == "staff":
+        await _staff_notice_failed(session, message, now, "delivery could not be confirmed")
+        return
     if message.recipient_kind != "patient" or message.patient_id is None:
         return
     ward_id = await session.scalar(select(Patient.ward_id).where(Patient.id == message.patient_id))
@@ -197,3 +204,12 @@ def _undeliverable_note(error_code: int | None) -> str:
     if error_code:
         return f"A text to the patient could not be delivered (Twilio error {error_code})."
     return "A text to the patient could not be delivered."
+
+
+async def _staff_notice_failed(
+    session: AsyncSession, message: OutboxMessage, now: datetime, why: str
+) -> None:
+    # Imported here: the notices build on the outbox, which builds on this module.
+    from service.escalations.notices import notice_not_delivered
+
+    await notice_not_delivered(session, message, now, why)

@@ -244,7 +244,12 @@ async def test_a_late_answer_settles_the_unanswered_escalation(db, client, app, 
     )
     assert accepted.status_code == 200, accepted.text
     await db.refresh(escalation)
-    assert (escalation.status, escalation.resolved_by) == ("resolved", worker.id)
+    # Closed by the system: the agency's answer is not the ward's acknowledgement.
+    assert (escalation.status, escalation.resolved_by, escalation.acknowledged_at) == (
+        "resolved",
+        None,
+        None,
+    )
     assert escalation.resolution_note == "The referral was accepted."
 
 
@@ -266,3 +271,32 @@ async def test_a_referral_on_hold_is_not_chased_until_the_next_discharge(db, clo
     await sms_worker.run_once("referrals")
     [escalation] = await escalations(db, patient.id)
     assert (escalation.reason, escalation.source_id) == ("referral_unanswered", str(referral.id))
+
+
+async def test_an_admission_answers_the_escalations_about_the_patient_at_home(
+    db, sms_client, sms_app, clock, sms_worker, fake_twilio
+):
+    ward = await builders.ward(db, escalation_policy=EscalationPolicy(on_call_phone=ON_CALL))
+    key_worker = await builders.user(db, "ward_staff", ward_id=ward.id, mobile=builders.mobile())
+    headers = builders.bearer(sms_app, key_worker)
+    patient_id = await _discharge(sms_client, headers, key_worker, suicide_risk=True)
+    clock.advance(timedelta(hours=48, minutes=1))
+    await sms_worker.run_once()
+    [escalation] = await escalations(db, uuid.UUID(patient_id))
+    assert (escalation.reason, escalation.status) == ("follow_up_due", "open")
+    texts_before = len(fake_twilio.accepted)
+
+    clock.advance(timedelta(minutes=10))
+    back = await sms_client.post(
+        f"/api/v1/patients/{patient_id}/admissions",
+        json={"admitted_at": clock.now().isoformat()},
+        headers=headers,
+    )
+    assert back.status_code == 201, back.text
+    await db.refresh(escalation)
+    assert (escalation.status, escalation.resolved_by) == ("resolved", key_worker.id)
+
+    clock.advance(timedelta(hours=6))  # past every urgent deadline: nobody is texted
+    await sms_worker.run_once()
+    await sms_worker.run_once()
+    assert len(fake_twilio.accepted) == texts_before

@@ -211,7 +211,19 @@ async def test_a_level_with_nobody_to_text_passes_its_notice_up(db, clock, sms_w
     await _tick(sms_worker, clock, 8 * 60)
     await db.refresh(row)
     assert row.level == 3
-    assert [m.to for m in fake_twilio.accepted] == [ON_CALL]  # nobody at level 3 to text
+    # Nobody at level 3 (no crisis line): the nearest level below is told again, not nobody.
+    assert [m.to for m in fake_twilio.accepted] == [ON_CALL, ON_CALL]
+    notes = (
+        await db.scalars(
+            select(EscalationEvent.note)
+            .where(EscalationEvent.escalation_id == row.id, EscalationEvent.kind == "notified")
+            .order_by(EscalationEvent.id)
+        )
+    ).all()
+    assert (
+        notes[-1]
+        == "texted 1 of 1 at level 2 (nobody reachable at level 3 or above; level 2 again)"
+    )
 
 
 async def test_three_misses_in_a_row_make_the_no_reply_urgent(db, clock, sms_worker, fake_twilio):
@@ -334,7 +346,7 @@ async def test_a_prompt_that_never_left_closes_the_check_in_without_an_escalatio
         await sms_worker.run_once("checkins")
 
     first = (await check_ins(db, patient.id))[0]
-    assert (first.status, first.status_reason) == ("missed", "not_sent")
+    assert (first.status, first.status_reason) == ("skipped", "not_sent")
     assert await escalations(db, patient.id) == []
     held = await db.scalars(
         select(OutboxMessage.status).where(OutboxMessage.check_in_id == first.id)
@@ -371,6 +383,32 @@ async def test_a_staff_alert_that_fails_is_noted_on_the_escalation(
         )
     ).all()
     assert [e.kind for e in events] == ["opened", "notified", "notice_not_delivered"]
-    assert events[-1].note == "The text to a staff member was not delivered (error 21211)."
+    assert events[-1].note == (
+        "The text to a staff member at level 1 was not delivered (error 21211)."
+    )
     # The patient's own channel is untouched: no number flag, no undeliverable escalation.
     assert [e.reason for e in await escalations(db, patient.id)] == ["help_request"]
+
+
+async def test_a_delivered_reminder_makes_the_silence_count_even_if_the_prompt_is_unknown(
+    db, clock, sms_worker, fake_twilio
+):
+    ward = await builders.ward(db)
+    patient = await discharged_patient(db, ward.id, clock.now())
+    clock.advance(timedelta(hours=24))
+    await sms_worker.run_once("checkins")  # prompt queued
+    fake_twilio.fail_next("server_error")  # an ambiguous send: the prompt becomes unknown
+    await sms_worker.run_once("outbox")
+    first = (await check_ins(db, patient.id))[0]
+    prompt = await db.scalar(
+        select(OutboxMessage).where(OutboxMessage.dedupe_key == f"checkin:{first.id}:prompt")
+    )
+    assert prompt is not None and prompt.status == "unknown"
+
+    await _tick(sms_worker, clock, 120)  # the reminder goes and is accepted
+    await _tick(sms_worker, clock, 120)  # the reply window closes
+    await db.refresh(first)
+    assert first.status == "missed"
+    # The unconfirmed prompt is raised on its own; the silence after the reminder is real.
+    reasons = sorted(e.reason for e in await escalations(db, patient.id))
+    assert reasons == ["no_reply", "undeliverable"]

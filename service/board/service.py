@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from db.models import Agency, CheckIn, Escalation, FollowUp, Patient, Referral, Ward
+from db.models import Agency, CheckIn, Episode, Escalation, FollowUp, Patient, Referral, Ward
 from service import audit
 from service.errors import NotFound
 from service.pagination import MAX_LIMIT
@@ -81,7 +82,7 @@ async def ward_board(session: AsyncSession, caller: Principal, now: datetime) ->
                     Escalation.status.in_(("open", "acknowledged")),
                 )
                 .order_by(
-                    Escalation.status.desc(),  # "open" before "acknowledged"
+                    case({"open": 0, "acknowledged": 1}, value=Escalation.status, else_=2),
                     case(SEVERITY_RANK, value=Escalation.severity, else_=9),
                     Escalation.level.desc(),
                     Escalation.ack_due_at,
@@ -96,6 +97,17 @@ async def ward_board(session: AsyncSession, caller: Principal, now: datetime) ->
     # each with its own limit so old breaches never hide a clock running today. Only
     # patients at home: a readmission or a closed record stops the clock mattering.
     at_home = select(Patient.id).where(Patient.ward_id == ward_id, Patient.status == "discharged")
+    # A follow-up of an earlier stay is moot once the patient was admitted again after it.
+    its_stay, later_stay = aliased(Episode), aliased(Episode)
+    superseded = (
+        select(later_stay.id)
+        .join(its_stay, its_stay.id == FollowUp.episode_id)
+        .where(
+            later_stay.patient_id == FollowUp.patient_id,
+            later_stay.admitted_at > its_stay.discharged_at,
+        )
+        .exists()
+    )
     follow_ups: list[FollowUp] = []
     for status, order in (
         ("pending", (FollowUp.due_at, FollowUp.id)),
@@ -104,7 +116,7 @@ async def ward_board(session: AsyncSession, caller: Principal, now: datetime) ->
         follow_ups += (
             await session.scalars(
                 select(FollowUp)
-                .where(FollowUp.patient_id.in_(at_home), FollowUp.status == status)
+                .where(FollowUp.patient_id.in_(at_home), FollowUp.status == status, ~superseded)
                 .order_by(*order)
                 .limit(MAX_LIMIT)
             )

@@ -172,21 +172,24 @@ async def _remind_or_close(
 async def mark_missed(session: AsyncSession, check_in: CheckIn, now: datetime) -> None:
     """No reply by the end of the reply window: close it and tell the ward (`no_reply`).
 
-    Silence means something only if the prompt reached the carrier. A failed prompt raised
-    `undeliverable` already (the check-in closes with that reason); one that never left (held
-    by the SMS cap, still in flight, unconfirmed) is withdrawn and the check-in closes as
-    `not_sent`. Neither raises `no_reply` nor counts towards a run of misses, which makes the
-    escalation urgent after several real misses in a row.
+    Texts still queued for it are withdrawn first (they would arrive after the close).
+    Silence means something only if the prompt or the reminder reached the carrier; if
+    neither did (failed, held by the SMS cap, unconfirmed), the check-in is `skipped` with
+    the reason, raises nothing (a failure raised `undeliverable` already) and does not count
+    towards a run of misses. Several real misses in a row make the escalation urgent.
     """
-    prompt_status = await session.scalar(
-        select(OutboxMessage.status).where(
-            OutboxMessage.dedupe_key == f"checkin:{check_in.id}:prompt"
-        )
+    await _withdraw_queued(session, check_in, now)
+    statuses = set(
+        (
+            await session.scalars(
+                select(OutboxMessage.status).where(OutboxMessage.check_in_id == check_in.id)
+            )
+        ).all()
     )
-    if prompt_status not in REACHED_CARRIER:
-        await _withdraw_queued(session, check_in, now)
-        failed = prompt_status in ("undelivered", "failed")
-        _close(check_in, "missed", "undeliverable" if failed else "not_sent", now)
+    # No text on record at all should not happen; when unsure, the safe side is to escalate.
+    if statuses and not statuses & set(REACHED_CARRIER):
+        failed = bool(statuses & {"undelivered", "failed"})
+        _close(check_in, "skipped", "undeliverable" if failed else "not_sent", now)
         return
     _close(check_in, "missed", None, now)
     misses = await _misses_in_a_row(session, check_in)
@@ -226,8 +229,6 @@ async def _misses_in_a_row(session: AsyncSession, check_in: CheckIn) -> int:
             CheckIn.patient_id == check_in.patient_id,
             CheckIn.due_at < check_in.due_at,
             CheckIn.status.in_(("answered", "missed")),
-            # A prompt that never reached the patient is nobody's silence.
-            CheckIn.status_reason.is_(None),
         )
         .order_by(CheckIn.due_at.desc())
         .limit(MISSES_FOR_URGENT)

@@ -2,7 +2,8 @@
 
 Level 1 is the patient's key worker, level 2 the ward's managers and on-call number, level 3
 the crisis contact. A level with nobody reachable passes its notice up to the next level that
-has someone, so an escalation is never announced to no one. Texts go through the outbox, keyed
+has someone, or, at the top, back to the nearest level below, so an escalation is never
+announced to no one while the ward has anyone to text. Texts go through the outbox, keyed
 by escalation, level and deadline: a retried sweep cannot text anyone twice for one step.
 Texts name no patient: only a short reference that the ward board shows too.
 """
@@ -68,18 +69,25 @@ def _crisis_line(ward: Ward) -> list[Recipient]:
     return [Recipient(crisis, None)] if crisis else []
 
 
+async def _at_level(
+    session: AsyncSession, ward: Ward, patient_id: uuid.UUID | None, level: int
+) -> list[Recipient]:
+    if level == 1:
+        # The key worker belongs to a patient; ward-wide alerts have none.
+        return await _key_worker(session, patient_id) if patient_id else []
+    if level == 2:
+        return await _managers_and_on_call(session, ward)
+    return _crisis_line(ward)
+
+
 async def recipients_at(
     session: AsyncSession, ward: Ward, patient_id: uuid.UUID | None, level: int
 ) -> tuple[int, list[Recipient]]:
-    """The first level from `level` up with someone to text, and who; (level, []) if none.
-    Level 1 is the patient's key worker, so it needs `patient_id`."""
-    for at in range(level, TOP_LEVEL + 1):
-        if at == 1:
-            found = await _key_worker(session, patient_id) if patient_id else []
-        elif at == 2:
-            found = await _managers_and_on_call(session, ward)
-        else:
-            found = _crisis_line(ward)
+    """Who to text for `level`, and the level they stand at: the first level from `level` up
+    with someone, else the nearest level below (told again rather than nobody); (level, [])
+    only when the ward has nobody at all."""
+    for at in [*range(level, TOP_LEVEL + 1), *range(level - 1, 0, -1)]:
+        found = await _at_level(session, ward, patient_id, at)
         if found:
             return at, found
     return level, []
@@ -140,7 +148,7 @@ async def announce(session: AsyncSession, escalation: Escalation, now: datetime)
     told_level, recipients = await recipients_at(session, ward, escalation.patient_id, asked_level)
     if not recipients:
         return f"nobody reachable at level {asked_level} or above; see the ward board"
-    if told_level != asked_level:
+    if told_level > asked_level:
         escalation.level = told_level
         escalation.ack_due_at = now + timedelta(
             minutes=ack_minutes(ward.escalation_policy, escalation.severity, told_level)
@@ -168,12 +176,12 @@ async def announce(session: AsyncSession, escalation: Escalation, now: datetime)
                 note="the nominated carer was asked to contact the ward",
             )
         )
-    passed_up = (
-        f" (nobody reachable at level {asked_level}; passed to level {told_level})"
-        if told_level != asked_level
-        else ""
-    )
-    return f"texted {queued} of {len(recipients)} at level {told_level}{passed_up}"
+    passed = ""
+    if told_level > asked_level:
+        passed = f" (nobody reachable at level {asked_level}; passed to level {told_level})"
+    elif told_level < asked_level:
+        passed = f" (nobody reachable at level {asked_level} or above; level {told_level} again)"
+    return f"texted {queued} of {len(recipients)} at level {told_level}{passed}"
 
 
 SMS_PAUSED_TEXT = (
@@ -217,23 +225,32 @@ async def alert_sms_paused(session: AsyncSession, now: datetime) -> int:
 async def notice_not_delivered(
     session: AsyncSession, message: OutboxMessage, now: datetime, why: str
 ) -> None:
-    """A staff text about an escalation failed or could not be confirmed: say so in the
-    escalation's history, so the board and the API show who was not reached. The ladder
-    needs no help: unacknowledged, the escalation climbs at its deadline anyway."""
+    """A text about an escalation (to staff, or the carer notice) failed or could not be
+    confirmed: say so in the escalation's history, so the board and the API show who was not
+    reached. The ladder needs no help: unacknowledged, it climbs at its deadline anyway."""
     # Imported here: the escalations service imports this module when raising.
     from service.escalations.service import LADDER_ACTOR, history_event
 
     prefix, _, rest = message.dedupe_key.partition(":")
-    if prefix != "escalation" or message.recipient_kind != "staff":
+    if prefix != "escalation":
         return
+    escalation_ref, _, step = rest.partition(":")
     try:
-        escalation_id = uuid.UUID(rest.split(":", 1)[0])
+        escalation_id = uuid.UUID(escalation_ref)
     except ValueError:
         return
     escalation = await session.get(Escalation, escalation_id)
     if escalation is None:
         return
-    who = "a staff member" if message.user_id else "the ward's on-call or crisis line"
+    if message.recipient_kind == "carer":
+        who = "the nominated carer"
+    elif message.user_id:
+        who = "a staff member"
+    else:
+        who = "the ward's on-call or crisis line"
+    # Keys of staff notices go on "L<level>:<deadline>:<recipient>" after the id.
+    level = step[1:].split(":", 1)[0] if step.startswith("L") else ""
+    at_level = f" at level {level}" if level.isdigit() else ""
     session.add(
         history_event(
             escalation,
@@ -241,6 +258,6 @@ async def notice_not_delivered(
             now,
             LADDER_ACTOR,
             from_status=escalation.status,
-            note=f"The text to {who} was not delivered ({why}).",
+            note=f"The text to {who}{at_level} was not delivered ({why}).",
         )
     )

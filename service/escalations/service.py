@@ -359,11 +359,12 @@ async def resolve(
 def _mark_resolved(
     session: AsyncSession, row: Escalation, actor: Actor, now: datetime, note: str
 ) -> None:
-    """Close the escalation with its note and history. Resolving answers it, so it counts as
-    the acknowledgement too when nobody had acknowledged it."""
+    """Close the escalation with its note and history. A person resolving it answers it, so
+    that counts as the acknowledgement too when nobody had acknowledged it; a system closing
+    it (its source was dealt with elsewhere) acknowledges nothing."""
     previous = row.status
     user_id, _ = _actor_fields(actor)
-    if row.acknowledged_at is None:
+    if row.acknowledged_at is None and isinstance(actor, Principal):
         row.acknowledged_at = now
         row.acknowledged_by = user_id
     row.status = "resolved"
@@ -394,6 +395,8 @@ async def resolve_for_source(
             Escalation.source_id == str(source_id),
         )
         .with_for_update()
+        # The locked row as it is now, not as this session may have loaded it earlier.
+        .execution_options(populate_existing=True)
     )
     if row is None or row.status == "resolved":
         return None
@@ -411,3 +414,37 @@ async def resolve_for_source(
     )
     await session.flush()
     return row
+
+
+async def resolve_all_for_patient(
+    session: AsyncSession, patient_id: uuid.UUID, now: datetime, note: str, actor: Actor
+) -> int:
+    """Close every escalation still open or acknowledged for a patient (e.g. back on the
+    ward: nobody should be sent to find them at home). Returns how many were closed."""
+    rows = (
+        await session.scalars(
+            select(Escalation)
+            .where(
+                Escalation.patient_id == patient_id,
+                Escalation.status.in_(("open", "acknowledged")),
+            )
+            .order_by(Escalation.opened_at, Escalation.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    for row in rows:
+        _mark_resolved(session, row, actor, now, note)
+        audit.record(
+            session,
+            actor,
+            "escalation.resolve",
+            at=now,
+            patient_id=row.patient_id,
+            ward_id=row.ward_id,
+            object_type="escalation",
+            object_id=row.id,
+            detail={"by": "admission"},
+        )
+    await session.flush()
+    return len(rows)

@@ -148,8 +148,9 @@ async def mark_breached(
         detail={"not_escalated": moot} if moot else None,
     )
     if moot:
-        # The clock still ran out (reports judge it), but nobody is sent to find a patient
-        # who is back on the ward or whose record is closed.
+        # Recorded as breached so the row leaves the due set (the outcomes measure leaves out
+        # patients readmitted before the due time), but nobody is sent to find a patient who
+        # is back on the ward or whose record is closed.
         await session.flush()
         return True
     await raise_escalation(

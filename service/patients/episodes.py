@@ -16,6 +16,7 @@ from db.models import Episode, Patient
 from service.checkins import lifecycle as checkins
 from service.checks import check_not_future, flush_or
 from service.errors import Conflict
+from service.escalations import service as escalations
 from service.follow_ups.service import create_for_discharge
 from service.pagination import decode_cursor, page_after, split_page
 from service.patients.access import patient_for_staff_deferred
@@ -116,6 +117,17 @@ async def admit(
         # The community schedule and surveys stop while the patient is back on the ward.
         await checkins.pause_for_readmission(session, patient.id, now)
         await proms.cancel_surveys(session, patient.id, now)
+        # Escalations about the patient at home are answered by the admission itself: the
+        # ladder must not go on texting the crisis line about someone on the ward.
+        closed = await escalations.resolve_all_for_patient(
+            session,
+            patient.id,
+            now,
+            "Resolved at admission: the patient is back on the ward.",
+            caller,
+        )
+        if closed:
+            detail["resolved_escalations"] = closed
     event.object_type, event.object_id = "episode", str(episode.id)
     event.detail = detail
     session.add(event)

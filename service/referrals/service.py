@@ -29,9 +29,13 @@ from service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.escalations.service import resolve_for_source
 from service.pagination import decode_cursor, page_after, split_page
 from service.patients.access import patient_for_staff
-from service.principal import Principal
+from service.principal import Principal, SystemActor
 from service.referrals.deadlines import RESPOND_WITHIN_WORKING_DAYS, add_working_days
 from service.referrals.schemas import ReferralCreate, ReferralDetail, ReferralOut, StatusChangeOut
+
+# Referral changes made by the system (the deadline sweep, an agency's answer settling a
+# ward escalation).
+REFERRALS_ACTOR = SystemActor("referrals")
 
 
 @dataclass(frozen=True)
@@ -329,7 +333,9 @@ async def transition(
     if action == "decline":
         referral.decline_reason = note
     session.add(_history(referral, previous, now, caller.user_id, note))
-    # An answer (or the end of the referral) settles the ward's "unanswered" escalation.
+    # An answer (or the end of the referral) settles the ward's "unanswered" escalation. An
+    # agency's answer closes it as the system: the agency neither sees nor answers ward
+    # escalations, and its answer must not count as the ward's acknowledgement.
     await resolve_for_source(
         session,
         reason="referral_unanswered",
@@ -337,7 +343,7 @@ async def transition(
         source_id=referral.id,
         now=now,
         note=f"The referral was {move.past_tense}.",
-        actor=caller,
+        actor=caller if caller.is_ward_member else REFERRALS_ACTOR,
     )
     await session.flush()
     return referral

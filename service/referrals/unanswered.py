@@ -14,10 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Patient, Referral
 from service.escalations.service import raise_escalation
-from service.principal import SystemActor
-from service.referrals.service import paused_among
+from service.referrals.service import REFERRALS_ACTOR, paused_among
 
-REFERRALS_ACTOR = SystemActor("referrals")
 CLAIM_BATCH = 200
 
 

@@ -124,9 +124,9 @@ async def delivery_failed(
     session: AsyncSession, message: OutboxMessage, error_code: int | None, now: datetime
 ) -> None:
     """A patient's message was refused or not delivered: close, flag, or tell staff. A staff
-    alert that failed is noted on its escalation."""
-    if message.recipient_kind == "staff":
-        await _staff_notice_failed(session, message, now, f"error {error_code or 'unknown'}")
+    alert or carer notice that failed is noted on its escalation."""
+    if message.recipient_kind in ("staff", "carer"):
+        await _notice_failed(session, message, now, f"error {error_code or 'unknown'}")
         return
     if message.recipient_kind != "patient" or message.patient_id is None:
         return
@@ -173,8 +173,8 @@ async def delivery_unconfirmed(
     session: AsyncSession, message: OutboxMessage, now: datetime
 ) -> None:
     """An ambiguous send nobody could confirm: staff decide; we never resend blindly."""
-    if message.recipient_kind == "staff":
-        await _staff_notice_failed(session, message, now, "delivery could not be confirmed")
+    if message.recipient_kind in ("staff", "carer"):
+        await _notice_failed(session, message, now, "delivery could not be confirmed")
         return
     if message.recipient_kind != "patient" or message.patient_id is None:
         return
@@ -206,7 +206,7 @@ def _undeliverable_note(error_code: int | None) -> str:
     return "A text to the patient could not be delivered."
 
 
-async def _staff_notice_failed(
+async def _notice_failed(
     session: AsyncSession, message: OutboxMessage, now: datetime, why: str
 ) -> None:
     # Imported here: the notices build on the outbox, which builds on this module.

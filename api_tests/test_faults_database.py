@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import func, select, text
 
 from api_tests import builders, pg
 from api_tests.conftest import TEST_JWT_SECRET
 from api_tests.live_server import LiveServer
-from db.models import JobHeartbeat
+from db.models import Escalation, EscalationEvent, JobHeartbeat, Patient
 from jobs.worker import Worker
 from service.app import create_app
 from service.clock import SystemClock
+from service.escalations.service import raise_escalation
 from service.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -35,6 +38,9 @@ async def test_api_answers_503_while_the_database_is_down_and_recovers_by_itself
     embedded_server, database_url, db, sessionmaker
 ):
     admin = await builders.user(db, "admin")
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    patient = await builders.home_patient(db, ward.id)
     await db.close()
     server = LiveServer(
         create_app(Settings(database_url=database_url, jwt_secret=TEST_JWT_SECRET))
@@ -56,14 +62,43 @@ async def test_api_answers_503_while_the_database_is_down_and_recovers_by_itself
 
             await _poll(beats, lambda n: n >= 1)
 
+            nurse_login = await http.post(
+                "/api/v1/auth/login", json={"email": nurse.email, "password": builders.PASSWORD}
+            )
+            nurse_headers = {
+                "Authorization": f"Bearer {nurse_login.json()['access_token']}",
+                "Idempotency-Key": "register-during-outage",
+            }
+            body = builders.patient_body()
+            # Falls due a moment after the database goes away (urgent level 1: 15 minutes to
+            # acknowledge): the ladder must climb it once the database is back.
+            async with sessionmaker() as session:
+                due = await raise_escalation(
+                    session,
+                    patient_id=patient.id,
+                    ward_id=ward.id,
+                    reason="help_request",
+                    severity="urgent",
+                    source_type="test",
+                    source_id="during-outage",
+                    now=datetime.now(UTC) - timedelta(minutes=15) + timedelta(milliseconds=500),
+                )
+                # The test server runs with durability off; this commit must survive the
+                # immediate stop below, as every commit does on a real server.
+                await session.execute(text("SET LOCAL synchronous_commit = on"))
+                await session.commit()
+
             await asyncio.to_thread(pg.stop_server, embedded_server)
             try:
                 down = await http.get("/api/v1/me", headers=headers)
                 assert down.status_code == 503
                 assert down.headers["content-type"].startswith("application/problem+json")
+                refused = await http.post("/api/v1/patients", json=body, headers=nurse_headers)
+                assert refused.status_code == 503
                 assert (await http.get("/health/ready")).status_code == 503
                 assert (await http.get("/health/live")).status_code == 200
                 await asyncio.sleep(1)  # the worker ticks against a dead database meanwhile
+                assert datetime.now(UTC) > due.ack_due_at  # it fell due during the outage
             finally:
                 await asyncio.to_thread(pg.start_server, embedded_server)
 
@@ -73,6 +108,32 @@ async def test_api_answers_503_while_the_database_is_down_and_recovers_by_itself
             await _poll(me, lambda code: code == 200)
             before = await beats()
             await _poll(beats, lambda n: n > before)
+
+            # Nothing half-written: the registration refused during the outage was not kept,
+            # and the client's retry with the same key registers the patient exactly once.
+            retried = await http.post("/api/v1/patients", json=body, headers=nurse_headers)
+            assert retried.status_code == 201, retried.text
+            again = await http.post("/api/v1/patients", json=body, headers=nurse_headers)
+            assert again.headers.get("Idempotent-Replayed") == "true"
+            assert again.json()["id"] == retried.json()["id"]
+
+            # Nothing lost: the escalation that fell due during the outage climbed once.
+            async def level() -> int:
+                async with sessionmaker() as session:
+                    row = await session.get(Escalation, due.id)
+                    return row.level if row else 0
+
+            await _poll(level, lambda n: n >= 2)
+            async with sessionmaker() as session:
+                climbs = await session.scalar(
+                    select(func.count()).where(
+                        EscalationEvent.escalation_id == due.id, EscalationEvent.kind == "climbed"
+                    )
+                )
+                registered = await session.scalar(
+                    select(func.count()).where(Patient.nhs_number == body["nhs_number"])
+                )
+            assert (climbs, registered) == (1, 1)
     finally:
         await worker.stop()
         server.stop()

@@ -33,6 +33,22 @@ async def _ward_with_ladder(db):
     return ward, key_worker, manager
 
 
+async def _raise(db, patient, clock, reason: str, severity: str, *, source: str) -> Escalation:
+    """An escalation raised (and committed) now, as a sweep or webhook would raise it."""
+    row = await raise_escalation(
+        db,
+        patient_id=patient.id,
+        ward_id=patient.ward_id,
+        reason=reason,
+        severity=severity,
+        source_type="test",
+        source_id=source,
+        now=clock.now(),
+    )
+    await db.commit()
+    return row
+
+
 async def _tick(worker, clock, minutes: float = 0) -> None:
     clock.advance(timedelta(minutes=minutes))
     await worker.run_once()
@@ -152,17 +168,7 @@ async def test_at_the_top_the_crisis_contact_is_told_again_at_each_missed_deadli
     ward, _, _ = await _ward_with_ladder(db)
     patient = await builders.home_patient(db, ward.id)
 
-    row = await raise_escalation(
-        db,
-        patient_id=patient.id,
-        ward_id=ward.id,
-        reason="help_request",
-        severity="urgent",
-        source_type="test",
-        source_id="top",
-        now=clock.now(),
-    )
-    await db.commit()
+    row = await _raise(db, patient, clock, "help_request", "urgent", source="top")
     # Urgent: 15, 30 then 60 minutes per level.
     for minutes in (15, 30, 60):
         await _tick(sms_worker, clock, minutes)
@@ -184,17 +190,7 @@ async def test_a_level_with_nobody_to_text_passes_its_notice_up(db, clock, sms_w
     ward = await builders.ward(db, escalation_policy=EscalationPolicy(on_call_phone=ON_CALL))
     patient = await builders.home_patient(db, ward.id)  # no key worker
 
-    row = await raise_escalation(
-        db,
-        patient_id=patient.id,
-        ward_id=ward.id,
-        reason="low_score",
-        severity="routine",
-        source_type="test",
-        source_id="nobody",
-        now=clock.now(),
-    )
-    await db.commit()
+    row = await _raise(db, patient, clock, "low_score", "routine", source="nobody")
     await _tick(sms_worker, clock)
 
     assert [m.to for m in fake_twilio.accepted] == [ON_CALL]
@@ -262,17 +258,7 @@ async def test_acknowledged_in_time_means_nobody_else_is_texted(
     ward, key_worker, _ = await _ward_with_ladder(db)
     patient = await builders.home_patient(db, ward.id, key_worker_id=key_worker.id)
 
-    row = await raise_escalation(
-        db,
-        patient_id=patient.id,
-        ward_id=ward.id,
-        reason="help_request",
-        severity="urgent",
-        source_type="test",
-        source_id="in-time",
-        now=clock.now(),
-    )
-    await db.commit()
+    row = await _raise(db, patient, clock, "help_request", "urgent", source="in-time")
     await _tick(sms_worker, clock)
     clock.advance(timedelta(minutes=10))
     acked = await client.post(
@@ -307,17 +293,7 @@ async def test_an_urgent_escalation_reaching_level_two_tells_the_consenting_care
         )
     )
     await db.commit()
-    row = await raise_escalation(
-        db,
-        patient_id=patient.id,
-        ward_id=ward.id,
-        reason="help_request",
-        severity="urgent",
-        source_type="test",
-        source_id="carer",
-        now=clock.now(),
-    )
-    await db.commit()
+    row = await _raise(db, patient, clock, "help_request", "urgent", source="carer")
     await _tick(sms_worker, clock)
     assert carer_mobile not in {m.to for m in fake_twilio.accepted}  # level 1: staff only
 
@@ -362,17 +338,7 @@ async def test_a_staff_alert_that_fails_is_noted_on_the_escalation(
     ward, key_worker, _ = await _ward_with_ladder(db)
     patient = await builders.home_patient(db, ward.id, key_worker_id=key_worker.id)
     fake_twilio.fail_for(key_worker.mobile, "invalid_number")
-    row = await raise_escalation(
-        db,
-        patient_id=patient.id,
-        ward_id=ward.id,
-        reason="help_request",
-        severity="urgent",
-        source_type="test",
-        source_id="bad-staff-number",
-        now=clock.now(),
-    )
-    await db.commit()
+    row = await _raise(db, patient, clock, "help_request", "urgent", source="bad-staff-number")
     await _tick(sms_worker, clock)
 
     events = (

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
-from db.models import Agency, CheckIn, Episode, Escalation, FollowUp, Patient, Referral, Ward
+from db.models import Agency, CheckIn, Escalation, FollowUp, Patient, Referral, Ward
 from service import audit
 from service.errors import NotFound
+from service.follow_ups.service import superseded_by_admission
 from service.pagination import MAX_LIMIT
 from service.principal import Principal
 from service.referrals.service import list_referrals
@@ -98,16 +98,7 @@ async def ward_board(session: AsyncSession, caller: Principal, now: datetime) ->
     # patients at home: a readmission or a closed record stops the clock mattering.
     at_home = select(Patient.id).where(Patient.ward_id == ward_id, Patient.status == "discharged")
     # A follow-up of an earlier stay is moot once the patient was admitted again after it.
-    its_stay, later_stay = aliased(Episode), aliased(Episode)
-    superseded = (
-        select(later_stay.id)
-        .join(its_stay, its_stay.id == FollowUp.episode_id)
-        .where(
-            later_stay.patient_id == FollowUp.patient_id,
-            later_stay.admitted_at > its_stay.discharged_at,
-        )
-        .exists()
-    )
+    superseded = superseded_by_admission()
     follow_ups: list[FollowUp] = []
     for status, order in (
         ("pending", (FollowUp.due_at, FollowUp.id)),

@@ -14,10 +14,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import CheckIn, OutboxMessage, Patient
+from service.checkins.lifecycle import cancel_queued_messages
 from service.checkins.prompts import prompt_body, question_for
 from service.checkins.windows import is_open, next_send_time
 from service.escalations.service import raise_escalation
@@ -178,7 +179,9 @@ async def mark_missed(session: AsyncSession, check_in: CheckIn, now: datetime) -
     the reason, raises nothing (a failure raised `undeliverable` already) and does not count
     towards a run of misses. Several real misses in a row make the escalation urgent.
     """
-    await _withdraw_queued(session, check_in, now)
+    await cancel_queued_messages(
+        session, check_in.patient_id, now, reason="check_in_closed", check_in_id=check_in.id
+    )
     statuses = set(
         (
             await session.scalars(
@@ -206,18 +209,6 @@ async def mark_missed(session: AsyncSession, check_in: CheckIn, now: datetime) -
         now=now,
         note=f"No reply to the check-in ({misses} missed in a row).",
         actor=CHECKIN_ACTOR,
-    )
-
-
-async def _withdraw_queued(session: AsyncSession, check_in: CheckIn, now: datetime) -> None:
-    """A prompt or reminder still waiting to go would arrive after the check-in closed."""
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.check_in_id == check_in.id, OutboxMessage.status == "queued")
-        .values(
-            status="cancelled", status_reason="check_in_closed", finished_at=now, updated_at=now
-        )
-        .execution_options(synchronize_session=False)
     )
 
 

@@ -190,15 +190,22 @@ async def cancel_check_ins(
 
 
 async def cancel_queued_messages(
-    session: AsyncSession, patient_id: uuid.UUID, now: datetime, *, reason: str
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    now: datetime,
+    *,
+    reason: str,
+    check_in_id: uuid.UUID | None = None,
 ) -> int:
-    """Unsent messages to the patient never go (a row already `sending` cannot be recalled)."""
+    """Unsent messages to the patient (or only those of one check-in) never go; a row
+    already `sending` cannot be recalled."""
     result = await session.execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.patient_id == patient_id,
             OutboxMessage.recipient_kind == "patient",
             OutboxMessage.status == "queued",
+            *([OutboxMessage.check_in_id == check_in_id] if check_in_id else []),
         )
         .values(
             status="cancelled",

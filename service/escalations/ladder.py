@@ -43,9 +43,9 @@ async def climb(session: AsyncSession, escalation: Escalation, now: datetime) ->
         return
     missed_level = escalation.level
     escalation.level = min(missed_level + 1, notices.TOP_LEVEL)
-    policy = await session.scalar(
-        select(Ward.escalation_policy).where(Ward.id == escalation.ward_id)
-    )
+    # Loaded into the session: announcing below reads the same ward without a second query.
+    ward = await session.get(Ward, escalation.ward_id)
+    policy = ward.escalation_policy if ward is not None else None
     escalation.ack_due_at = now + timedelta(
         minutes=ack_minutes(policy, escalation.severity, escalation.level)
     )

@@ -98,7 +98,9 @@ async def raise_escalation(
     if severity not in ESCALATION_SEVERITIES:
         raise ValueError(f"unknown escalation severity {severity!r}")
     source = str(source_id)
-    policy = await session.scalar(select(Ward.escalation_policy).where(Ward.id == ward_id))
+    # Loaded into the session: announcing below reads the same ward without a second query.
+    ward = await session.get(Ward, ward_id)
+    policy = ward.escalation_policy if ward is not None else None
     due = now + timedelta(minutes=ack_minutes(policy, severity, 1))
     escalation_id = new_id()
     inserted = await session.scalar(
@@ -375,6 +377,29 @@ def _mark_resolved(
     session.add(history_event(row, "resolved", now, actor, from_status=previous, note=note))
 
 
+def _resolve_audited(
+    session: AsyncSession,
+    row: Escalation,
+    actor: Actor,
+    now: datetime,
+    note: str,
+    detail: dict[str, str],
+) -> None:
+    """Resolve on someone's behalf outside the escalation routes, and audit it there."""
+    _mark_resolved(session, row, actor, now, note)
+    audit.record(
+        session,
+        actor,
+        "escalation.resolve",
+        at=now,
+        patient_id=row.patient_id,
+        ward_id=row.ward_id,
+        object_type="escalation",
+        object_id=row.id,
+        detail=detail,
+    )
+
+
 async def resolve_for_source(
     session: AsyncSession,
     *,
@@ -400,18 +425,7 @@ async def resolve_for_source(
     )
     if row is None or row.status == "resolved":
         return None
-    _mark_resolved(session, row, actor, now, note)
-    audit.record(
-        session,
-        actor,
-        "escalation.resolve",
-        at=now,
-        patient_id=row.patient_id,
-        ward_id=row.ward_id,
-        object_type="escalation",
-        object_id=row.id,
-        detail={"by_source": source_type},
-    )
+    _resolve_audited(session, row, actor, now, note, {"by_source": source_type})
     await session.flush()
     return row
 
@@ -434,17 +448,6 @@ async def resolve_all_for_patient(
         )
     ).all()
     for row in rows:
-        _mark_resolved(session, row, actor, now, note)
-        audit.record(
-            session,
-            actor,
-            "escalation.resolve",
-            at=now,
-            patient_id=row.patient_id,
-            ward_id=row.ward_id,
-            object_type="escalation",
-            object_id=row.id,
-            detail={"by": "admission"},
-        )
+        _resolve_audited(session, row, actor, now, note, {"by": "admission"})
     await session.flush()
     return len(rows)

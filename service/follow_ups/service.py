@@ -13,8 +13,9 @@ import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from db.models import Episode, FollowUp, FollowUpAttempt, Patient
 from service import audit
@@ -101,18 +102,25 @@ async def claim_overdue(session: AsyncSession, now: datetime, limit: int = 100) 
     return list(rows.all())
 
 
+def superseded_by_admission() -> ColumnElement[bool]:
+    """SQL condition on FollowUp: the patient was admitted again after this follow-up's
+    discharge, so it no longer applies."""
+    its_stay, later_stay = aliased(Episode), aliased(Episode)
+    return (
+        select(later_stay.id)
+        .join(its_stay, its_stay.id == FollowUp.episode_id)
+        .where(
+            later_stay.patient_id == FollowUp.patient_id,
+            later_stay.admitted_at > its_stay.discharged_at,
+        )
+        .exists()
+    )
+
+
 async def no_longer_due(session: AsyncSession, follow_up: FollowUp) -> str | None:
     """Why nobody should chase this follow-up any more ("readmitted", "closed"), or None."""
     readmitted = await session.scalar(
-        select(Episode.id)
-        .where(
-            Episode.patient_id == follow_up.patient_id,
-            Episode.admitted_at
-            > select(Episode.discharged_at)
-            .where(Episode.id == follow_up.episode_id)
-            .scalar_subquery(),
-        )
-        .limit(1)
+        select(FollowUp.id).where(FollowUp.id == follow_up.id, superseded_by_admission())
     )
     if readmitted is not None:
         return "readmitted"

@@ -69,6 +69,23 @@ def measure(
     )
 
 
+def proportion(
+    key: str, label: str, row: Any, *, record_type: str, target: float | None = None
+) -> Measure:
+    """A measure read straight off a query row with numerator, denominator, ids and num_ids
+    (no row: nothing in the period, so 0 of 0)."""
+    return measure(
+        key,
+        label,
+        row.numerator if row else 0,
+        row.denominator if row else 0,
+        target=target,
+        record_type=record_type,
+        ids=_ids(row.ids if row else None),
+        num_ids=_ids(row.num_ids if row else None),
+    )
+
+
 def _by_ward(rows: Iterable[Any]) -> dict[uuid.UUID, Any]:
     return {row.ward_id: row for row in rows}
 
@@ -125,18 +142,14 @@ async def compute(
 
 
 def _follow_up_measures(row: Any) -> list[Measure]:
-    denominator = row.denominator if row else 0
     contacted = row.contacted if row else 0
     return [
-        measure(
+        proportion(
             "follow_up.within_deadline",
             "Follow-up within 72 h (48 h with suicide risk) of discharge",
-            row.numerator if row else 0,
-            denominator,
+            row,
             target=m.NATIONAL_FOLLOW_UP_AMBITION,
             record_type="follow_up",
-            ids=_ids(row.ids if row else None),
-            num_ids=_ids(row.num_ids if row else None),
         ),
         measure(
             "follow_up.median_hours_to_contact",
@@ -153,14 +166,11 @@ def _follow_up_measures(row: Any) -> list[Measure]:
 
 def _readmission_measures(row: Any) -> list[Measure]:
     return [
-        measure(
+        proportion(
             "readmission.within_30_days",
             "Readmissions within 30 days of discharge",
-            row.numerator if row else 0,
-            row.denominator if row else 0,
+            row,
             record_type="episode",
-            ids=_ids(row.ids if row else None),
-            num_ids=_ids(row.num_ids if row else None),
         )
     ]
 
@@ -168,14 +178,11 @@ def _readmission_measures(row: Any) -> list[Measure]:
 def _check_in_measures(check_ins: Any, prompts: Any, opt_outs: Any) -> list[Measure]:
     sent = prompts.denominator if prompts else 0
     return [
-        measure(
+        proportion(
             "check_ins.response_rate",
             "Check-ins answered (answered / answered + missed)",
-            check_ins.numerator if check_ins else 0,
-            check_ins.denominator if check_ins else 0,
+            check_ins,
             record_type="check_in",
-            ids=_ids(check_ins.ids if check_ins else None),
-            num_ids=_ids(check_ins.num_ids if check_ins else None),
         ),
         measure(
             "check_ins.prompts_delivered",
@@ -195,14 +202,8 @@ def _check_in_measures(check_ins: Any, prompts: Any, opt_outs: Any) -> list[Meas
             ids=_ids(prompts.ids if prompts else None),
             num_ids=_ids(prompts.undeliverable_ids if prompts else None),
         ),
-        measure(
-            "check_ins.opted_out",
-            "Patients who opted out of SMS",
-            opt_outs.numerator if opt_outs else 0,
-            opt_outs.denominator if opt_outs else 0,
-            record_type="patient",
-            ids=_ids(opt_outs.ids if opt_outs else None),
-            num_ids=_ids(opt_outs.num_ids if opt_outs else None),
+        proportion(
+            "check_ins.opted_out", "Patients who opted out of SMS", opt_outs, record_type="patient"
         ),
     ]
 
@@ -330,16 +331,12 @@ def _goal_measures(rows: dict[str, Any]) -> list[Measure]:
         )
     ]
     for domain in GOAL_DOMAINS:
-        row = rows.get(domain)
         items.append(
-            measure(
+            proportion(
                 f"goals.achieved.{domain}",
                 f"Goals achieved: {domain.replace('_', ' ')}",
-                row.numerator if row else 0,
-                row.denominator if row else 0,
+                rows.get(domain),
                 record_type="goal",
-                ids=_ids(row.ids if row else None),
-                num_ids=_ids(row.num_ids if row else None),
             )
         )
     return items

@@ -171,3 +171,27 @@ async def test_passwords_are_stored_as_argon2id(db):
     nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
     assert nurse.password_hash.startswith("$argon2id$")
     assert builders.PASSWORD not in nurse.password_hash
+
+
+async def test_no_other_origin_is_allowed_to_call_the_api(client, db):
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    headers = await builders.auth_headers(client, nurse)
+    origin = {"Origin": "https://elsewhere.example"}
+
+    preflight = await client.options(
+        "/api/v1/wards",
+        headers={
+            **origin,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
+    simple = await client.get(f"/api/v1/wards/{ward.id}", headers={**headers, **origin})
+    assert simple.status_code == 200
+
+    # A browser needs Access-Control-Allow-Origin to let a page elsewhere read or send anything.
+    assert preflight.status_code >= 400
+    assert preflight.headers["content-type"].startswith("application/problem+json")
+    for response in (preflight, simple):
+        assert not [h for h in response.headers if h.lower().startswith("access-control-")]

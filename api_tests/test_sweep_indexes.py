@@ -125,3 +125,39 @@ async def test_due_claims_read_through_their_partial_indexes(sessionmaker):
         assert len(await _claim_batch(session)) == DUE
         await session.rollback()
     assert problems == []
+
+
+async def test_daily_spend_count_reads_one_day_of_each_patients_sends(sessionmaker):
+    """Marking a chunk `sending` counts each patient's last 24 h of sends (the daily cap):
+    through the per-patient time index, not the patient's whole history of texts."""
+    async with sessionmaker() as session:
+        conn = await session.connection()
+        await bulk_rows.base_rows(conn, patients=50)
+        # Two texts a day for about 3 years per patient, all long since delivered.
+        await conn.execute(
+            text(
+                """
+                INSERT INTO sms_outbox (id, dedupe_key, recipient_kind, patient_id, ward_id,
+                    purpose, to_number, body, status, attempts, lookups, created_at,
+                    sending_started_at, sent_at, finished_at, updated_at)
+                SELECT gen_random_uuid(), 'history:' || p.id || ':' || d, 'patient', p.id,
+                       p.ward_id, 'checkin_prompt', p.mobile, 'Homeward check-in', 'delivered',
+                       1, 0, t, t, t, t, t
+                FROM patients p, generate_series(1, 2000) AS d,
+                     LATERAL (SELECT CAST(:now AS timestamptz) - d * interval '12 hours') AS x(t)
+                """
+            ),
+            {"now": NOW},
+        )
+        await conn.exec_driver_sql("ANALYZE")
+        await session.commit()
+        ids = list((await session.scalars(text("SELECT id FROM sms_outbox LIMIT 16"))).all())
+
+        plan = await _plan(
+            session,
+            lambda s: outbox.mark_sending(s, ids, "explain", NOW, timedelta(minutes=5)),
+        )
+
+    used = {n.get("Index Name") for n in _nodes(plan)}
+    assert "ix_sms_outbox_patient_id_sending_started_at" in used, used
+    assert "ix_sms_outbox_patient_id_created_at_id" not in used, used

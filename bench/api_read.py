@@ -3,6 +3,11 @@
 Both sides run in the same process tree, on the same database, at the same concurrency, in
 alternating rounds (best round of each side counts), so the ratio is meaningful even though
 absolute figures depend on the machine and its other load.
+
+A third side splits the gap: the same request through the service layer alone (token check,
+`read_patient`, commit, JSON encoding) on SQLAlchemy's AsyncSession, in the bench process with
+no HTTP. service/bare is what the database layer costs; api/service what HTTP and the web
+framework cost on top.
 Run: `python -m bench.api_read` (or `make bench` for every benchmark).
 """
 
@@ -22,16 +27,21 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import msgspec
 import psutil
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api_tests import builders
 from api_tests.live_server import free_port
 from bench.common import Database, percentile, scratch_database, write_result
 from db.engine import asyncpg_dsn, make_engine, make_sessionmaker
 from service import audit
-from service.auth.service import PRINCIPAL_QUERY
+from service.app import API_POOL_SIZE
+from service.auth.service import PRINCIPAL_QUERY, principal_for_token
+from service.clock import SystemClock
 from service.patients.access import STAFF_PATIENT_ROW_QUERY
+from service.patients.service import read_patient
 
 CONCURRENCY = 32
 # Measured seconds per round and side; each side's best round counts (as in bench.outbox).
@@ -118,15 +128,34 @@ def _bare_request(pool: asyncpg.Pool, user_id: str, patient_id: str) -> Request:
     return request
 
 
+def _service_request(
+    sessionmaker: async_sessionmaker[AsyncSession], token: str, patient_id: str
+) -> Request:
+    """What the route handler and its dependencies do, without HTTP or the web framework."""
+    clock, pid = SystemClock(), uuid.UUID(patient_id)
+
+    async def request() -> None:
+        async with sessionmaker() as session:
+            now = clock.now()
+            caller = await principal_for_token(session, JWT_SECRET, token, now, uuid.uuid4().hex)
+            body = msgspec.json.encode(await read_patient(session, caller, pid, now))
+            await session.commit()
+            assert body
+
+    return request
+
+
 async def _interleaved(
     base_url: str, db_url: str, user_id: str, patient_id: str, email: str
 ) -> dict[str, list[tuple[float, float]]]:
     """Rounds of API then bare, so a shared machine's changing load hits both sides alike."""
-    rounds: dict[str, list[tuple[float, float]]] = {"api": [], "bare": []}
+    rounds: dict[str, list[tuple[float, float]]] = {"api": [], "bare": [], "service": []}
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
     pool = await asyncpg.create_pool(
         asyncpg_dsn(db_url), min_size=CONCURRENCY, max_size=CONCURRENCY
     )
+    # Sized as the API's own pool, so both go through the same number of connections.
+    engine = make_engine(db_url, pool_size=API_POOL_SIZE, max_overflow=0)
     try:
         async with aiohttp.ClientSession(base_url=base_url, connector=connector) as http:
             login = await http.post(
@@ -142,11 +171,14 @@ async def _interleaved(
                         raise RuntimeError(f"unexpected status {response.status}")
 
             bare_request = _bare_request(pool, user_id, patient_id)
+            service_request = _service_request(make_sessionmaker(engine), token, patient_id)
             for _ in range(ROUNDS):
                 rounds["api"].append(await _measure(api_request, ROUND_SECONDS))
                 rounds["bare"].append(await _measure(bare_request, ROUND_SECONDS))
+                rounds["service"].append(await _measure(service_request, ROUND_SECONDS))
     finally:
         await pool.close()
+        await engine.dispose()
     return rounds
 
 
@@ -206,6 +238,7 @@ def run() -> dict[str, Any]:
 
     api_rps, api_p99 = max(rounds["api"])
     bare_rps, bare_p99 = max(rounds["bare"])
+    service_rps, _ = max(rounds["service"])
     result: dict[str, Any] = {
         "name": "api_read (GET patient)",
         "concurrency": CONCURRENCY,
@@ -215,15 +248,21 @@ def run() -> dict[str, Any]:
         "bare_rps": round(bare_rps, 1),
         "ratio": round(api_rps / bare_rps, 3),
         "aim": ">=0.35",
+        "service_rps": round(service_rps, 1),
+        "service_over_bare": round(service_rps / bare_rps, 3),
+        "api_over_service": round(api_rps / service_rps, 3),
         "api_p99_ms": round(api_p99 * 1000, 2),
         "bare_p99_ms": round(bare_p99 * 1000, 2),
         "api_peak_rss_mib": round(peak_rss / 2**20, 1),
         "api_rounds_rps": [round(r, 1) for r, _ in rounds["api"]],
         "bare_rounds_rps": [round(r, 1) for r, _ in rounds["bare"]],
+        "service_rounds_rps": [round(r, 1) for r, _ in rounds["service"]],
     }
     result["summary"] = (
         f"{result['api_rps']} rps vs bare asyncpg {result['bare_rps']} rps at {CONCURRENCY} "
-        f"connections; p99 {result['api_p99_ms']} ms; peak RSS {result['api_peak_rss_mib']} MiB"
+        f"connections; p99 {result['api_p99_ms']} ms; peak RSS {result['api_peak_rss_mib']} MiB; "
+        f"service layer without HTTP {result['service_rps']} rps "
+        f"({result['service_over_bare']} of bare)"
     )
     result["file"] = str(write_result("api_read", result))
     return result

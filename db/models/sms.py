@@ -63,6 +63,14 @@ class OutboxMessage(UUIDPrimaryKey, Base):
         Index("ix_sms_outbox_check_in_id", "check_in_id"),
         # The spend guard's hourly count reads only the last hour of sends.
         Index("ix_sms_outbox_sending_started_at", "sending_started_at"),
+        # The spend guard's daily count per patient reads only that patient's last day of
+        # sends, however long their history grows.
+        Index(
+            "ix_sms_outbox_patient_id_sending_started_at",
+            "patient_id",
+            "sending_started_at",
+            postgresql_where=text("recipient_kind = 'patient'"),
+        ),
     )
 
     # e.g. "checkin:<id>:prompt": a second attempt to queue the same message is a no-op.

@@ -8,6 +8,7 @@ A third side splits the gap: the same request through the service layer alone (t
 `read_patient`, commit, JSON encoding) on SQLAlchemy's AsyncSession, in the bench process with
 no HTTP. service/bare is what the database layer costs; api/service what HTTP and the web
 framework cost on top.
+
 Run: `python -m bench.api_read` (or `make bench` for every benchmark).
 """
 
@@ -148,7 +149,8 @@ def _service_request(
 async def _interleaved(
     base_url: str, db_url: str, user_id: str, patient_id: str, email: str
 ) -> dict[str, list[tuple[float, float]]]:
-    """Rounds of API then bare, so a shared machine's changing load hits both sides alike."""
+    """Rounds of API, bare and service in turn, so a shared machine's changing load hits all
+    three alike."""
     rounds: dict[str, list[tuple[float, float]]] = {"api": [], "bare": [], "service": []}
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
     pool = await asyncpg.create_pool(

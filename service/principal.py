@@ -30,6 +30,11 @@ class Principal:
     def is_agency_worker(self) -> bool:
         return self.role == "agency_worker"
 
+    @property
+    def staff_ward(self) -> uuid.UUID | None:
+        """The ward whose records this caller works on as staff; None for everyone else."""
+        return self.ward_id if self.is_ward_member else None
+
 
 @dataclass(frozen=True, slots=True)
 class SystemActor:

@@ -51,9 +51,10 @@ class Board:
 
 
 def _ward_of(caller: Principal) -> uuid.UUID:
-    if not caller.is_ward_member or caller.ward_id is None:
+    ward_id = caller.staff_ward
+    if ward_id is None:
         raise NotFound("No such ward.")
-    return caller.ward_id
+    return ward_id
 
 
 def today_bounds(now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:

@@ -243,9 +243,9 @@ async def _for_staff(
     for_update: bool = False,
 ) -> Escalation:
     row: Escalation | None = None
-    if caller.is_ward_member and caller.ward_id is not None:
+    if caller.staff_ward is not None:
         query = select(Escalation).where(
-            Escalation.id == escalation_id, Escalation.ward_id == caller.ward_id
+            Escalation.id == escalation_id, Escalation.ward_id == caller.staff_ward
         )
         if for_update:
             query = query.with_for_update()
@@ -283,9 +283,9 @@ async def list_escalations(
     reason: str | None = None,
 ) -> tuple[list[Escalation], str | None]:
     """The caller's ward's escalations, newest first."""
-    if not caller.is_ward_member or caller.ward_id is None:
+    if caller.staff_ward is None:
         return [], None
-    query = select(Escalation).where(Escalation.ward_id == caller.ward_id)
+    query = select(Escalation).where(Escalation.ward_id == caller.staff_ward)
     if status is not None:
         query = query.where(Escalation.status == status)
     if reason is not None:

@@ -69,24 +69,35 @@ async def patient_row_for_staff(
 ) -> Row[Any]:
     """Like `patient_for_staff` (same scope, same audit), for a read: a plain row."""
     row: Row[Any] | None = None
-    if caller.is_ward_member and caller.ward_id is not None:
+    if caller.staff_ward is not None:
         result = await session.execute(
-            STAFF_PATIENT_ROW_QUERY, {"patient_id": patient_id, "ward_id": caller.ward_id}
+            STAFF_PATIENT_ROW_QUERY, {"patient_id": patient_id, "ward_id": caller.staff_ward}
         )
         row = result.one_or_none()
     if row is None:
         raise await denial(session, caller, action, patient_id, now)
+    await _write_allowed(session, caller, action, now, row.id, row.ward_id)
+    return row
+
+
+async def _write_allowed(
+    session: AsyncSession,
+    caller: Principal,
+    action: str,
+    now: datetime,
+    patient_id: uuid.UUID,
+    ward_id: uuid.UUID,
+) -> None:
     await audit.write(
         session,
         caller,
         action,
         at=now,
-        patient_id=row.id,
-        ward_id=row.ward_id,
+        patient_id=patient_id,
+        ward_id=ward_id,
         object_type="patient",
-        object_id=row.id,
+        object_id=patient_id,
     )
-    return row
 
 
 async def _staff_patient(
@@ -101,9 +112,11 @@ async def _staff_patient(
     object_id: uuid.UUID | None,
 ) -> Patient:
     patient: Patient | None = None
-    if caller.is_ward_member and caller.ward_id is not None:
+    if caller.staff_ward is not None:
         query = _STAFF_PATIENT_FOR_UPDATE if for_update else STAFF_PATIENT_QUERY
-        patient = await session.scalar(query, {"patient_id": patient_id, "ward_id": caller.ward_id})
+        patient = await session.scalar(
+            query, {"patient_id": patient_id, "ward_id": caller.staff_ward}
+        )
     if patient is None:
         raise await denial(
             session, caller, action, patient_id, now, object_type=object_type, object_id=object_id
@@ -135,16 +148,7 @@ async def patient_for_staff(
         object_type="patient",
         object_id=None,
     )
-    await audit.write(
-        session,
-        caller,
-        action,
-        at=now,
-        patient_id=patient.id,
-        ward_id=patient.ward_id,
-        object_type="patient",
-        object_id=patient.id,
-    )
+    await _write_allowed(session, caller, action, now, patient.id, patient.ward_id)
     return patient
 
 

@@ -173,9 +173,10 @@ async def _flush_unique(
 
 
 def _ward_of(caller: Principal) -> uuid.UUID:
-    if not caller.is_ward_member or caller.ward_id is None:
+    ward_id = caller.staff_ward
+    if ward_id is None:
         raise Forbidden("Only ward staff manage patients.")
-    return caller.ward_id
+    return ward_id
 
 
 # --- operations ---------------------------------------------------------------------------

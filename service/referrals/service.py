@@ -182,8 +182,8 @@ async def create_referral(
 def _visible_to(caller: Principal) -> Select[Referral, uuid.UUID] | None:
     """Referrals (with the patient's ward) the caller may see, or None for nobody."""
     query = select(Referral, Patient.ward_id).join(Patient, Patient.id == Referral.patient_id)
-    if caller.is_ward_member and caller.ward_id is not None:
-        return query.where(Patient.ward_id == caller.ward_id)
+    if caller.staff_ward is not None:
+        return query.where(Patient.ward_id == caller.staff_ward)
     if caller.is_agency_worker and caller.agency_id is not None:
         # An inactive agency's workers see none of its referrals.
         return query.join(Agency, Agency.id == Referral.agency_id).where(

@@ -411,9 +411,9 @@ async def ward_report(
     if caller.is_admin:
         if ward_id is None:
             raise InvalidInput.field("ward_id", "is required for admins")
-    elif caller.is_ward_member and caller.ward_id is not None:
-        ward_id = ward_id or caller.ward_id
-        if ward_id != caller.ward_id:
+    elif caller.staff_ward is not None:
+        ward_id = ward_id or caller.staff_ward
+        if ward_id != caller.staff_ward:
             raise NotFound("No such ward.")
     else:
         raise Forbidden("Only ward staff and admins read outcome reports.")

@@ -30,41 +30,33 @@ def _secure(request: Request[Any, Any, Any]) -> bool:
     return public.scheme == "https" and public.hostname == request.url.hostname
 
 
-def session_cookie(request: Request[Any, Any, Any], token: str, max_age: int) -> Cookie:
+def _cookie(
+    request: Request[Any, Any, Any], key: str, value: str, path: str, max_age: int
+) -> Cookie:
+    """Every cookie the pages set: HttpOnly, SameSite=Strict, Secure where the site is https."""
     return Cookie(
-        key=SESSION_COOKIE,
-        value=token,
-        path="/board",
+        key=key,
+        value=value,
+        path=path,
         httponly=True,
         samesite="strict",
         secure=_secure(request),
         max_age=max_age,
+        # A removal also carries a past expiry, for browsers that ignore Max-Age=0.
+        expires=0 if max_age == 0 else None,
     )
+
+
+def session_cookie(request: Request[Any, Any, Any], token: str, max_age: int) -> Cookie:
+    return _cookie(request, SESSION_COOKIE, token, "/board", max_age)
 
 
 def cleared_cookie(request: Request[Any, Any, Any], key: str = SESSION_COOKIE) -> Cookie:
-    return Cookie(
-        key=key,
-        value="",
-        path="/board",
-        httponly=True,
-        samesite="strict",
-        secure=_secure(request),
-        max_age=0,
-        expires=0,
-    )
+    return _cookie(request, key, "", "/board", 0)
 
 
 def login_csrf_cookie(request: Request[Any, Any, Any], value: str) -> Cookie:
-    return Cookie(
-        key=LOGIN_CSRF_COOKIE,
-        value=value,
-        path=LOGIN_PATH,
-        httponly=True,
-        samesite="strict",
-        secure=_secure(request),
-        max_age=3600,
-    )
+    return _cookie(request, LOGIN_CSRF_COOKIE, value, LOGIN_PATH, 3600)
 
 
 def new_login_csrf() -> str:

@@ -32,7 +32,7 @@ from service.app import create_app
 from service.escalations.service import raise_escalation
 from service.http.auth import SESSION_COOKIE
 from service.settings import Settings
-from service.web.session import csrf_for
+from service.web.session import LOGIN_CSRF_COOKIE, LOGIN_PATH, csrf_for
 
 ROLES = (ADMIN, MANAGER, STAFF, OTHER_STAFF, AGENCY, AGENCY_NO_CONSENT, OTHER_AGENCY, ANON)
 SIGN_IN = -303  # no session: a 303 redirect to the sign-in form (told apart from a form's 303)
@@ -333,6 +333,23 @@ async def test_sign_in_sets_a_strict_httponly_cookie_and_sign_out_clears_it(clie
 
     assert out.status_code == 303
     assert (await client.get("/board", follow_redirects=False)).status_code == 303
+
+
+async def test_sign_in_removes_the_sign_in_form_cookie_where_it_was_set(client, db):
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+
+    form = await client.get("/board/login")
+    signed_in = await _sign_in(client, nurse)
+
+    [set_at] = [h for h in form.headers.get_list("set-cookie") if h.startswith(LOGIN_CSRF_COOKIE)]
+    [removed] = [
+        h for h in signed_in.headers.get_list("set-cookie") if h.startswith(LOGIN_CSRF_COOKIE)
+    ]
+    # A browser removes a cookie only when name and path both match the one it holds.
+    assert f"Path={LOGIN_PATH};" in set_at + ";"
+    assert f"Path={LOGIN_PATH};" in removed + ";"
+    assert "Max-Age=0" in removed
 
 
 async def test_wrong_password_and_forged_sign_in_form_are_refused(client, db):

@@ -30,14 +30,16 @@ def _secure(request: Request[Any, Any, Any]) -> bool:
     return public.scheme == "https" and public.hostname == request.url.hostname
 
 
-def _cookie(
-    request: Request[Any, Any, Any], key: str, value: str, path: str, max_age: int
-) -> Cookie:
+# Each cookie's path, in one place: a browser removes a cookie only at the path it was set on.
+_PATHS = {SESSION_COOKIE: "/board", LOGIN_CSRF_COOKIE: LOGIN_PATH}
+
+
+def _cookie(request: Request[Any, Any, Any], key: str, value: str, max_age: int) -> Cookie:
     """Every cookie the pages set: HttpOnly, SameSite=Strict, Secure where the site is https."""
     return Cookie(
         key=key,
         value=value,
-        path=path,
+        path=_PATHS[key],
         httponly=True,
         samesite="strict",
         secure=_secure(request),
@@ -48,15 +50,15 @@ def _cookie(
 
 
 def session_cookie(request: Request[Any, Any, Any], token: str, max_age: int) -> Cookie:
-    return _cookie(request, SESSION_COOKIE, token, "/board", max_age)
+    return _cookie(request, SESSION_COOKIE, token, max_age)
 
 
 def cleared_cookie(request: Request[Any, Any, Any], key: str = SESSION_COOKIE) -> Cookie:
-    return _cookie(request, key, "", "/board", 0)
+    return _cookie(request, key, "", 0)
 
 
 def login_csrf_cookie(request: Request[Any, Any, Any], value: str) -> Cookie:
-    return _cookie(request, LOGIN_CSRF_COOKIE, value, LOGIN_PATH, 3600)
+    return _cookie(request, LOGIN_CSRF_COOKIE, value, 3600)
 
 
 def new_login_csrf() -> str:

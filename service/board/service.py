@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Agency, CheckIn, Escalation, FollowUp, Patient, Referral, Ward
 from service import audit
+from service.checkins.windows import opening_on
 from service.errors import NotFound
 from service.follow_ups.service import superseded_by_admission
 from service.pagination import MAX_LIMIT
@@ -58,11 +59,11 @@ def _ward_of(caller: Principal) -> uuid.UUID:
 
 
 def today_bounds(now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """Midnight to midnight of the ward's local day, as aware instants (DST-correct)."""
+    """Midnight to midnight of the ward's local day, as instants (DST-correct)."""
     local = now.astimezone(tz).date()
-    start = datetime.combine(local, time(0), tzinfo=tz)
-    end = datetime.combine(local + timedelta(days=1), time(0), tzinfo=tz)
-    return start, end
+    return opening_on(local, time(0), tz.key), opening_on(
+        local + timedelta(days=1), time(0), tz.key
+    )
 
 
 async def ward_board(session: AsyncSession, caller: Principal, now: datetime) -> Board:

@@ -28,8 +28,10 @@ from db.engine import make_engine, make_sessionmaker
 from jobs.worker import Worker
 from service.app import create_app
 from service.clock import ManualClock
+from service.conversation.delivery import DELIVERY_HOOKS
 from service.settings import Settings
-from service.sms.gateway import CHANNEL_KEY, SmsChannel, open_channel
+from service.sms.backends import open_channel
+from service.sms.gateway import CHANNEL_KEY, SmsChannel
 
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
 PUBLIC_BASE_URL = "https://homeward.test"
@@ -159,7 +161,7 @@ async def sms_client(sms_app: Litestar) -> AsyncIterator[AsyncTestClient[Litesta
 
 @pytest.fixture
 async def sms_channel(sms_settings: Settings) -> AsyncIterator[SmsChannel]:
-    async with open_channel(sms_settings) as channel:
+    async with open_channel(sms_settings, DELIVERY_HOOKS) as channel:
         yield channel
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from api_tests import builders
 from api_tests.sms_helpers import escalations
 from db.models import AuditEvent, FollowUp, Referral
-from service.escalations.notices import patient_ref
+from service.paging.texts import patient_ref
 from service.referrals import service as referrals
 from service.wards.schemas import EscalationPolicy
 

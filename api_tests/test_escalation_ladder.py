@@ -12,8 +12,8 @@ from sqlalchemy import select
 from api_tests import builders
 from api_tests.sms_helpers import check_ins, discharged_patient, escalations
 from db.models import AuditEvent, Carer, Escalation, EscalationEvent, OutboxMessage
-from service.escalations.notices import patient_ref
 from service.escalations.service import raise_escalation
+from service.paging.texts import patient_ref
 from service.wards.schemas import EscalationPolicy
 
 ON_CALL = "+442079460777"

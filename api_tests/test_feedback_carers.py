@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api_tests import builders
 from db.models import AuditEvent, Escalation, OutboxMessage
 from service.clock import ManualClock
-from service.feedback.service import carer_notice
+from service.paging.texts import carer_notice
 
 
 async def test_staff_record_and_list_carer_feedback_audited(

@@ -21,9 +21,11 @@ from jobs.checkins import checkin_sweep
 from jobs.outbox import outbox_sweep
 from jobs.runner import run_sweep
 from jobs.worker import Worker
+from service.conversation.delivery import DELIVERY_HOOKS
 from service.sms import outbox
+from service.sms.backends import open_channel
 from service.sms.console import ConsoleGateway
-from service.sms.gateway import CHANNEL_KEY, open_channel
+from service.sms.gateway import CHANNEL_KEY
 
 
 async def _queue(db, patient, clock, key="test:1", body="hello from the test"):
@@ -253,7 +255,7 @@ async def test_a_row_left_sending_by_a_dead_worker_becomes_unknown_and_is_not_re
             dead_worker, now=clock.now(), owner="dead", limit=10, lease=timedelta(minutes=5)
         )
         marked = await outbox.mark_sending(
-            dead_worker, [outbox_id], "dead", clock.now(), timedelta(minutes=2)
+            dead_worker, DELIVERY_HOOKS, [outbox_id], "dead", clock.now(), timedelta(minutes=2)
         )
         await dead_worker.commit()
     assert marked == {outbox_id}
@@ -312,7 +314,7 @@ async def test_the_console_backend_records_and_prints_no_patient_data(
     patient = await builders.home_patient(db, ward.id)
     outbox_id = await _queue(db, patient, clock, body="a private message body")
     gateway = ConsoleGateway()
-    async with open_channel(settings, gateway) as channel:
+    async with open_channel(settings, DELIVERY_HOOKS, gateway) as channel:
         worker = Worker(sessionmaker, clock, 1, extras={CHANNEL_KEY: channel})
         await worker.run_once("outbox")
 

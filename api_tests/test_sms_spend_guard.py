@@ -10,7 +10,7 @@ from sqlalchemy import select
 from api_tests import builders
 from db.models import Escalation, OutboxMessage
 from jobs.worker import Worker
-from service.escalations import notices
+from service.paging import texts as notices
 from service.sms import outbox
 from service.sms.gateway import CHANNEL_KEY
 from service.wards.schemas import EscalationPolicy

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api_tests import bulk_rows
 from service.checkins import dispatch
+from service.conversation.delivery import DELIVERY_HOOKS
 from service.escalations import ladder
 from service.follow_ups import service as follow_ups
 from service.follow_ups import warnings
@@ -155,7 +156,9 @@ async def test_daily_spend_count_reads_one_day_of_each_patients_sends(sessionmak
 
         plan = await _plan(
             session,
-            lambda s: outbox.mark_sending(s, ids, "explain", NOW, timedelta(minutes=5)),
+            lambda s: outbox.mark_sending(
+                s, DELIVERY_HOOKS, ids, "explain", NOW, timedelta(minutes=5)
+            ),
         )
 
     used = {n.get("Index Name") for n in _nodes(plan)}

@@ -33,7 +33,7 @@ from db.models import (
     FollowUp,
     OutboxMessage,
 )
-from service.escalations.notices import patient_ref
+from service.paging.texts import patient_ref
 from service.wards.schemas import EscalationPolicy
 
 pytestmark = pytest.mark.slow

@@ -44,9 +44,10 @@ from api_tests import pg
 from db import migrate
 from db.engine import asyncpg_dsn, make_engine, make_sessionmaker
 from service.clock import SystemClock
+from service.conversation.delivery import DELIVERY_HOOKS
 from service.settings import Settings
 from service.sms import outbox
-from service.sms.gateway import open_channel
+from service.sms.backends import open_channel
 
 ROWS = int(os.environ.get("BENCH_OUTBOX_ROWS", "2000"))
 ROUNDS = int(os.environ.get("BENCH_OUTBOX_ROUNDS", "3"))
@@ -213,7 +214,7 @@ async def _bare(dsn: str, http: tuple[str, str, str] | None, send: Send | None =
 
 async def _bare_sdk(dsn: str, settings: Settings) -> float:
     """The bare claim-and-mark loop, sending through the service's Twilio gateway."""
-    async with open_channel(settings) as channel:
+    async with open_channel(settings, DELIVERY_HOOKS) as channel:
 
         async def send(to: str, body: str) -> str:
             result = await channel.gateway.send(to, body, None)
@@ -230,7 +231,7 @@ async def _sweep(url: str, settings: Settings) -> float:
     clock = SystemClock()
     done = 0
     try:
-        async with open_channel(settings) as channel:
+        async with open_channel(settings, DELIVERY_HOOKS) as channel:
             channel.concurrency = CONCURRENCY
             started = time.perf_counter()
             while True:

@@ -80,12 +80,14 @@ def _run_worker(settings: Settings) -> None:
     from db.engine import make_engine, make_sessionmaker
     from jobs.worker import Worker
     from service.clock import SystemClock
-    from service.sms.gateway import CHANNEL_KEY, open_channel
+    from service.conversation.delivery import DELIVERY_HOOKS
+    from service.sms.backends import open_channel
+    from service.sms.gateway import CHANNEL_KEY
 
     async def main() -> None:
         assert settings.database_url is not None
         engine = make_engine(settings.database_url, pool_size=5)
-        async with open_channel(settings) as channel:
+        async with open_channel(settings, DELIVERY_HOOKS) as channel:
             worker = Worker(
                 make_sessionmaker(engine),
                 SystemClock(),

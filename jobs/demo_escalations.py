@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Escalation, Ward
 from service.escalations import ladder
 from service.escalations import service as escalations
+from service.escalations.history import ack_minutes
 from service.principal import Principal, SystemActor
 
 
@@ -97,7 +98,7 @@ class EscalationPlayer:
 
     def _ack_time(self, row: Escalation) -> datetime:
         """Some time inside the current level's allowance (a climbed one was late first)."""
-        allowed = escalations.ack_minutes(self.policy, row.severity, row.level)
+        allowed = ack_minutes(self.policy, row.severity, row.level)
         fraction = (3 + self.raised % 6) / 10
         since = row.opened_at if row.level == 1 else row.ack_due_at - timedelta(minutes=allowed)
         return since + timedelta(minutes=round(allowed * fraction))

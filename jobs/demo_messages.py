@@ -23,9 +23,10 @@ from db.models import CheckIn, InboundMessage, OutboxMessage, Patient
 from jobs.demo_escalations import EscalationPlayer
 from jobs.demo_stories import Story
 from service.checkins import dispatch, lifecycle
+from service.conversation import channel
+from service.conversation.delivery import DELIVERY_HOOKS
+from service.conversation.inbound import LOW_SCORES
 from service.proms import service as proms
-from service.sms import channel
-from service.sms.inbound import LOW_SCORES
 
 REPLIES = {1: "1 bad day", 2: "2", 3: "3 ok", 4: "4", 5: "5 good"}
 
@@ -77,7 +78,7 @@ class TextPlayer:
         prompt = await self._delivery(session, check_in, "prompt", rng)
         if prompt.status != "delivered":
             assert prompt.finished_at is not None
-            await channel.delivery_failed(session, prompt, prompt.error_code, prompt.finished_at)
+            await DELIVERY_HOOKS.failed(session, prompt, prompt.error_code, prompt.finished_at)
             await session.flush()
             await self.escalations.answer_source(session, "undeliverable", "sms_outbox", prompt.id)
             return

@@ -22,6 +22,8 @@ from service.auth.controller import AuthController
 from service.checkins.controller import CheckInController
 from service.clock import Clock, SystemClock
 from service.consents.controller import ConsentController
+from service.conversation.controller import PatientMessageController, TwilioWebhookController
+from service.conversation.delivery import DELIVERY_HOOKS
 from service.escalations.controller import ConcernController, EscalationController
 from service.feedback.controller import CarerController, FeedbackController
 from service.follow_ups.controller import FollowUpController
@@ -49,8 +51,8 @@ from service.plans.controller import PlanController
 from service.referrals.controller import ReferralController
 from service.reports.controller import ReportController
 from service.settings import Settings
-from service.sms.controller import PatientMessageController, TwilioWebhookController
-from service.sms.gateway import CHANNEL_KEY, open_channel
+from service.sms.backends import open_channel
+from service.sms.gateway import CHANNEL_KEY
 from service.support_actions.controller import SupportActionController
 from service.users.controller import UserController
 from service.wards.controller import WardController
@@ -138,7 +140,9 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             # The SMS gateway opens inside the running loop; the worker (if any) finds it here.
-            resources.extras[CHANNEL_KEY] = await stack.enter_async_context(open_channel(settings))
+            resources.extras[CHANNEL_KEY] = await stack.enter_async_context(
+                open_channel(settings, DELIVERY_HOOKS)
+            )
             stack.callback(resources.extras.pop, CHANNEL_KEY, None)
             for hook in lifespan_hooks:
                 await stack.enter_async_context(hook(resources))

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -61,6 +62,15 @@ class OutboxMessage(UUIDPrimaryKey, Base):
         ),
         Index("ix_sms_outbox_patient_id_created_at_id", "patient_id", "created_at", "id"),
         Index("ix_sms_outbox_check_in_id", "check_in_id"),
+        Index(
+            "ix_sms_outbox_escalation_id",
+            "escalation_id",
+            postgresql_where=text("escalation_id IS NOT NULL"),
+        ),
+        CheckConstraint(
+            "escalation_level IS NULL OR escalation_level BETWEEN 1 AND 3",
+            name="escalation_level_range",
+        ),
         # The spend guard's hourly count reads only the last hour of sends.
         Index("ix_sms_outbox_sending_started_at", "sending_started_at"),
         # The spend guard's daily count per patient reads only that patient's last day of
@@ -80,6 +90,10 @@ class OutboxMessage(UUIDPrimaryKey, Base):
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     ward_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("wards.id"))
     check_in_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("check_ins.id"))
+    # A staff page or carer notice names the escalation it is about and the level it was
+    # sent for, so a failure is reported against that escalation (never parsed from a key).
+    escalation_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("escalations.id"))
+    escalation_level: Mapped[int | None] = mapped_column(SmallInteger)
     purpose: Mapped[str] = mapped_column(String(40))
     to_number: Mapped[str] = mapped_column(String(16))
     # Patient data: stored, never logged.

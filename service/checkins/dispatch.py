@@ -4,7 +4,7 @@ scheduled ──(window open, channel usable)──▶ sent ──(reminder_afte
     │                                          │                            │
     ├─(opted out / closed / readmitted)▶ cancelled      (end of reply window)▼
     └─(no consent / no mobile / bad number)▶ skipped           missed ◀──────┘
-A reply (service.sms.inbound) moves sent/reminded to answered.
+A reply (service.conversation.inbound) moves sent/reminded to answered.
 
 A miss raises a `no_reply` escalation, urgent after several misses in a row.
 """
@@ -18,13 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import CheckIn, OutboxMessage, Patient
-from service.checkins.lifecycle import cancel_queued_messages
 from service.checkins.prompts import prompt_body, question_for
 from service.checkins.windows import is_open, next_send_time
 from service.escalations.service import raise_escalation
+from service.patients.texting import why_not_text
 from service.principal import SystemActor
 from service.sms import outbox
-from service.sms.channel import number_flagged
 
 Step = Literal[
     "deferred", "prompted", "reminded", "missed", "cancelled", "skipped", "waiting", "none"
@@ -56,21 +55,21 @@ def reply_deadline(check_in: CheckIn) -> datetime:
     return check_in.sent_at + timedelta(minutes=check_in.reply_window_minutes)
 
 
+# What the texting rule's refusal (service.patients.texting) does to a check-in still to be
+# sent: a channel that is shut for good cancels it, one that may come back skips it.
+_STATUS_FOR_REFUSAL = {
+    "closed": ("cancelled", "closed"),
+    "on_ward": ("cancelled", "readmitted"),
+    "opted_out": ("cancelled", "opted_out"),
+}
+
+
 async def why_not_send(session: AsyncSession, patient: Patient) -> tuple[str, str] | None:
     """(new status, reason) when this patient must not get a prompt now; None to go ahead."""
-    if patient.status == "closed":
-        return "cancelled", "closed"
-    if patient.status != "discharged":
-        return "cancelled", "readmitted"
-    if patient.sms_opted_out:
-        return "cancelled", "opted_out"
-    if not patient.sms_consent:
-        return "skipped", "no_consent"
-    if not patient.mobile:
-        return "skipped", "no_mobile"
-    if await number_flagged(session, patient.id, patient.mobile):
-        return "skipped", "undeliverable"
-    return None
+    refused = await why_not_text(session, patient)
+    if refused is None:
+        return None
+    return _STATUS_FOR_REFUSAL.get(refused, ("skipped", refused))
 
 
 def _close(check_in: CheckIn, status: str, reason: str | None, now: datetime) -> None:
@@ -179,8 +178,12 @@ async def mark_missed(session: AsyncSession, check_in: CheckIn, now: datetime) -
     the reason, raises nothing (a failure raised `undeliverable` already) and does not count
     towards a run of misses. Several real misses in a row make the escalation urgent.
     """
-    await cancel_queued_messages(
-        session, check_in.patient_id, now, reason="check_in_closed", check_in_id=check_in.id
+    await outbox.cancel_queued(
+        session,
+        patient_id=check_in.patient_id,
+        now=now,
+        reason="check_in_closed",
+        check_in_id=check_in.id,
     )
     statuses = set(
         (

@@ -1,7 +1,7 @@
 """Check-in schedule lifecycle: start at discharge, pause on readmission, cancel, restore.
 
 These functions are called by other domains (discharge, readmission, closure, opt-out), so
-they take only a session, ids and `now`, and never depend on the SMS layer.
+they take only a session, ids and `now`; unsent texts are withdrawn through the outbox.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import new_id
-from db.models import CheckIn, CheckInSchedule, OutboxMessage, Patient
+from db.models import CheckIn, CheckInSchedule, Patient
 from service.checkins.windows import next_send_time
+from service.sms import outbox
 
 # Daily for the first three days, then days 5 and 7, then weekly to 12 weeks.
 DEFAULT_OFFSETS_HOURS: tuple[int, ...] = (
@@ -185,39 +186,8 @@ async def cancel_check_ins(
         .returning(CheckIn.id)
     )
     cancelled = len(result.all())
-    await cancel_queued_messages(session, patient_id, now, reason=reason)
+    await outbox.cancel_queued(session, patient_id=patient_id, now=now, reason=reason)
     return cancelled
-
-
-async def cancel_queued_messages(
-    session: AsyncSession,
-    patient_id: uuid.UUID,
-    now: datetime,
-    *,
-    reason: str,
-    check_in_id: uuid.UUID | None = None,
-) -> int:
-    """Unsent messages to the patient (or only those of one check-in) never go; a row
-    already `sending` cannot be recalled."""
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.patient_id == patient_id,
-            OutboxMessage.recipient_kind == "patient",
-            OutboxMessage.status == "queued",
-            *([OutboxMessage.check_in_id == check_in_id] if check_in_id else []),
-        )
-        .values(
-            status="cancelled",
-            status_reason=reason,
-            next_attempt_at=None,
-            lease_until=None,
-            finished_at=now,
-            updated_at=now,
-        )
-        .returning(OutboxMessage.id)
-    )
-    return len(result.all())
 
 
 async def pause_for_readmission(session: AsyncSession, patient_id: uuid.UUID, now: datetime) -> int:

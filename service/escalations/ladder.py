@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Escalation, Ward
 from service import audit
-from service.escalations import notices
-from service.escalations.service import LADDER_ACTOR, ack_minutes, history_event
+from service.escalations.history import LADDER_ACTOR, ack_minutes, history_event
+from service.escalations.notify import announce
+from service.paging.recipients import TOP_LEVEL
 
 CLAIM_BATCH = 200
 
@@ -42,7 +43,7 @@ async def climb(session: AsyncSession, escalation: Escalation, now: datetime) ->
     if escalation.status != "open" or escalation.ack_due_at > now:
         return
     missed_level = escalation.level
-    escalation.level = min(missed_level + 1, notices.TOP_LEVEL)
+    escalation.level = min(missed_level + 1, TOP_LEVEL)
     # Loaded into the session: announcing below reads the same ward without a second query.
     ward = await session.get(Ward, escalation.ward_id)
     policy = ward.escalation_policy if ward is not None else None
@@ -61,7 +62,7 @@ async def climb(session: AsyncSession, escalation: Escalation, now: datetime) ->
             note=f"not acknowledged at level {missed_level}",
         )
     )
-    told = await notices.announce(session, escalation, now)
+    told = await announce(session, escalation, now)
     session.add(
         history_event(escalation, "notified", now, LADDER_ACTOR, from_status="open", note=told)
     )

@@ -1,14 +1,14 @@
 """Raise, list, acknowledge and resolve escalations. Raising is idempotent per source.
 
-Raising announces the escalation to level 1 (service.escalations.notices) in the same
+Raising announces the escalation to level 1 (service.escalations.notify) in the same
 transaction; the ladder (service.escalations.ladder) climbs it at each missed deadline.
+History and deadlines live in service.escalations.history.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -19,60 +19,21 @@ from db.models import Escalation, EscalationEvent, Patient, Ward
 from db.models.escalations import ESCALATION_REASONS, ESCALATION_SEVERITIES
 from service import audit
 from service.errors import Conflict, InvalidInput, NotFound
+from service.escalations.history import (
+    LADDER_ACTOR,
+    Actor,
+    ack_minutes,
+    actor_fields,
+    history_event,
+)
+from service.escalations.notify import announce
 from service.escalations.schemas import (
     EscalationDetail,
     EscalationEventOut,
     EscalationOut,
 )
 from service.pagination import decode_cursor, page_after, split_page
-from service.principal import Principal, SystemActor
-
-Actor = Principal | SystemActor | None
-LADDER_ACTOR = SystemActor("ladder")  # audit roles hold 20 characters: "system:ladder"
-
-# Used when a ward's policy lacks a value (the ward schema always fills them in).
-DEFAULT_ACK_MINUTES: dict[str, list[int]] = {"urgent": [15, 30, 60], "routine": [240, 480, 1440]}
-
-
-def ack_minutes(policy: dict[str, Any] | None, severity: str, level: int) -> int:
-    """Minutes the ward allows to acknowledge an escalation of this severity at this level."""
-    fallback = DEFAULT_ACK_MINUTES[severity][level - 1]
-    try:
-        value = (policy or {})["ack_minutes"][severity][level - 1]
-    except (KeyError, IndexError, TypeError):
-        return fallback
-    return int(value) if isinstance(value, int) and value > 0 else fallback
-
-
-def _actor_fields(actor: Actor) -> tuple[uuid.UUID | None, str | None]:
-    if isinstance(actor, Principal):
-        return actor.user_id, actor.role
-    if isinstance(actor, SystemActor):
-        return None, f"system:{actor.name}"[:40]
-    return None, None
-
-
-def history_event(
-    escalation: Escalation,
-    kind: str,
-    now: datetime,
-    actor: Actor,
-    *,
-    from_status: str | None,
-    note: str | None = None,
-) -> EscalationEvent:
-    actor_id, actor_role = _actor_fields(actor)
-    return EscalationEvent(
-        escalation_id=escalation.id,
-        occurred_at=now,
-        kind=kind,
-        actor_id=actor_id,
-        actor_role=actor_role,
-        from_status=from_status,
-        to_status=escalation.status,
-        level=escalation.level,
-        note=note,
-    )
+from service.principal import Principal
 
 
 async def raise_escalation(
@@ -137,9 +98,6 @@ async def raise_escalation(
     escalation = await session.get(Escalation, escalation_id)
     assert escalation is not None
     session.add(history_event(escalation, "opened", now, actor, from_status=None))
-    # Imported here: notices build on the outbox, which raises escalations itself.
-    from service.escalations.notices import announce
-
     told = await announce(session, escalation, now)
     session.add(
         history_event(escalation, "notified", now, LADDER_ACTOR, from_status="open", note=told)
@@ -365,7 +323,7 @@ def _mark_resolved(
     that counts as the acknowledgement too when nobody had acknowledged it; a system closing
     it (its source was dealt with elsewhere) acknowledges nothing."""
     previous = row.status
-    user_id, _ = _actor_fields(actor)
+    user_id, _ = actor_fields(actor)
     if row.acknowledged_at is None and isinstance(actor, Principal):
         row.acknowledged_at = now
         row.acknowledged_by = user_id

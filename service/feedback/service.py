@@ -1,5 +1,5 @@
-"""Feedback staff heard from carers, family or the patient; the patient's nominated carer;
-and the discreet notice a carer gets when an urgent escalation reaches level 2."""
+"""Feedback staff heard from carers, family or the patient, and the patient's nominated carer
+(the discreet notice a carer gets is paging's: service.paging.texts)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Carer, Escalation, PatientFeedback, Ward
-from service import audit
+from db.models import Carer, PatientFeedback
 from service.checks import check_not_future
 from service.errors import InvalidInput, NotFound
 from service.feedback.schemas import CarerIn, CarerOut, FeedbackIn, FeedbackOut
 from service.pagination import decode_cursor, page_after, split_page
 from service.patients.access import patient_for_staff, patient_for_staff_deferred
 from service.phones import normalise_mobile
-from service.principal import Principal, SystemActor
-from service.sms import outbox
-
-CARER_ACTOR = SystemActor("carer_notice")
+from service.principal import Principal
 
 
 def _aware(value: datetime, field: str, now: datetime) -> datetime:
@@ -163,50 +159,3 @@ async def get_carer(
     if row is None:
         raise NotFound("No carer is recorded for this patient.")
     return row
-
-
-CARER_NOTICE = "Homeward: please contact {ward} on {phone}."
-
-
-async def carer_notice(
-    session: AsyncSession, escalation: Escalation, now: datetime
-) -> uuid.UUID | None:
-    """Queue one discreet text to the patient's carer when an urgent escalation has reached
-    level 2 and the carer's consent is in force. No patient details, no clinical words.
-    Idempotent per escalation (dedupe key); returns the outbox id, or None when nothing
-    was queued (not urgent, below level 2, no carer, no consent, no number, already sent)."""
-    if escalation.severity != "urgent" or escalation.level < 2 or escalation.status == "resolved":
-        return None
-    carer = await session.get(Carer, escalation.patient_id)
-    if carer is None or carer.mobile is None or not consent_in_force(carer, now):
-        return None
-    ward = await session.get(Ward, escalation.ward_id)
-    if ward is None:
-        return None
-    phone = (ward.escalation_policy or {}).get("on_call_phone")
-    if not phone:
-        return None
-    body = CARER_NOTICE.format(ward=ward.name, phone=phone)
-    queued = await outbox.enqueue(
-        session,
-        dedupe_key=f"escalation:{escalation.id}:carer_notice",
-        to_number=carer.mobile,
-        body=body,
-        purpose="carer_notice",
-        now=now,
-        recipient_kind="carer",
-        patient_id=escalation.patient_id,
-        ward_id=escalation.ward_id,
-    )
-    if queued is not None:
-        audit.record(
-            session,
-            CARER_ACTOR,
-            "carer.notified",
-            at=now,
-            patient_id=escalation.patient_id,
-            ward_id=escalation.ward_id,
-            object_type="escalation",
-            object_id=escalation.id,
-        )
-    return queued

@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import FollowUp, Patient, Ward
 from service import audit
-from service.escalations import notices
 from service.follow_ups.service import BREACH_ACTOR, no_longer_due
+from service.paging.recipients import recipients_at
+from service.paging.texts import patient_ref, text_staff
 
 WARN_BEFORE = timedelta(hours=24)
 CLAIM_BATCH = 200
@@ -53,14 +54,14 @@ async def warn(session: AsyncSession, follow_up: FollowUp, now: datetime) -> int
         .where(Patient.id == follow_up.patient_id)
     )
     assert ward is not None
-    _, recipients = await notices.recipients_at(session, ward, follow_up.patient_id, 1)
-    queued = await notices.text_staff(
+    _, recipients = await recipients_at(session, ward, follow_up.patient_id, 1)
+    queued = await text_staff(
         session,
         recipients,
         key=f"follow_up:{follow_up.id}:warning",
         body=(
             "Homeward: follow-up for patient ref "
-            f"{notices.patient_ref(follow_up.patient_id)} is due within 24 h, see the ward board."
+            f"{patient_ref(follow_up.patient_id)} is due within 24 h, see the ward board."
         ),
         purpose="follow_up_warning",
         now=now,

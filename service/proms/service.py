@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.base import new_id
 from db.models import Patient, PromAnswer, PromItem, PromSurvey
 from service.checkins import windows
+from service.patients.texting import why_not_text
 from service.sms import outbox
 from service.sms.replies import interpret
 
@@ -174,13 +175,7 @@ async def _advance(session: AsyncSession, survey: PromSurvey, now: datetime) -> 
         await _close(session, survey, now)
         return
     patient = await session.get(Patient, survey.patient_id)
-    if (
-        patient is None
-        or patient.mobile is None
-        or not patient.sms_consent
-        or patient.sms_opted_out
-        or patient.status in ("inpatient", "readmitted", "closed")
-    ):
+    if patient is None or await why_not_text(session, patient) is not None:
         await _close(session, survey, now, cancelled=True)
         return
     answered = await _answered(session, survey.id)
@@ -195,6 +190,7 @@ async def _advance(session: AsyncSession, survey: PromSurvey, now: datetime) -> 
         survey.next_action_at = send_at
         return
     item = pending[0]
+    assert patient.mobile is not None  # the texting rule refuses a patient without one
     await outbox.enqueue(
         session,
         dedupe_key=f"prom:{survey.id}:{item.key}",

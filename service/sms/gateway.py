@@ -1,5 +1,7 @@
 """The SMS gateway interface, its outcomes, and the channel object jobs send through.
 
+Backends and the channel's construction live in service.sms.backends.
+
 A gateway call has four possible outcomes, and the outbox treats each differently:
 - `accepted`: the provider took the message (we have its sid and status);
 - `retry`: it refused before creating anything (429, connection refused, bad credentials),
@@ -14,12 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from service.settings import Settings
+from service.sms.hooks import OutboxHooks
 
 log = logging.getLogger("homeward.sms")
 
@@ -89,6 +89,8 @@ class SmsChannel:
     """What sweeps need to send: the gateway, the pacing, and where callbacks come back."""
 
     gateway: SmsGateway
+    # The domain's answers and ears (service.sms.hooks), wired by the app and the worker.
+    hooks: OutboxHooks
     limiter: RateLimiter
     public_base_url: str
     timeout_seconds: float
@@ -99,37 +101,3 @@ class SmsChannel:
 
     def status_callback_url(self, outbox_id: object) -> str:
         return f"{self.public_base_url}/webhooks/twilio/status?outbox_id={outbox_id}"
-
-
-def build_gateway(settings: Settings) -> SmsGateway:
-    """Create the configured backend. Call inside a running event loop (lifespan/start-up)."""
-    if settings.sms_backend == "twilio":
-        from service.sms.twilio_backend import TwilioGateway
-
-        return TwilioGateway(settings)
-    from service.sms.console import ConsoleGateway
-
-    return ConsoleGateway()
-
-
-@asynccontextmanager
-async def open_channel(
-    settings: Settings, gateway: SmsGateway | None = None
-) -> AsyncIterator[SmsChannel]:
-    """The channel for one process: created at start-up, closed at shutdown."""
-    gw = gateway or build_gateway(settings)
-    channel = SmsChannel(
-        gateway=gw,
-        limiter=RateLimiter(settings.sms_rate_per_second),
-        public_base_url=settings.public_base_url.rstrip("/"),
-        timeout_seconds=settings.twilio_timeout_seconds,
-        # Enough in flight to keep the pace without piling up ambiguous sends on an outage.
-        concurrency=max(1, min(16, int(settings.sms_rate_per_second) or 1)),
-        patient_daily_cap=settings.sms_patient_daily_cap,
-        hourly_cap=settings.sms_hourly_cap,
-    )
-    log.info("sms channel ready", extra={"backend": gw.name})
-    try:
-        yield channel
-    finally:
-        await gw.aclose()

@@ -11,13 +11,19 @@ A worker killed after step 1 leaves `queued` rows whose lease expires: another w
 them. A worker killed after marking `sending` leaves rows that `reconcile` turns `unknown`:
 the call may have reached Twilio, so they are never resent. `unknown` rows are reconciled by
 the status callback (its URL carries the outbox id, so it works even without a sid) or,
-when we hold a sid, by a lookup. A row whose send nobody can confirm raises an
-`undeliverable` escalation for staff instead of a second text.
+when we hold a sid, by a lookup. A row whose send nobody can confirm is reported, never
+sent a second time.
+
+The outbox imports no domain module. What a failure, an unconfirmed send or a cap means is
+decided by the `OutboxHooks` on the channel (service.sms.hooks), and the domain's rule for
+"may this patient be texted now" comes from there too, applied in the statement that marks
+a row `sending` as the last word.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import uuid
@@ -25,16 +31,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import (
+    String,
+    TextClause,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import UTCDateTime, new_id
-from db.models import OutboxMessage, Patient
+from db.models import OutboxMessage
 from service.clock import Clock
-from service.sms import channel as sms_channel
-from service.sms.gateway import LookupResult, SendResult, SmsChannel
+from service.sms.gateway import OPTED_OUT, LookupResult, SendResult, SmsChannel
+from service.sms.hooks import OutboxHooks
 
 log = logging.getLogger("homeward.sms.outbox")
 
@@ -106,9 +124,14 @@ async def enqueue(
     ward_id: uuid.UUID | None = None,
     user_id: uuid.UUID | None = None,
     check_in_id: uuid.UUID | None = None,
+    escalation_id: uuid.UUID | None = None,
+    escalation_level: int | None = None,
     send_after: datetime | None = None,
 ) -> uuid.UUID | None:
-    """Queue one SMS. Returns its id, or None when this dedupe key was queued before."""
+    """Queue one SMS. Returns its id, or None when this dedupe key was queued before.
+
+    A text about an escalation (a staff page, a carer notice) names it and the level it was
+    sent for, so a failure can be reported against that escalation."""
     inserted: uuid.UUID | None = await session.scalar(
         insert(OutboxMessage)
         .values(
@@ -119,6 +142,8 @@ async def enqueue(
             user_id=user_id,
             ward_id=ward_id,
             check_in_id=check_in_id,
+            escalation_id=escalation_id,
+            escalation_level=escalation_level,
             purpose=purpose,
             to_number=to_number,
             body=body,
@@ -170,6 +195,38 @@ async def record_twiml_reply(
         .returning(OutboxMessage.id)
     )
     return inserted
+
+
+async def cancel_queued(
+    session: AsyncSession,
+    *,
+    patient_id: uuid.UUID,
+    now: datetime,
+    reason: str,
+    check_in_id: uuid.UUID | None = None,
+) -> int:
+    """Withdraw the patient's texts not yet handed to the gateway (or only one check-in's);
+    a row already `sending` cannot be recalled. Returns how many were withdrawn."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.patient_id == patient_id,
+            OutboxMessage.recipient_kind == "patient",
+            OutboxMessage.status == "queued",
+            *([OutboxMessage.check_in_id == check_in_id] if check_in_id else []),
+        )
+        .values(
+            status="cancelled",
+            status_reason=reason,
+            next_attempt_at=None,
+            lease_until=None,
+            finished_at=now,
+            updated_at=now,
+        )
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len(result.all())
 
 
 # --- sending ------------------------------------------------------------------------------
@@ -243,9 +300,9 @@ async def claim_batch(
     return [Claimed(r.id, r.to_number, r.body, r.attempts) for r in found]
 
 
-# The two statements every chunk runs, as plain SQL: built once, no per-call compilation.
-_MARK_SENDING = text(
-    """
+# The two statements every chunk runs, as plain SQL: built once per process (the refusal
+# rule comes from the hooks wired at start-up), no per-call compilation.
+_MARK_SENDING = """
     UPDATE sms_outbox AS o SET
         status = CASE WHEN t.blocked IS NOT NULL THEN 'cancelled' ELSE 'sending' END,
         status_reason = t.blocked,
@@ -259,32 +316,41 @@ _MARK_SENDING = text(
         SELECT x.id,
                CASE
                    WHEN x.recipient_kind <> 'patient' THEN NULL
-                   WHEN EXISTS (SELECT 1 FROM patients p
-                                WHERE p.id = x.patient_id AND p.sms_opted_out)
-                     OR EXISTS (SELECT 1 FROM sms_number_flags f
-                                WHERE f.patient_id = x.patient_id AND f.mobile = x.to_number)
-                   THEN 'channel_closed'
-                   -- Spend guard: what this patient was sent in 24 h plus this one's place in
-                   -- the batch may not pass the daily cap.
-                   WHEN (SELECT count(*) FROM sms_outbox y
-                         WHERE y.patient_id = x.patient_id AND y.recipient_kind = 'patient'
-                           AND y.sending_started_at > :day_ago)
-                        + row_number() OVER (PARTITION BY x.patient_id, x.recipient_kind
-                                             ORDER BY x.created_at, x.id) > :daily_cap
-                   THEN 'daily_cap'
+                   -- The domain's rule first (opted out, no consent, number changed or
+                   -- flagged, record closed, back on the ward, ...), then the spend guard:
+                   -- what this patient was sent in 24 h plus this one's place in the batch
+                   -- may not pass the daily cap.
+                   ELSE COALESCE(
+                       ({refusal}),
+                       CASE WHEN (SELECT count(*) FROM sms_outbox y
+                                  WHERE y.patient_id = x.patient_id
+                                    AND y.recipient_kind = 'patient'
+                                    AND y.sending_started_at > :day_ago)
+                                 + row_number() OVER (PARTITION BY x.patient_id, x.recipient_kind
+                                                      ORDER BY x.created_at, x.id) > :daily_cap
+                            THEN 'daily_cap' END)
                END AS blocked
         FROM sms_outbox x
         WHERE x.id = ANY(:ids)
     ) AS t
     WHERE o.id = t.id AND o.status = 'queued' AND o.leased_by = :owner
     RETURNING o.id, o.status, o.status_reason, o.patient_id, o.ward_id
-    """
-).bindparams(
-    bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))),
-    bindparam("now", type_=UTCDateTime()),
-    bindparam("day_ago", type_=UTCDateTime()),
-    bindparam("lease_until", type_=UTCDateTime()),
-)
+"""
+
+
+@functools.cache
+def _mark_sending_statement(hooks: OutboxHooks) -> TextClause:
+    rule = hooks.refusal(literal_column("x.patient_id"), literal_column("x.to_number"))
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    compiled = rule.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    return text(_MARK_SENDING.replace("{refusal}", str(compiled))).bindparams(
+        bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))),
+        bindparam("now", type_=UTCDateTime()),
+        bindparam("day_ago", type_=UTCDateTime()),
+        bindparam("lease_until", type_=UTCDateTime()),
+    )
+
+
 _STORE_ACCEPTED = text(
     """
     UPDATE sms_outbox AS o SET
@@ -306,6 +372,7 @@ _STORE_ACCEPTED = text(
 
 async def mark_sending(
     session: AsyncSession,
+    hooks: OutboxHooks,
     ids: Sequence[uuid.UUID],
     owner: str,
     now: datetime,
@@ -315,12 +382,12 @@ async def mark_sending(
 ) -> set[uuid.UUID]:
     """Still ours and still queued → `sending`; only these may be handed to the gateway.
 
-    In the same statement, patient messages that must not go become `cancelled` instead:
-    the patient opted out, the number cannot receive SMS, or the patient's daily cap is
-    reached (the spend guard, which also raises an escalation so staff know why).
+    In the same statement, patient messages that must not go become `cancelled` instead,
+    with the reason: the domain's rule refuses them now (`hooks.refusal`), or the patient's
+    daily cap is reached (the spend guard, reported once per patient per pass).
     """
     result = await session.execute(
-        _MARK_SENDING,
+        _mark_sending_statement(hooks),
         {
             "ids": list(ids),
             "owner": owner,
@@ -333,33 +400,9 @@ async def mark_sending(
     rows = result.all()
     capped = {(r.patient_id, r.ward_id) for r in rows if r.status_reason == "daily_cap"}
     for patient_id, ward_id in capped:
-        await _escalate_daily_cap(session, patient_id, ward_id, now)
+        log.warning("sms daily cap reached", extra={"patient_ref": str(patient_id)[:8]})
+        await hooks.daily_cap_reached(session, patient_id, ward_id, now)
     return {r.id for r in rows if r.status == "sending"}
-
-
-async def _escalate_daily_cap(
-    session: AsyncSession, patient_id: uuid.UUID, ward_id: uuid.UUID | None, now: datetime
-) -> None:
-    # Imported here: escalations build on the outbox for staff texts.
-    from service.escalations.service import raise_escalation
-
-    if ward_id is None:
-        ward_id = await session.scalar(select(Patient.ward_id).where(Patient.id == patient_id))
-    if ward_id is None:
-        return
-    log.warning("sms daily cap reached", extra={"patient_ref": str(patient_id)[:8]})
-    await raise_escalation(
-        session,
-        patient_id=patient_id,
-        ward_id=ward_id,
-        reason="undeliverable",
-        severity="routine",
-        source_type="sms_daily_cap",
-        # One per patient per UTC day, however many messages the cap holds back.
-        source_id=f"{patient_id}:{now.date().isoformat()}",
-        now=now,
-        note="Daily SMS limit for this patient reached; further messages today were held back.",
-    )
 
 
 async def sent_in_last_hour(session: AsyncSession, now: datetime) -> int:
@@ -415,10 +458,7 @@ async def send_due(
                 extra={"cap": channel.hourly_cap},
             )
             staff_only = True
-            # Imported here: notices build on this module.
-            from service.escalations.notices import alert_sms_paused
-
-            await alert_sms_paused(session, now)
+            await channel.hooks.hourly_cap_reached(session, now)
             await session.commit()
         else:
             limit = min(limit, room)
@@ -432,12 +472,15 @@ async def send_due(
     for chunk in [*chunks, []]:
         now = clock.now()
         if finished:
-            await _store_results(session, finished, now, channel.gateway.name, outcome)
+            await _store_results(
+                session, channel.hooks, finished, now, channel.gateway.name, outcome
+            )
             finished = []
         going: set[uuid.UUID] = set()
         if chunk:
             going = await mark_sending(
                 session,
+                channel.hooks,
                 [r.id for r in chunk],
                 owner,
                 now,
@@ -458,6 +501,7 @@ async def send_due(
 
 async def _store_results(
     session: AsyncSession,
+    hooks: OutboxHooks,
     pairs: list[tuple[Claimed, SendResult]],
     now: datetime,
     provider: str,
@@ -472,7 +516,7 @@ async def _store_results(
             continue
         try:
             async with session.begin_nested():
-                await apply_send_result(session, row.id, result, now, provider)
+                await apply_send_result(session, hooks, row.id, result, now, provider)
         except Exception as exc:
             # The row stays `sending`; its lease expiry turns it `unknown`, never resent.
             outcome.failures += 1
@@ -526,6 +570,7 @@ def _rate(channel: SmsChannel) -> float:
 
 async def apply_send_result(
     session: AsyncSession,
+    hooks: OutboxHooks,
     outbox_id: uuid.UUID,
     result: SendResult,
     now: datetime,
@@ -544,7 +589,7 @@ async def apply_send_result(
         if row.sent_at is None:
             row.sent_at = now
         row.status_reason = None
-        await advance_status(session, row, result.status or "queued", None, now)
+        await advance_status(session, hooks, row, result.status or "queued", None, now)
         if row.status not in FINAL and row.check_due_at is None:
             row.check_due_at = now + CONFIRM_AFTER
         return
@@ -558,7 +603,7 @@ async def apply_send_result(
             row.status = "failed"
             row.finished_at = now
             row.next_attempt_at = None
-            await sms_channel.delivery_failed(session, row, result.error_code, now)
+            await _report_failure(session, hooks, row, result.error_code, now)
             return
         row.status = "queued"
         row.next_attempt_at = now + backoff(row.attempts)
@@ -567,11 +612,24 @@ async def apply_send_result(
         row.status = "failed"
         row.finished_at = now
         row.next_attempt_at = None
-        await sms_channel.delivery_failed(session, row, result.error_code, now)
+        await _report_failure(session, hooks, row, result.error_code, now)
         return
     row.status = "unknown"
     row.next_attempt_at = None
     row.check_due_at = now + UNKNOWN_GRACE
+
+
+async def _report_failure(
+    session: AsyncSession,
+    hooks: OutboxHooks,
+    row: OutboxMessage,
+    error_code: int | None,
+    now: datetime,
+) -> None:
+    if error_code == OPTED_OUT:
+        await hooks.carrier_opted_out(session, row, now)
+    else:
+        await hooks.failed(session, row, error_code, now)
 
 
 def _reason(result: SendResult) -> str:
@@ -582,6 +640,7 @@ def _reason(result: SendResult) -> str:
 
 async def advance_status(
     session: AsyncSession,
+    hooks: OutboxHooks,
     row: OutboxMessage,
     provider_status: str,
     error_code: int | None,
@@ -612,7 +671,7 @@ async def advance_status(
         row.check_due_at = None
         if row.status in ("undelivered", "failed"):
             row.error_code = error_code
-            await sms_channel.delivery_failed(session, row, error_code, now)
+            await _report_failure(session, hooks, row, error_code, now)
     return True
 
 
@@ -678,13 +737,14 @@ async def confirm_due(
     now = clock.now()
     for r in rows:
         async with session.begin_nested():
-            await _confirm_one(session, r.id, lookups.get(r.id), now)
+            await _confirm_one(session, channel.hooks, r.id, lookups.get(r.id), now)
     await session.commit()
     return len(rows)
 
 
 async def _confirm_one(
     session: AsyncSession,
+    hooks: OutboxHooks,
     outbox_id: uuid.UUID,
     found: LookupResult | BaseException | None,
     now: datetime,
@@ -698,24 +758,25 @@ async def _confirm_one(
         # Ambiguous and unconfirmed: staff decide. A late callback can still reconcile it.
         row.check_due_at = None
         row.updated_at = now
-        await sms_channel.delivery_unconfirmed(session, row, now)
+        await hooks.unconfirmed(session, row, now)
         return
     row.lookups += 1
     if isinstance(found, LookupResult):
-        await advance_status(session, row, found.status, found.error_code, now)
+        await advance_status(session, hooks, row, found.status, found.error_code, now)
     if row.status in FINAL:
         return
     started = row.sent_at or row.sending_started_at or row.created_at
     if now - started > LOOKUP_HORIZON:
         row.check_due_at = None
         if row.status == "unknown":
-            await sms_channel.delivery_unconfirmed(session, row, now)
+            await hooks.unconfirmed(session, row, now)
         return
     row.check_due_at = now + min(CONFIRM_AFTER * (2 ** min(row.lookups, 6)), timedelta(hours=6))
 
 
 async def apply_status_callback(
     session: AsyncSession,
+    hooks: OutboxHooks,
     *,
     outbox_id: uuid.UUID | None,
     message_sid: str | None,
@@ -751,4 +812,4 @@ async def apply_status_callback(
     if row.status == "sending":
         # The report overtook our own create response: it answers the ambiguity too.
         row.sent_at = row.sent_at or now
-    return await advance_status(session, row, message_status, error_code, now)
+    return await advance_status(session, hooks, row, message_status, error_code, now)

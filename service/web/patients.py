@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.agencies.service import list_agencies
 from service.agencies.visibility import read_patient_for_agency
+from service.conversation.messages import list_messages
 from service.errors import InvalidInput, NotFound
 from service.escalations.service import list_escalations
 from service.follow_ups.schemas import AttemptIn
@@ -30,7 +31,6 @@ from service.plans.service import get_plan
 from service.principal import Principal
 from service.referrals.schemas import ReferralCreate
 from service.referrals.service import create_referral, list_referrals
-from service.sms.messages import list_messages
 from service.support_actions.service import list_support_actions
 from service.web.common import back_to, form_of, page, render, uuid_field, ward_zone
 

@@ -10,10 +10,10 @@ from sqlalchemy import DateTime, Integer, String, and_, cast, literal, null, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import InboundMessage, OutboxMessage
+from service.conversation.schemas import MessageOut
 from service.pagination import decode_cursor, encode_cursor
 from service.patients.access import patient_for_staff
 from service.principal import Principal
-from service.sms.schemas import MessageOut
 
 
 async def list_messages(

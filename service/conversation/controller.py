@@ -7,12 +7,14 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery
 from twilio.twiml.messaging_response import MessagingResponse
 
+from service.conversation import inbound, messages
+from service.conversation.schemas import MessageList
 from service.errors import Forbidden
 from service.http.auth import WARD, public, roles
 from service.http.params import DEFAULT_LIMIT, Caller, ClockDep, Cursor, Db, IdPath, Limit, Res
 from service.http.rate_limit import rate_limit_guard
-from service.sms import inbound, messages, outbox
-from service.sms.schemas import MessageList
+from service.sms import outbox
+from service.sms.gateway import CHANNEL_KEY, SmsChannel
 from service.sms.signatures import form_params, signature_valid, signed_url
 
 TWIML_MEDIA_TYPE = "application/xml"
@@ -111,8 +113,10 @@ class TwilioWebhookController(Controller):
             row_id = None
         raw_code = _first(params, "ErrorCode")
         error_code = int(raw_code) if raw_code and raw_code.isdigit() else None
+        channel: SmsChannel = res.extras[CHANNEL_KEY]
         await outbox.apply_status_callback(
             db,
+            channel.hooks,
             outbox_id=row_id,
             message_sid=(_first(params, "MessageSid", "SmsSid") or "")[:64] or None,
             message_status=status[:24],

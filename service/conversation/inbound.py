@@ -19,12 +19,13 @@ from db.base import new_id
 from db.models import InboundMessage, OutboxMessage, Patient, Ward
 from service import audit
 from service.checkins import lifecycle
+from service.conversation import channel
 from service.escalations.service import raise_escalation
 from service.proms import service as proms
-from service.sms import channel, outbox
+from service.sms import outbox
 from service.sms.replies import Interpretation, interpret
 
-log = logging.getLogger("homeward.sms.inbound")
+log = logging.getLogger("homeward.conversation.inbound")
 
 MAX_BODY_CHARS = 1600
 LOW_SCORES = (1, 2)
@@ -156,7 +157,6 @@ async def _act(
         await channel.opt_out(
             session, patient.id, now, source_type="sms_inbound", source_id=inbound_id
         )
-        await proms.cancel_surveys(session, patient.id, now)
         return None
     if kind == "start":
         await channel.opt_in(session, patient.id, now)

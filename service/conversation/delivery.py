@@ -1,0 +1,166 @@
+"""What the outbox's reports mean (the OutboxHooks the app and the worker wire at start-up).
+
+- A patient's text failed: the check-in it belongs to is skipped, a number the carrier calls
+  invalid or not mobile is flagged (one escalation per bad number), and otherwise staff get
+  an `undeliverable` escalation for the message.
+- The carrier says the patient opted out (21610): the same opt-out as a STOP text.
+- A send nobody could confirm: staff decide (`undeliverable`); it is never sent again.
+- The daily cap held a patient's texts: one `undeliverable` escalation per patient per day.
+- The hourly cap is holding texts: each affected ward's managers and on-call line are told.
+- A page to staff or the carer notice failed: noted in its escalation's history.
+And the one rule for whether a patient text may go (service.patients.texting), which the
+outbox applies again as the last word when it marks a text `sending`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import OutboxMessage, Patient
+from service import audit
+from service.checkins import lifecycle
+from service.conversation.channel import SMS_ACTOR, flag_number, opt_out
+from service.escalations.notify import note_not_delivered
+from service.escalations.service import raise_escalation
+from service.paging.texts import alert_sms_paused
+from service.patients import texting
+from service.sms.gateway import UNDELIVERABLE_NUMBER_CODES
+
+log = logging.getLogger("homeward.conversation.delivery")
+
+
+class DeliveryHooks:
+    """The domain's side of service.sms.hooks.OutboxHooks. Stateless: one instance serves
+    every process (and keys the outbox's cached send statement)."""
+
+    def refusal(
+        self, patient_id: ColumnElement[Any], to_number: ColumnElement[Any]
+    ) -> ColumnElement[str | None]:
+        return texting.refusal(patient_id, to_number)
+
+    async def failed(
+        self,
+        session: AsyncSession,
+        message: OutboxMessage,
+        error_code: int | None,
+        now: datetime,
+    ) -> None:
+        if message.recipient_kind in ("staff", "carer"):
+            await note_not_delivered(session, message, now, f"error {error_code or 'unknown'}")
+            return
+        if message.patient_id is None:
+            return
+        patient = await session.get(Patient, message.patient_id)
+        if patient is None:
+            return
+        if message.check_in_id is not None:
+            await lifecycle.skip_check_in(session, message.check_in_id, now, reason="undeliverable")
+        raise_it = True
+        if error_code in UNDELIVERABLE_NUMBER_CODES:
+            # One escalation per bad number, not one per message sent to it.
+            raise_it = await flag_number(session, patient.id, message.to_number, error_code, now)
+            audit.record(
+                session,
+                SMS_ACTOR,
+                "patient.sms_number_flagged",
+                at=now,
+                patient_id=patient.id,
+                ward_id=patient.ward_id,
+                object_type="patient",
+                object_id=patient.id,
+                detail={"error_code": error_code},
+            )
+        if raise_it:
+            await raise_escalation(
+                session,
+                patient_id=patient.id,
+                ward_id=patient.ward_id,
+                reason="undeliverable",
+                severity="routine",
+                source_type="sms_outbox",
+                source_id=message.id,
+                now=now,
+                note=_undeliverable_note(error_code),
+                actor=SMS_ACTOR,
+            )
+
+    async def carrier_opted_out(
+        self, session: AsyncSession, message: OutboxMessage, now: datetime
+    ) -> None:
+        if message.recipient_kind != "patient" or message.patient_id is None:
+            # A page or carer notice refused: the ladder goes on; note who was not reached.
+            await note_not_delivered(session, message, now, "the recipient opted out of SMS")
+            return
+        await opt_out(
+            session, message.patient_id, now, source_type="sms_outbox", source_id=message.id
+        )
+
+    async def unconfirmed(
+        self, session: AsyncSession, message: OutboxMessage, now: datetime
+    ) -> None:
+        if message.recipient_kind in ("staff", "carer"):
+            await note_not_delivered(session, message, now, "delivery could not be confirmed")
+            return
+        if message.patient_id is None:
+            return
+        ward_id = await session.scalar(
+            select(Patient.ward_id).where(Patient.id == message.patient_id)
+        )
+        if ward_id is None:
+            return
+        await raise_escalation(
+            session,
+            patient_id=message.patient_id,
+            ward_id=ward_id,
+            reason="undeliverable",
+            severity="routine",
+            source_type="sms_outbox",
+            source_id=message.id,
+            now=now,
+            note="Delivery of a text could not be confirmed; it was not sent again.",
+            actor=SMS_ACTOR,
+        )
+
+    async def daily_cap_reached(
+        self, session: AsyncSession, patient_id: uuid.UUID, ward_id: uuid.UUID | None, now: datetime
+    ) -> None:
+        if ward_id is None:
+            ward_id = await session.scalar(select(Patient.ward_id).where(Patient.id == patient_id))
+        if ward_id is None:
+            return
+        await raise_escalation(
+            session,
+            patient_id=patient_id,
+            ward_id=ward_id,
+            reason="undeliverable",
+            severity="routine",
+            source_type="sms_daily_cap",
+            # One per patient per UTC day, however many messages the cap holds back.
+            source_id=f"{patient_id}:{now.date().isoformat()}",
+            now=now,
+            note="Daily SMS limit for this patient reached; further messages today were held back.",
+        )
+
+    async def hourly_cap_reached(self, session: AsyncSession, now: datetime) -> None:
+        await alert_sms_paused(session, now)
+
+
+def _undeliverable_note(error_code: int | None) -> str:
+    if error_code in UNDELIVERABLE_NUMBER_CODES:
+        return (
+            f"The carrier refused the patient's number (Twilio error {error_code}); "
+            "check the mobile number on record."
+        )
+    if error_code:
+        return f"A text to the patient could not be delivered (Twilio error {error_code})."
+    return "A text to the patient could not be delivered."
+
+
+# The one instance the app, the worker and the CLI wire into their SMS channel.
+DELIVERY_HOOKS = DeliveryHooks()

@@ -1,0 +1,60 @@
+"""An escalation's history and deadlines: the helpers raising, the ladder and paging share.
+
+Kept apart from raise/acknowledge/resolve so every writer of history uses one shape.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from db.models import Escalation, EscalationEvent
+from service.principal import Principal, SystemActor
+
+Actor = Principal | SystemActor | None
+LADDER_ACTOR = SystemActor("ladder")  # audit roles hold 20 characters: "system:ladder"
+
+# Used when a ward's policy lacks a value (the ward schema always fills them in).
+DEFAULT_ACK_MINUTES: dict[str, list[int]] = {"urgent": [15, 30, 60], "routine": [240, 480, 1440]}
+
+
+def ack_minutes(policy: dict[str, Any] | None, severity: str, level: int) -> int:
+    """Minutes the ward allows to acknowledge an escalation of this severity at this level."""
+    fallback = DEFAULT_ACK_MINUTES[severity][level - 1]
+    try:
+        value = (policy or {})["ack_minutes"][severity][level - 1]
+    except (KeyError, IndexError, TypeError):
+        return fallback
+    return int(value) if isinstance(value, int) and value > 0 else fallback
+
+
+def actor_fields(actor: Actor) -> tuple[uuid.UUID | None, str | None]:
+    if isinstance(actor, Principal):
+        return actor.user_id, actor.role
+    if isinstance(actor, SystemActor):
+        return None, f"system:{actor.name}"[:40]
+    return None, None
+
+
+def history_event(
+    escalation: Escalation,
+    kind: str,
+    now: datetime,
+    actor: Actor,
+    *,
+    from_status: str | None,
+    note: str | None = None,
+) -> EscalationEvent:
+    actor_id, actor_role = actor_fields(actor)
+    return EscalationEvent(
+        escalation_id=escalation.id,
+        occurred_at=now,
+        kind=kind,
+        actor_id=actor_id,
+        actor_role=actor_role,
+        from_status=from_status,
+        to_status=escalation.status,
+        level=escalation.level,
+        note=note,
+    )

@@ -1,0 +1,170 @@
+"""The texts that page staff and the discreet carer notice, queued through the outbox.
+
+Keys make each page happen once: an escalation's page is keyed by escalation, level and
+deadline, so a retried sweep cannot text anyone twice for one step. Texts name no patient:
+only a short reference that the ward board shows too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Carer, Escalation, OutboxMessage, Ward
+from service import audit
+from service.feedback.service import consent_in_force
+from service.paging.recipients import Recipient, recipients_at
+from service.principal import SystemActor
+from service.sms import outbox
+
+CARER_ACTOR = SystemActor("carer_notice")
+CARER_NOTICE = "Homeward: please contact {ward} on {phone}."
+SMS_PAUSED_TEXT = (
+    "Homeward: the hourly SMS limit was reached; texts to patients are paused until it "
+    "clears. Check-ins may go unanswered meanwhile, see the ward board."
+)
+
+
+def patient_ref(patient_id: uuid.UUID) -> str:
+    """The short reference staff texts and the board use instead of a name."""
+    return str(patient_id)[:8]
+
+
+async def text_staff(
+    session: AsyncSession,
+    recipients: list[Recipient],
+    *,
+    key: str,
+    body: str,
+    purpose: str,
+    now: datetime,
+    patient_id: uuid.UUID | None,
+    ward_id: uuid.UUID,
+    escalation: Escalation | None = None,
+) -> int:
+    """Queue one text per recipient under `key`; returns how many were newly queued."""
+    queued = 0
+    for recipient in recipients:
+        who = recipient.user_id or recipient.number
+        outbox_id = await outbox.enqueue(
+            session,
+            dedupe_key=f"{key}:{who}",
+            to_number=recipient.number,
+            body=body,
+            purpose=purpose,
+            now=now,
+            recipient_kind="staff",
+            patient_id=patient_id,
+            ward_id=ward_id,
+            user_id=recipient.user_id,
+            escalation_id=escalation.id if escalation else None,
+            escalation_level=escalation.level if escalation else None,
+        )
+        queued += outbox_id is not None
+    return queued
+
+
+def escalation_text(escalation: Escalation) -> str:
+    return (
+        f"Homeward: {escalation.severity} escalation for patient ref "
+        f"{patient_ref(escalation.patient_id)}, see the ward board."
+    )
+
+
+async def page_escalation(
+    session: AsyncSession, escalation: Escalation, recipients: list[Recipient], now: datetime
+) -> int:
+    """Text the escalation's current level; returns how many texts were newly queued."""
+    return await text_staff(
+        session,
+        recipients,
+        # The deadline being announced makes each step of the ladder its own page.
+        key=f"escalation:{escalation.id}:L{escalation.level}:{escalation.ack_due_at.isoformat()}",
+        body=escalation_text(escalation),
+        purpose="escalation_notice",
+        now=now,
+        patient_id=escalation.patient_id,
+        ward_id=escalation.ward_id,
+        escalation=escalation,
+    )
+
+
+async def carer_notice(
+    session: AsyncSession, escalation: Escalation, now: datetime
+) -> uuid.UUID | None:
+    """Queue one discreet text to the patient's carer when an urgent escalation has reached
+    level 2 and the carer's consent is in force. No patient details, no clinical words.
+    Idempotent per escalation (dedupe key); returns the outbox id, or None when nothing
+    was queued (not urgent, below level 2, no carer, no consent, no number, already sent)."""
+    if escalation.severity != "urgent" or escalation.level < 2 or escalation.status == "resolved":
+        return None
+    carer = await session.get(Carer, escalation.patient_id)
+    if carer is None or carer.mobile is None or not consent_in_force(carer, now):
+        return None
+    ward = await session.get(Ward, escalation.ward_id)
+    if ward is None:
+        return None
+    phone = (ward.escalation_policy or {}).get("on_call_phone")
+    if not phone:
+        return None
+    body = CARER_NOTICE.format(ward=ward.name, phone=phone)
+    queued = await outbox.enqueue(
+        session,
+        dedupe_key=f"escalation:{escalation.id}:carer_notice",
+        to_number=carer.mobile,
+        body=body,
+        purpose="carer_notice",
+        now=now,
+        recipient_kind="carer",
+        patient_id=escalation.patient_id,
+        ward_id=escalation.ward_id,
+        escalation_id=escalation.id,
+        escalation_level=escalation.level,
+    )
+    if queued is not None:
+        audit.record(
+            session,
+            CARER_ACTOR,
+            "carer.notified",
+            at=now,
+            patient_id=escalation.patient_id,
+            ward_id=escalation.ward_id,
+            object_type="escalation",
+            object_id=escalation.id,
+        )
+    return queued
+
+
+async def alert_sms_paused(session: AsyncSession, now: datetime) -> int:
+    """The global hourly cap is holding texts back: tell the managers and on-call line of each
+    ward with held texts, once per ward per hour. Returns how many texts were queued."""
+    held = (
+        select(OutboxMessage.ward_id)
+        .where(
+            OutboxMessage.status == "queued",
+            OutboxMessage.next_attempt_at <= now,
+            OutboxMessage.recipient_kind != "staff",
+            OutboxMessage.ward_id.is_not(None),
+        )
+        .order_by(OutboxMessage.next_attempt_at)
+        .limit(1000)
+        .subquery()
+    )
+    wards = await session.scalars(select(Ward).where(Ward.id.in_(select(held.c.ward_id))))
+    queued = 0
+    for ward in wards:
+        _, recipients = await recipients_at(session, ward, None, 2)
+        queued += await text_staff(
+            session,
+            recipients,
+            key=f"sms_hourly_cap:{ward.id}:{now:%Y-%m-%dT%H}",
+            body=SMS_PAUSED_TEXT,
+            purpose="sms_paused_alert",
+            now=now,
+            patient_id=None,
+            ward_id=ward.id,
+        )
+    return queued

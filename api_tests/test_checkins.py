@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from api_tests import builders
 from api_tests.sms_helpers import check_ins, discharged_patient, outbox_rows
-from db.models import AuditEvent
+from db.models import AuditEvent, CheckIn, SmsNumberFlag
 from service.checkins import lifecycle
 from service.checkins.prompts import CLINICAL_WORDS
 
@@ -293,6 +293,23 @@ async def test_an_extra_check_in_needs_an_open_channel(client, db, clock, fields
         headers=headers,
     )
     assert response.status_code == status
+
+
+async def test_an_extra_check_in_is_refused_for_a_number_the_carrier_refused(client, db, clock):
+    # The same texting rule as the sweep's: a flagged number would only skip the check-in.
+    ward = await builders.ward(db)
+    patient = await builders.home_patient(db, ward.id)
+    db.add(SmsNumberFlag(patient_id=patient.id, mobile=patient.mobile, flagged_at=clock.now()))
+    await db.commit()
+    headers = await _staff(client, db, ward)
+    response = await client.post(
+        f"/api/v1/patients/{patient.id}/check-ins",
+        json={"due_at": (clock.now() + timedelta(hours=1)).isoformat()},
+        headers=headers,
+    )
+    assert response.status_code == 409
+    assert "mobile number" in response.json()["detail"]
+    assert (await db.scalars(select(CheckIn).where(CheckIn.patient_id == patient.id))).all() == []
 
 
 @pytest.mark.parametrize("due_at", ["2026-12-01T10:00:00", "2020-01-01T00:00:00Z"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from api_tests import builders
@@ -16,12 +17,13 @@ from api_tests.sms_helpers import (
     fresh,
     outbox_rows,
 )
-from db.models import OutboxMessage, Patient, SmsNumberFlag
+from db.models import OutboxMessage, Patient, PromSurvey, SmsNumberFlag
 from jobs.checkins import checkin_sweep
 from jobs.outbox import outbox_sweep
 from jobs.runner import run_sweep
 from jobs.worker import Worker
 from service.conversation.delivery import DELIVERY_HOOKS
+from service.proms.service import schedule_surveys
 from service.sms import outbox
 from service.sms.backends import open_channel
 from service.sms.console import ConsoleGateway
@@ -290,6 +292,39 @@ async def test_a_lookup_confirms_delivery_when_no_callback_comes(
     assert len(lookups) == 1 and lookups[0].path.endswith(f"/Messages/{row.sid}.json")
 
 
+async def test_21610_has_the_effects_of_a_stop_text_surveys_and_queued_texts_included(
+    db, clock, sms_worker, fake_twilio
+):
+    ward = await builders.ward(db)
+    patient = await builders.home_patient(db, ward.id)
+    await schedule_surveys(db, patient.id, clock.now(), clock.now())
+    await db.commit()
+    first = await _queue(db, patient, clock, key="test:first")
+    second = await _queue(db, patient, clock, key="test:second")
+    # The first text is refused by the carrier; the second waits behind it (one per pass).
+    fake_twilio.fail_for(patient.mobile, "opted_out")
+    await db.execute(
+        OutboxMessage.__table__.update()
+        .where(OutboxMessage.id == second)
+        .values(next_attempt_at=clock.now() + timedelta(minutes=1))
+    )
+    await db.commit()
+
+    await sms_worker.run_once("outbox")
+
+    assert (await fresh(db, Patient, patient.id)).sms_opted_out is True
+    assert (await _row(db, first)).status == "failed"
+    assert ((await _row(db, second)).status, (await _row(db, second)).status_reason) == (
+        "cancelled",
+        "opted_out",
+    )
+    surveys = (
+        await db.scalars(select(PromSurvey.status).where(PromSurvey.patient_id == patient.id))
+    ).all()
+    assert sorted(surveys) == ["cancelled"] * 4
+    assert [e.reason for e in await escalations(db, patient.id)] == ["opted_out"]
+
+
 async def test_messages_queued_before_an_opt_out_are_cancelled_not_sent(
     db, clock, sms_worker, fake_twilio
 ):
@@ -305,6 +340,47 @@ async def test_messages_queued_before_an_opt_out_are_cancelled_not_sent(
 
     assert fake_twilio.creates == []
     assert (await _row(db, outbox_id)).status == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"sms_consent": False}, "no_consent"),
+        ({"mobile": "+447700900999"}, "number_changed"),
+        ({"status": "readmitted"}, "on_ward"),
+        ({"status": "closed"}, "closed"),
+    ],
+)
+async def test_the_send_step_withdraws_a_queued_text_the_texting_rule_now_refuses(
+    db, clock, sms_worker, fake_twilio, change, reason
+):
+    # Queued while the patient could be texted; by the time the sweep runs, they cannot.
+    ward = await builders.ward(db)
+    patient = await builders.home_patient(db, ward.id)
+    outbox_id = await _queue(db, patient, clock)
+    await db.execute(Patient.__table__.update().where(Patient.id == patient.id).values(**change))
+    await db.commit()
+
+    await sms_worker.run_once("outbox")
+
+    assert fake_twilio.creates == []
+    row = await _row(db, outbox_id)
+    assert (row.status, row.status_reason, row.attempts) == ("cancelled", reason, 0)
+
+
+async def test_a_text_to_a_number_the_carrier_refused_is_withdrawn_at_the_send_step(
+    db, clock, sms_worker, fake_twilio
+):
+    ward = await builders.ward(db)
+    patient = await builders.home_patient(db, ward.id)
+    outbox_id = await _queue(db, patient, clock)
+    db.add(SmsNumberFlag(patient_id=patient.id, mobile=patient.mobile, flagged_at=clock.now()))
+    await db.commit()
+
+    await sms_worker.run_once("outbox")
+
+    assert fake_twilio.creates == []
+    assert (await _row(db, outbox_id)).status_reason == "undeliverable"
 
 
 async def test_the_console_backend_records_and_prints_no_patient_data(

@@ -28,7 +28,7 @@ from db.models import (
     User,
     Ward,
 )
-from service.auth import passwords, tokens
+from service.identity import passwords, tokens
 from service.principal import Principal
 from service.wards import service as wards
 from service.wards.schemas import WardCreate

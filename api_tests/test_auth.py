@@ -121,7 +121,7 @@ async def test_remembered_token_checks_do_not_let_altered_tokens_through(client,
 
 
 async def test_token_signed_with_another_secret_is_refused(client, db, clock):
-    from service.auth import tokens
+    from service.identity import tokens
 
     admin = await builders.user(db, "admin")
     forged, _ = tokens.issue(

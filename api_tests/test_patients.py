@@ -9,7 +9,7 @@ from api_tests import builders
 from bench.api_read import bare_sql
 from db.models import AuditEvent, Patient
 from service import audit
-from service.auth.service import PRINCIPAL_QUERY
+from service.identity.callers import PRINCIPAL_QUERY
 from service.patients.access import STAFF_PATIENT_ROW_QUERY
 from service.patients.service import nhs_check_digit
 

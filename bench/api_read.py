@@ -39,8 +39,8 @@ from bench.common import Database, percentile, scratch_database, write_result
 from db.engine import asyncpg_dsn, make_engine, make_sessionmaker
 from service import audit
 from service.app import API_POOL_SIZE
-from service.auth.service import PRINCIPAL_QUERY, principal_for_token
 from service.clock import SystemClock
+from service.identity.callers import PRINCIPAL_QUERY, principal_for_token
 from service.patients.access import STAFF_PATIENT_ROW_QUERY
 from service.patients.service import read_patient
 

@@ -1,4 +1,4 @@
-"""Login with rate limiting, and turning a bearer token back into a Principal."""
+"""Login with rate limiting (turning a token back into a caller is service.identity.callers)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import LoginAttempt, User
-from service.auth import passwords, tokens
 from service.errors import NotAuthenticated, TooManyRequests
-from service.principal import Principal
+from service.identity import passwords, tokens
 
 
 @dataclass(frozen=True)
@@ -85,33 +84,3 @@ async def login(
     session.add(LoginAttempt(key=email_key, attempted_at=now, succeeded=True))
     token, expires_at = tokens.issue(policy.secret, user.id, user.token_version, now, policy.ttl)
     return LoginResult(access_token=token, expires_at=expires_at, user=user)
-
-
-# Built once, on the table rather than the mapped class: the cache key is memoised and the
-# ORM's compile and loading steps are skipped, so each request only binds the id.
-_users = User.__table__.c
-PRINCIPAL_QUERY = select(
-    _users.id, _users.role, _users.ward_id, _users.agency_id, _users.active, _users.token_version
-).where(_users.id == bindparam("user_id"))
-
-
-async def principal_for_token(
-    session: AsyncSession, secret: str, token: str, now: datetime, request_id: str | None
-) -> Principal:
-    """The caller behind a token, checked against the database on every request.
-
-    Reading the user each time is what makes deactivation take effect at once.
-    """
-    claims = tokens.verify(secret, token, now)
-    if claims is None:
-        raise NotAuthenticated("The access token is missing, invalid or expired.")
-    row = (await session.execute(PRINCIPAL_QUERY, {"user_id": claims.user_id})).one_or_none()
-    if row is None or not row.active or row.token_version != claims.token_version:
-        raise NotAuthenticated("The access token is missing, invalid or expired.")
-    return Principal(
-        user_id=row.id,
-        role=row.role,
-        ward_id=row.ward_id,
-        agency_id=row.agency_id,
-        request_id=request_id,
-    )

@@ -14,10 +14,10 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-from service.auth.service import principal_for_token
 from service.errors import InvalidInput, NotAuthenticated
 from service.http.context import request_id_var
 from service.http.state import request_session, resources
+from service.identity.callers import principal_for_token
 from service.principal import Principal
 
 _PATH_PARAM_TYPE = re.compile(r":[a-z]+}")

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Agency, User, Ward
-from service.auth import passwords
 from service.checks import flush_or
 from service.errors import Conflict, InvalidInput, NotFound
+from service.identity import passwords
 from service.pagination import decode_cursor, page_after, split_page
 from service.phones import normalise_mobile
 from service.users.schemas import UserCreate, UserOut, UserUpdate

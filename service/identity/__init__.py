@@ -1,0 +1,1 @@
+"""Who is calling: password hashing, access tokens, and the caller behind a token."""

@@ -10,9 +10,16 @@ clock change is handled the same way everywhere.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import msgspec
+
 from service.errors import InvalidInput
+
+# Every timestamp a request body carries: an offset is required, so a naive time is refused
+# while decoding (422 naming the field), before any service sees it.
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with offset")]
 
 # The zone of a ward created without one, and of pages shown to callers without a ward.
 DEFAULT_TIMEZONE = "Europe/London"

@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from service.timezones import AwareDatetime
+
 ReferralStatus = Literal["pending", "accepted", "declined", "withdrawn", "completed"]
-AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 
 
@@ -17,7 +18,7 @@ class ReferralCreate(msgspec.Struct, forbid_unknown_fields=True):
     reason: Reason
     goal_id: uuid.UUID | None = None
     # Defaults to 2 working days (Mon-Fri in the ward's time zone) after now.
-    respond_by: AwareDateTime | None = None
+    respond_by: AwareDatetime | None = None
 
 
 class ReferralDecline(msgspec.Struct, forbid_unknown_fields=True):

@@ -23,6 +23,7 @@ from db.models import Ward
 from db.models.escalations import ESCALATION_REASONS, ESCALATION_SEVERITIES
 from db.models.goals import GOAL_DOMAINS
 from service import audit
+from service.checks import check_aware
 from service.errors import Forbidden, InvalidInput, NotFound
 from service.principal import Principal
 from service.reports import measures as m
@@ -390,8 +391,9 @@ def period(
     """[from, to): `to` defaults to now, `from` to 90 days before `to`."""
     end = end or now
     start = start or end - DEFAULT_PERIOD
-    if start.tzinfo is None or end.tzinfo is None:
-        raise InvalidInput.field("from", "needs a time zone offset (RFC 3339)")
+    # Both bounds answer on `from`: the period as a whole is what is wrong.
+    check_aware(start, "from")
+    check_aware(end, "from")
     if start >= end:
         raise InvalidInput.field("from", "must be before to")
     if end - start > MAX_PERIOD:

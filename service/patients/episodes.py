@@ -7,7 +7,7 @@ wiring) can call them outside HTTP. Registration opens the first episode.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,8 +24,7 @@ from service.patients.schemas import DischargeIn, EpisodeOut
 from service.principal import Principal
 from service.proms import service as proms
 from service.referrals import service as referrals
-
-READMISSION_WINDOW = timedelta(days=30)
+from service.standards import READMISSION_WINDOW
 
 
 def to_out(episode: Episode) -> EpisodeOut:

@@ -32,6 +32,7 @@ from service.patients.access import patient_for_staff
 from service.principal import Principal, SystemActor
 from service.referrals.deadlines import RESPOND_WITHIN_WORKING_DAYS, add_working_days
 from service.referrals.schemas import ReferralCreate, ReferralDetail, ReferralOut, StatusChangeOut
+from service.timezones import DEFAULT_TIMEZONE
 
 # Referral changes made by the system (the deadline sweep, an agency's answer settling a
 # ward escalation).
@@ -149,7 +150,7 @@ async def create_referral(
         respond_by = data.respond_by
     else:
         ward = await session.get(Ward, patient.ward_id)
-        tz = ZoneInfo(ward.timezone if ward else "Europe/London")
+        tz = ZoneInfo(ward.timezone if ward else DEFAULT_TIMEZONE)
         respond_by = add_working_days(now, RESPOND_WITHIN_WORKING_DAYS, tz)
     duplicate = await session.scalar(
         select(Referral.id).where(

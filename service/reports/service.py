@@ -28,6 +28,13 @@ from service.errors import Forbidden, InvalidInput, NotFound
 from service.principal import Principal
 from service.reports import measures as m
 from service.reports.schemas import Measure, OutcomesReport, Unit, WardComparison, WardOutcomes
+from service.standards import (
+    FOLLOW_UP_WITHIN,
+    FOLLOW_UP_WITHIN_SUICIDE_RISK,
+    NATIONAL_FOLLOW_UP_AMBITION,
+    READMISSION_WINDOW,
+    whole_hours,
+)
 
 DEFAULT_PERIOD = timedelta(days=90)
 MAX_PERIOD = timedelta(days=3 * 366)
@@ -147,9 +154,10 @@ def _follow_up_measures(row: Any) -> list[Measure]:
     return [
         proportion(
             "follow_up.within_deadline",
-            "Follow-up within 72 h (48 h with suicide risk) of discharge",
+            f"Follow-up within {whole_hours(FOLLOW_UP_WITHIN)} h "
+            f"({whole_hours(FOLLOW_UP_WITHIN_SUICIDE_RISK)} h with suicide risk) of discharge",
             row,
-            target=m.NATIONAL_FOLLOW_UP_AMBITION,
+            target=NATIONAL_FOLLOW_UP_AMBITION,
             record_type="follow_up",
         ),
         measure(
@@ -169,7 +177,7 @@ def _readmission_measures(row: Any) -> list[Measure]:
     return [
         proportion(
             "readmission.within_30_days",
-            "Readmissions within 30 days of discharge",
+            f"Readmissions within {READMISSION_WINDOW.days} days of discharge",
             row,
             record_type="episode",
         )

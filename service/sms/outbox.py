@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.base import UTCDateTime, new_id
 from db.models import OutboxMessage, Patient
 from service.clock import Clock
+from service.settings import PATIENT_DAILY_SMS_CAP
 from service.sms import channel as sms_channel
 from service.sms.gateway import LookupResult, SendResult, SmsChannel
 
@@ -311,7 +312,7 @@ async def mark_sending(
     now: datetime,
     lease: timedelta,
     *,
-    daily_cap: int = 12,
+    daily_cap: int = PATIENT_DAILY_SMS_CAP,
 ) -> set[uuid.UUID]:
     """Still ours and still queued → `sending`; only these may be handed to the gateway.
 

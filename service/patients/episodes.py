@@ -108,8 +108,8 @@ async def admit(
     )
     detail: dict[str, object] = {"readmitted_within_30_days": episode.readmitted_within_30_days}
     if was_discharged:
-        # A readmission puts open agency work on hold: a note in each open referral's history
-        # (statuses unchanged); the next discharge records that it resumes.
+        # A readmission puts open agency work on hold (statuses unchanged); the next
+        # discharge resumes it.
         paused = await referrals.pause_open_referrals(session, patient.id, now, caller.user_id)
         if paused:
             detail["paused_referral_ids"] = [str(r) for r in paused]

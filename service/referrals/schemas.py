@@ -50,6 +50,9 @@ class ReferralOut(msgspec.Struct):
     respond_by: datetime
     responded_at: datetime | None
     decline_reason: str | None
+    # Set while the ward has paused community work with the patient (from a readmission to
+    # the next discharge): wait for the ward before further contact. Null otherwise.
+    on_hold_since: datetime | None
     created_at: datetime
 
 
@@ -63,6 +66,9 @@ class ReferralDetail(msgspec.Struct):
     respond_by: datetime
     responded_at: datetime | None
     decline_reason: str | None
+    # Set while the ward has paused community work with the patient (from a readmission to
+    # the next discharge): wait for the ward before further contact. Null otherwise.
+    on_hold_since: datetime | None
     created_at: datetime
     # Every status the referral has had, oldest first (creation has `from: null`).
     history: list[StatusChangeOut]

@@ -10,9 +10,9 @@ from service.checkins.windows import (
     in_window,
     is_open,
     next_send_time,
-    opening_on,
     window_closes_after,
 )
+from service.timezones import local_instant
 
 LONDON = "Europe/London"
 NINE, EIGHT_PM = time(9, 0), time(20, 0)
@@ -89,12 +89,12 @@ def test_october_clock_change_due_before_the_change_opens_at_9_gmt():
 
 def test_an_opening_inside_the_spring_gap_is_the_moment_the_clocks_jump():
     # 01:30 does not exist in London on 29 March 2026; the clock reads 02:00 BST at 01:00 UTC.
-    assert opening_on(date(2026, 3, 29), time(1, 30), LONDON) == utc(2026, 3, 29, 1, 0)
+    assert local_instant(date(2026, 3, 29), time(1, 30), LONDON) == utc(2026, 3, 29, 1, 0)
 
 
 def test_an_opening_in_the_repeated_autumn_hour_is_its_first_occurrence():
     # 01:30 happens twice on 25 October 2026: first at 00:30 UTC (BST).
-    assert opening_on(date(2026, 10, 25), time(1, 30), LONDON) == utc(2026, 10, 25, 0, 30)
+    assert local_instant(date(2026, 10, 25), time(1, 30), LONDON) == utc(2026, 10, 25, 0, 30)
 
 
 def test_wrapping_window_before_opening_waits_until_the_evening():

@@ -139,3 +139,28 @@ async def test_carer_notice_only_for_urgent_level_two_with_consent_once(
         .where(OutboxMessage.purpose == "carer_notice")
     )
     assert count == 1
+
+
+async def test_naive_timestamps_are_refused_the_same_way_in_every_body(
+    db: AsyncSession, client: AsyncTestClient[Litestar], app: Litestar
+) -> None:
+    team = await builders.ward_team(db, app)
+    patient = await builders.patient(db, team.ward.id)
+    base = f"/api/v1/patients/{patient.id}"
+    naive = "2026-11-30T10:00:00"
+    cases = [
+        (f"{base}/feedback", {"source": "carer", "text": "Fine", "received_at": naive}),
+        (f"{base}/carer", {"name": "Jo Smith", "consent_given_at": naive}),
+        (f"{base}/check-ins", {"due_at": naive}),
+    ]
+    messages = set()
+    for url, body in cases:
+        field = next(k for k, v in body.items() if v == naive)
+        method = client.put if url.endswith("/carer") else client.post
+        r = await method(url, json=body, headers=team.nurse_headers)
+        assert r.status_code == 422, (url, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        errors = r.json()["errors"]
+        assert [e["field"] for e in errors] == [field], errors
+        messages.add(errors[0]["message"].split(" - at ")[0])
+    assert len(messages) == 1, messages

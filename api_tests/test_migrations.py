@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
 
+import asyncpg
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -9,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from api_tests import pg
 from db import migrate
 from db.base import Base
-from db.engine import async_url
+from db.engine import async_url, asyncpg_dsn
 
 
 async def _diff(url: str) -> list[object]:
@@ -40,3 +44,117 @@ async def test_upgrade_downgrade_upgrade_and_models_match(pg_admin_url):
 
 def test_migrations_have_a_single_head():
     assert len(migrate.head_revisions()) == 1
+
+
+# Words the service wrote for a hold and its end before revision 0012 (spelled out here).
+PAUSE = (
+    "On hold: the ward has paused community work with this patient. "
+    "Please wait for the ward before further contact."
+)
+RESUME = "Resumed: the ward has resumed community work with this patient."
+
+
+async def test_0012_backfills_holds_from_the_history_notes(pg_admin_url):
+    name = await pg.create_database(pg_admin_url)
+    url = pg.with_database(pg_admin_url, name)
+    try:
+        await asyncio.to_thread(migrate.upgrade, url, "0010")
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            ward = await conn.fetchval(
+                "INSERT INTO wards (id, name, timezone, crisis_message, escalation_policy)"
+                " VALUES (gen_random_uuid(), 'W', 'Europe/London', 'Call 111', '{}') RETURNING id"
+            )
+            user = await conn.fetchval(
+                "INSERT INTO users (id, email, full_name, role, ward_id, password_hash)"
+                " VALUES (gen_random_uuid(), 'n@example.org', 'N', 'ward_staff', $1, 'x')"
+                " RETURNING id",
+                ward,
+            )
+            patient = await conn.fetchval(
+                "INSERT INTO patients (id, ward_id, nhs_number, given_name, family_name,"
+                " date_of_birth, timezone) VALUES (gen_random_uuid(), $1, '9434765919', 'A',"
+                " 'B', '1980-01-01', 'Europe/London') RETURNING id",
+                ward,
+            )
+            agency = await conn.fetchval(
+                "INSERT INTO agencies (id, name, kind) VALUES (gen_random_uuid(), 'H', 'housing')"
+                " RETURNING id"
+            )
+            t0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+            async def referral(status: str, notes: list[tuple[str, str | None]]) -> uuid.UUID:
+                rid = await conn.fetchval(
+                    "INSERT INTO referrals (id, patient_id, agency_id, reason, status,"
+                    " respond_by, responded_at, decline_reason, created_by_id)"
+                    " VALUES (gen_random_uuid(), $1, $2, 'r', $3, $4, $5, $6, $7) RETURNING id",
+                    patient,
+                    agency,
+                    status,
+                    t0,
+                    t0 if status != "pending" else None,
+                    "no" if status == "declined" else None,
+                    user,
+                )
+                for hours, (to_status, note) in enumerate(notes):
+                    await conn.execute(
+                        "INSERT INTO referral_status_changes"
+                        " (referral_id, from_status, to_status, at, reason)"
+                        " VALUES ($1, $2, $2, $3, $4)",
+                        rid,
+                        to_status,
+                        t0 + timedelta(hours=hours + 1),
+                        note,
+                    )
+                return rid
+
+            held = await referral("pending", [("pending", PAUSE)])
+            resumed = await referral("accepted", [("accepted", PAUSE), ("accepted", RESUME)])
+            held_again = await referral(
+                "accepted", [("accepted", PAUSE), ("accepted", RESUME), ("accepted", PAUSE)]
+            )
+            closed = await referral("declined", [("pending", PAUSE)])
+            # Same words typed by a person as a transition note: a status change, not a hold.
+            typed = await referral("pending", [("pending", "On hold? please call")])
+        finally:
+            await conn.close()
+
+        await asyncio.to_thread(migrate.upgrade, url)
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            since = dict(await conn.fetch("SELECT id, on_hold_since FROM referrals"))
+            kinds = await conn.fetch(
+                "SELECT referral_id, kind FROM referral_status_changes ORDER BY id"
+            )
+            # The history is append-only again once the backfill is done.
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute("UPDATE referral_status_changes SET kind = 'status'")
+        finally:
+            await conn.close()
+        assert since == {
+            held: t0 + timedelta(hours=1),
+            resumed: None,
+            held_again: t0 + timedelta(hours=3),
+            closed: None,
+            typed: None,
+        }
+        by_referral: dict[uuid.UUID, list[str]] = {}
+        for row in kinds:
+            by_referral.setdefault(row["referral_id"], []).append(row["kind"])
+        assert by_referral == {
+            held: ["hold"],
+            resumed: ["hold", "resume"],
+            held_again: ["hold", "resume", "hold"],
+            closed: ["hold"],
+            typed: ["status"],
+        }
+        # Down and up again keeps the notes, so the backfill gives the same answer.
+        await asyncio.to_thread(migrate.downgrade, url, "0010")
+        await asyncio.to_thread(migrate.upgrade, url)
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            assert dict(await conn.fetch("SELECT id, on_hold_since FROM referrals")) == since
+        finally:
+            await conn.close()
+    finally:
+        await pg.drop_database(pg_admin_url, name)

@@ -348,3 +348,56 @@ async def test_ward_staff_list_their_wards_referrals_with_filters(client, db, cl
     assert len(paged["items"]) == 1 and paged["next_cursor"]
     assert foreign["items"] == []
     assert bad_status.status_code == 422
+
+
+# ---- on hold while the patient is back on the ward
+
+
+async def test_a_hold_is_a_field_set_at_readmission_and_cleared_at_discharge_or_closing(
+    client, db, clock
+):
+    from service.referrals import service as referrals
+
+    clock.set(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
+    s = await _setup(client, db)
+    kept = (await _refer(client, s)).json()["id"]
+    other_agency = await builders.agency(db)
+    closed = (await _refer(client, s, agency_id=str(other_agency.id))).json()["id"]
+    assert (await client.get(f"/api/v1/referrals/{kept}", headers=s["ward_h"])).json()[
+        "on_hold_since"
+    ] is None
+
+    paused = await referrals.pause_open_referrals(db, s["patient"].id, clock.now(), s["nurse"].id)
+    await db.commit()
+    assert set(paused) == {uuid.UUID(kept), uuid.UUID(closed)}
+    # Seen by the agency in its list (which carries no history) as well as by the ward.
+    listed = (await client.get("/api/v1/referrals", headers=s["agency_h"])).json()["items"]
+    assert [r["on_hold_since"] for r in listed if r["id"] == kept] == ["2026-12-01T09:00:00Z"]
+    kinds = (
+        await db.scalars(
+            select(ReferralStatusChange.kind)
+            .where(ReferralStatusChange.referral_id == uuid.UUID(kept))
+            .order_by(ReferralStatusChange.id)
+        )
+    ).all()
+    assert kinds == ["status", "hold"]
+
+    # Accepting keeps the hold; withdrawing ends it.
+    clock.advance(timedelta(hours=1))
+    accepted = await client.post(f"/api/v1/referrals/{kept}/accept", headers=s["agency_h"])
+    assert accepted.json()["on_hold_since"] == "2026-12-01T09:00:00Z"
+    withdrawn = await client.post(f"/api/v1/referrals/{closed}/withdraw", headers=s["ward_h"])
+    assert withdrawn.json()["on_hold_since"] is None
+
+    clock.advance(timedelta(days=2))
+    resumed = await referrals.resume_paused_referrals(
+        db, s["patient"].id, clock.now(), s["nurse"].id
+    )
+    await db.commit()
+    assert resumed == [uuid.UUID(kept)]
+    s["ward_h"] = await builders.auth_headers(client, s["nurse"])  # a fresh token, 2 days on
+    body = (await client.get(f"/api/v1/referrals/{kept}", headers=s["ward_h"])).json()
+    assert (body["status"], body["on_hold_since"]) == ("accepted", None)
+    assert [h["to"] for h in body["history"]] == ["pending", "pending", "accepted", "accepted"]
+    # A second discharge finds nothing on hold.
+    assert await referrals.resume_paused_referrals(db, s["patient"].id, clock.now(), None) == []

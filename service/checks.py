@@ -14,6 +14,15 @@ from service.errors import DomainError, InvalidInput
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
+def check_aware(at: datetime, field: str) -> datetime:
+    """`at` unless it is naive (422 on `field`). Bodies and query strings refuse naive times
+    while decoding (`service.timezones.AwareDatetime`, `service.http.params`); this guards
+    services called from elsewhere (jobs, the CLI, pages)."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise InvalidInput.field(field, "needs a time zone offset (RFC 3339)")
+    return at
+
+
 def check_not_future(at: datetime, now: datetime, field: str) -> datetime:
     """`at` in UTC, unless it lies beyond the allowed skew in the future (422 on `field`)."""
     if at > now + FUTURE_TOLERANCE:

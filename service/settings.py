@@ -18,6 +18,12 @@ class SettingsError(Exception):
 SmsBackend = Literal["console", "twilio"]
 
 
+# Spend guard defaults (see service.sms.outbox): texts to one patient per 24 h, and texts to
+# anyone per hour. Settings, the channel and the outbox all default to these.
+PATIENT_DAILY_SMS_CAP = 12
+HOURLY_SMS_CAP = 600
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -35,8 +41,8 @@ class Settings:
     twilio_timeout_seconds: float = 10.0
     sms_rate_per_second: float = 5.0
     # Spend guard: no bug or attacker can text one patient, or everyone, without limit.
-    sms_patient_daily_cap: int = 12
-    sms_hourly_cap: int = 600
+    sms_patient_daily_cap: int = PATIENT_DAILY_SMS_CAP
+    sms_hourly_cap: int = HOURLY_SMS_CAP
     jobs_interval_seconds: float = 30.0
     login_max_failures: int = 5
     login_window_minutes: int = 15
@@ -150,8 +156,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         twilio_from_number=from_number,
         twilio_api_base_url=api_base.rstrip("/") if api_base else None,
         sms_rate_per_second=_positive_float(env, "SMS_RATE_PER_SECOND", 5.0),
-        sms_patient_daily_cap=int(_positive_float(env, "SMS_PATIENT_DAILY_CAP", 12)),
-        sms_hourly_cap=int(_positive_float(env, "SMS_HOURLY_CAP", 600)),
+        sms_patient_daily_cap=int(
+            _positive_float(env, "SMS_PATIENT_DAILY_CAP", PATIENT_DAILY_SMS_CAP)
+        ),
+        sms_hourly_cap=int(_positive_float(env, "SMS_HOURLY_CAP", HOURLY_SMS_CAP)),
         jobs_interval_seconds=_positive_float(env, "JOBS_INTERVAL_SECONDS", 30.0),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
     )

@@ -11,6 +11,9 @@ from db.base import Base, UUIDPrimaryKey
 REFERRAL_STATUSES = ("pending", "accepted", "declined", "withdrawn", "completed")
 # A referral in one of these states keeps the patient visible to the agency (with consent).
 OPEN_REFERRAL_STATUSES = ("pending", "accepted")
+# What a history row records: a status (creation or a transition), or the ward putting the
+# referral on hold at a readmission and resuming it at the next discharge (status unchanged).
+REFERRAL_CHANGE_KINDS = ("status", "hold", "resume")
 
 
 class Referral(UUIDPrimaryKey, Base):
@@ -23,6 +26,10 @@ class Referral(UUIDPrimaryKey, Base):
         CheckConstraint(
             "status NOT IN ('accepted', 'declined', 'completed') OR responded_at IS NOT NULL",
             name="response_has_time",
+        ),
+        # Only open work can be on hold; closing a held referral ends the hold.
+        CheckConstraint(
+            "on_hold_since IS NULL OR status IN ('pending', 'accepted')", name="hold_only_open"
         ),
         # The sweep that escalates unanswered referrals reads only pending ones it has not
         # escalated yet, by deadline: its cost follows the work due, not the table.
@@ -54,6 +61,9 @@ class Referral(UUIDPrimaryKey, Base):
     responded_at: Mapped[datetime | None]
     # Set once the deadline passed unanswered and the ward was told (the sweep's claim marker).
     unanswered_escalated_at: Mapped[datetime | None]
+    # Set while the patient is back on the ward (readmission to the next discharge): the ward
+    # has paused community work, and the deadline sweep does not chase the agency.
+    on_hold_since: Mapped[datetime | None]
     decline_reason: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
@@ -66,6 +76,9 @@ class ReferralStatusChange(Base):
     __tablename__ = "referral_status_changes"
     __table_args__ = (
         CheckConstraint(f"to_status IN {REFERRAL_STATUSES!r}", name="to_status_known"),
+        CheckConstraint(f"kind IN {REFERRAL_CHANGE_KINDS!r}", name="kind_known"),
+        # A hold or a resumption leaves the status as it is.
+        CheckConstraint("kind = 'status' OR from_status = to_status", name="hold_keeps_status"),
         Index("ix_referral_status_changes_referral_id_id", "referral_id", "id"),
     )
 
@@ -77,3 +90,4 @@ class ReferralStatusChange(Base):
     # NULL when the system acted (e.g. a future sweep); otherwise the user.
     by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     reason: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20), server_default="status")

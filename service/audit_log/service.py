@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AuditEvent
 from service.audit_log.schemas import AuditEventOut
+from service.checks import check_aware
 from service.errors import Forbidden, InvalidInput
 from service.pagination import decode_seq_cursor, page_after, split_page
 from service.principal import Principal
@@ -32,12 +33,6 @@ def to_out(row: AuditEvent) -> AuditEventOut:
     )
 
 
-def _aware(value: datetime | None, field: str) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise InvalidInput.field(field, "needs a time zone offset (RFC 3339)")
-    return value
-
-
 async def list_events(
     session: AsyncSession,
     caller: Principal,
@@ -51,7 +46,8 @@ async def list_events(
     to: datetime | None = None,
 ) -> tuple[list[AuditEvent], str | None]:
     """Newest first. `from` is inclusive, `to` exclusive."""
-    start, end = _aware(from_, "from"), _aware(to, "to")
+    start = check_aware(from_, "from") if from_ is not None else None
+    end = check_aware(to, "to") if to is not None else None
     if start is not None and end is not None and start > end:
         raise InvalidInput.field("from", "must not be after to")
     query = select(AuditEvent)

@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Agency, CheckIn, Escalation, FollowUp, Patient, Referral, Ward
 from service import audit
-from service.checkins.windows import opening_on
 from service.errors import NotFound
 from service.follow_ups.service import superseded_by_admission
 from service.pagination import MAX_LIMIT
 from service.principal import Principal
 from service.referrals.service import list_referrals
+from service.timezones import local_instant
 
 SEVERITY_RANK = {"urgent": 0, "routine": 1}
 # Check-ins still waiting for a reply, and those whose reply window closed with none.
@@ -61,9 +61,7 @@ def _ward_of(caller: Principal) -> uuid.UUID:
 def today_bounds(now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """Midnight to midnight of the ward's local day, as instants (DST-correct)."""
     local = now.astimezone(tz).date()
-    return opening_on(local, time(0), tz.key), opening_on(
-        local + timedelta(days=1), time(0), tz.key
-    )
+    return local_instant(local, time(0), tz), local_instant(local + timedelta(days=1), time(0), tz)
 
 
 async def ward_board(session: AsyncSession, caller: Principal, now: datetime) -> Board:

@@ -6,13 +6,14 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from service.timezones import AwareDatetime
+
 CheckInStatus = Literal[
     "scheduled", "sent", "reminded", "answered", "missed", "cancelled", "skipped"
 ]
 OffsetHours = Annotated[int, msgspec.Meta(ge=1, le=24 * 7 * 52)]
 ReplyWindow = Annotated[int, msgspec.Meta(ge=10, le=72 * 60)]
 ReminderAfter = Annotated[int, msgspec.Meta(ge=5, le=72 * 60)]
-AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
 class ScheduleIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -34,7 +35,7 @@ class ScheduleOut(msgspec.Struct):
 
 
 class CheckInCreate(msgspec.Struct, forbid_unknown_fields=True):
-    due_at: AwareDateTime
+    due_at: AwareDatetime
     reply_window_minutes: ReplyWindow | None = None
     reminder_after_minutes: ReminderAfter | None = None
 

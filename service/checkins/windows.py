@@ -3,13 +3,18 @@
 A window is a local wall-clock interval [start, end): `09:00-20:00`, or one that wraps
 midnight such as `20:00-02:00`. start == end means "any time". Arithmetic happens on local
 calendar dates and is converted to UTC at the end, so clock changes (e.g. the UK's last
-Sundays of March and October) move the UTC instant, never the local opening time.
+Sundays of March and October) move the UTC instant, never the local opening time. Openings
+and closings are `service.timezones.local_instant` of the window's start and end (a start
+inside the spring gap opens when the clocks jump; one in the repeated autumn hour opens at
+its first occurrence).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from service.timezones import local_instant
 
 
 def in_window(local: time, start: time, end: time) -> bool:
@@ -27,32 +32,6 @@ def is_open(at: datetime, tz_name: str, start: time, end: time) -> bool:
     return in_window(at.astimezone(ZoneInfo(tz_name)).time(), start, end)
 
 
-def opening_on(day: date, start: time, tz_name: str) -> datetime:
-    """The UTC instant the local clock first shows `start` on `day`.
-
-    Ambiguous times (clocks going back) take the first occurrence. Times that do not exist
-    (clocks going forward) open at the moment the clocks jump, the first instant the local
-    clock reads `start` or later.
-    """
-    tz = ZoneInfo(tz_name)
-    wall = datetime.combine(day, start)
-    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    if first.astimezone(tz).replace(tzinfo=None) == wall:
-        return first
-    # A gap: fold=1 maps before the jump, fold=0 after it; the jump lies between. Find it.
-    low = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
-    high = first
-    if low > high:
-        low, high = high, low
-    while high - low > timedelta(seconds=1):
-        mid = low + (high - low) / 2
-        if mid.astimezone(tz).replace(tzinfo=None) >= wall:
-            high = mid
-        else:
-            low = mid
-    return high.replace(microsecond=0) if high.microsecond else high
-
-
 def next_send_time(at: datetime, tz_name: str, start: time, end: time) -> datetime:
     """`at` itself when the window is open then; otherwise the window's next opening (UTC)."""
     _require_aware(at)
@@ -61,7 +40,7 @@ def next_send_time(at: datetime, tz_name: str, start: time, end: time) -> dateti
         return at
     local_day = at.astimezone(ZoneInfo(tz_name)).date()
     for days in range(3):
-        opening = opening_on(local_day + timedelta(days=days), start, tz_name)
+        opening = local_instant(local_day + timedelta(days=days), start, tz_name)
         if opening > at:
             return opening
     raise AssertionError("a daily window opens within two days")  # pragma: no cover
@@ -77,7 +56,7 @@ def window_closes_after(at: datetime, tz_name: str, start: time, end: time) -> d
     day = local.date()
     if start > end and local.time() >= start:
         day += timedelta(days=1)
-    return opening_on(day, end, tz_name)
+    return local_instant(day, end, tz_name)
 
 
 def _require_aware(at: datetime) -> None:

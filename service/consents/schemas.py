@@ -2,22 +2,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
 import msgspec
 
 from service.agencies.schemas import ConsentScope
-
-AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
+from service.timezones import AwareDatetime
 
 
 class ConsentCreate(msgspec.Struct, forbid_unknown_fields=True):
     agency_id: uuid.UUID
     scope: ConsentScope
     # When the patient gave it; defaults to now and may not be in the future.
-    given_at: AwareDateTime | None = None
+    given_at: AwareDatetime | None = None
     # Open-ended when null; otherwise after given_at and after now.
-    expires_at: AwareDateTime | None = None
+    expires_at: AwareDatetime | None = None
 
 
 class ConsentOut(msgspec.Struct):

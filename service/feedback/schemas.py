@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from service.timezones import AwareDatetime
+
 Source = Literal["carer", "family", "patient", "other"]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Relationship = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -14,7 +16,7 @@ Relationship = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 class FeedbackIn(msgspec.Struct, forbid_unknown_fields=True):
     source: Source
     text: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
-    received_at: datetime
+    received_at: AwareDatetime
     relationship: Relationship | None = None
     given_by: Name | None = None
 
@@ -44,8 +46,8 @@ class CarerIn(msgspec.Struct, forbid_unknown_fields=True):
     relationship: Relationship | None = None
     mobile: Annotated[str, msgspec.Meta(max_length=32)] | None = None
     consent_to_contact: bool = False
-    consent_given_at: datetime | None = None
-    consent_withdrawn_at: datetime | None = None
+    consent_given_at: AwareDatetime | None = None
+    consent_withdrawn_at: AwareDatetime | None = None
 
 
 class CarerOut(msgspec.Struct):

@@ -6,10 +6,11 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from service.timezones import AwareDatetime
+
 # Human contact only: there is deliberately no `sms` method.
 ContactMethod = Literal["face_to_face", "phone", "video", "other"]
 FollowUpStatus = Literal["pending", "completed", "breached"]
-AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with offset")]
 Note = Annotated[str, msgspec.Meta(max_length=2000)]
 
 
@@ -17,7 +18,7 @@ class AttemptIn(msgspec.Struct, forbid_unknown_fields=True):
     """A contact attempt by a person. A successful one completes a pending or breached
     follow-up; `note` becomes its outcome."""
 
-    occurred_at: AwareDateTime
+    occurred_at: AwareDatetime
     method: ContactMethod
     successful: bool
     note: Note | None = None

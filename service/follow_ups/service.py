@@ -26,16 +26,18 @@ from service.follow_ups.schemas import AttemptIn, AttemptOut, FollowUpOut
 from service.pagination import decode_cursor, page_after, split_page
 from service.patients.access import denial, patient_for_staff_deferred
 from service.principal import Principal, SystemActor
+from service.standards import FOLLOW_UP_WITHIN, FOLLOW_UP_WITHIN_SUICIDE_RISK, whole_hours
 
-FOLLOW_UP_WITHIN = timedelta(hours=72)  # NHS standard contract
-FOLLOW_UP_WITHIN_SUICIDE_RISK = timedelta(hours=48)  # NICE NG53
 BREACH_ACTOR = SystemActor("follow_ups")
+
+
+def follow_up_window(suicide_risk: bool) -> timedelta:
+    return FOLLOW_UP_WITHIN_SUICIDE_RISK if suicide_risk else FOLLOW_UP_WITHIN
 
 
 def due_at_for(discharged_at: datetime, suicide_risk: bool) -> datetime:
     """Exact elapsed hours: UTC arithmetic, never wall-clock arithmetic in a local zone."""
-    window = FOLLOW_UP_WITHIN_SUICIDE_RISK if suicide_risk else FOLLOW_UP_WITHIN
-    return discharged_at.astimezone(UTC) + window
+    return discharged_at.astimezone(UTC) + follow_up_window(suicide_risk)
 
 
 def follow_up_is_breached(follow_up: FollowUp, now: datetime) -> bool:
@@ -171,7 +173,7 @@ async def mark_breached(
         source_id=follow_up.id,
         now=now,
         note="No successful follow-up contact within "
-        f"{'48' if follow_up.suicide_risk else '72'} hours of discharge.",
+        f"{whole_hours(follow_up_window(follow_up.suicide_risk))} hours of discharge.",
         actor=actor,
     )
     await session.flush()

@@ -7,7 +7,7 @@ wiring) can call them outside HTTP. Registration opens the first episode.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,8 +24,7 @@ from service.patients.schemas import DischargeIn, EpisodeOut
 from service.principal import Principal
 from service.proms import service as proms
 from service.referrals import service as referrals
-
-READMISSION_WINDOW = timedelta(days=30)
+from service.standards import READMISSION_WINDOW
 
 
 def to_out(episode: Episode) -> EpisodeOut:
@@ -109,8 +108,8 @@ async def admit(
     )
     detail: dict[str, object] = {"readmitted_within_30_days": episode.readmitted_within_30_days}
     if was_discharged:
-        # A readmission puts open agency work on hold: a note in each open referral's history
-        # (statuses unchanged); the next discharge records that it resumes.
+        # A readmission puts open agency work on hold (statuses unchanged); the next
+        # discharge resumes it.
         paused = await referrals.pause_open_referrals(session, patient.id, now, caller.user_id)
         if paused:
             detail["paused_referral_ids"] = [str(r) for r in paused]

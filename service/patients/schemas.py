@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from service.timezones import AwareDatetime
+
 PatientStatus = Literal["inpatient", "discharged", "readmitted", "closed"]
 # Checked in the service (length, digits, modulus 11) so each failure names its reason.
 NhsNumberIn = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
@@ -28,7 +30,6 @@ Language = Annotated[
         description="BCP 47 language tag, e.g. en, cy, pl, pa-IN",
     ),
 ]
-AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with offset")]
 Destination = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
@@ -52,7 +53,7 @@ class PatientCreate(msgspec.Struct, forbid_unknown_fields=True):
     sms_consent: bool = False
     key_worker_id: uuid.UUID | None = None
     ward_id: uuid.UUID | None = None
-    admitted_at: AwareDateTime | None = None
+    admitted_at: AwareDatetime | None = None
 
 
 class PatientUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -104,13 +105,13 @@ class PatientList(msgspec.Struct):
 
 
 class AdmissionIn(msgspec.Struct, forbid_unknown_fields=True):
-    admitted_at: AwareDateTime
+    admitted_at: AwareDatetime
 
 
 class DischargeIn(msgspec.Struct, forbid_unknown_fields=True):
     """`suicide_risk` must be stated: with it the follow-up is due in 48 h, else 72 h."""
 
-    discharged_at: AwareDateTime
+    discharged_at: AwareDatetime
     suicide_risk: bool
     destination: Destination | None = None
 

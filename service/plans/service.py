@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import RelapsePreventionPlan
-from service.checks import flush_or
+from service.checks import check_aware, flush_or
 from service.errors import Conflict, InvalidInput, NotFound
 from service.pagination import decode_seq_cursor, page_after, split_page
 from service.patients.access import patient_for_staff_deferred
@@ -162,8 +162,8 @@ async def get_plan(
     as_of: datetime | None = None,
 ) -> RelapsePreventionPlan:
     """The current version, or the one in force at `as_of`; 404 when there is none."""
-    if as_of is not None and as_of.tzinfo is None:
-        raise InvalidInput.field("as_of", "needs a time zone offset (RFC 3339)")
+    if as_of is not None:
+        check_aware(as_of, "as_of")
     _, event = await patient_for_staff_deferred(
         session, caller, patient_id, action="plan.read", now=now
     )

@@ -36,8 +36,9 @@ class ReferralController(Controller):
             "(else 404) and the agency must exist and be active (else 422); `goal_id`, when "
             "given, must name a goal of that patient (else 422). An open referral of "
             "the same patient to the same agency for the same goal answers 409. A readmission "
-            "of the patient adds an on-hold note to the history of their open referrals; the "
-            "next discharge adds a note that the work resumes (statuses do not change)."
+            "of the patient puts their open referrals on hold: `on_hold_since` is set and the "
+            "history gets an on-hold note; the next discharge clears it and adds a note that "
+            "the work resumes (statuses do not change). Closing a referral ends its hold."
         ),
     )
     async def create(

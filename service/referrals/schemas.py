@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from service.timezones import AwareDatetime
+
 ReferralStatus = Literal["pending", "accepted", "declined", "withdrawn", "completed"]
-AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 
 
@@ -17,7 +18,7 @@ class ReferralCreate(msgspec.Struct, forbid_unknown_fields=True):
     reason: Reason
     goal_id: uuid.UUID | None = None
     # Defaults to 2 working days (Mon-Fri in the ward's time zone) after now.
-    respond_by: AwareDateTime | None = None
+    respond_by: AwareDatetime | None = None
 
 
 class ReferralDecline(msgspec.Struct, forbid_unknown_fields=True):
@@ -49,6 +50,9 @@ class ReferralOut(msgspec.Struct):
     respond_by: datetime
     responded_at: datetime | None
     decline_reason: str | None
+    # Set while the ward has paused community work with the patient (from a readmission to
+    # the next discharge): wait for the ward before further contact. Null otherwise.
+    on_hold_since: datetime | None
     created_at: datetime
 
 
@@ -62,6 +66,9 @@ class ReferralDetail(msgspec.Struct):
     respond_by: datetime
     responded_at: datetime | None
     decline_reason: str | None
+    # Set while the ward has paused community work with the patient (from a readmission to
+    # the next discharge): wait for the ward before further contact. Null otherwise.
+    on_hold_since: datetime | None
     created_at: datetime
     # Every status the referral has had, oldest first (creation has `from: null`).
     history: list[StatusChangeOut]

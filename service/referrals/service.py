@@ -17,8 +17,7 @@ from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select, update
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Agency, Goal, Patient, Referral, ReferralStatusChange, Ward
@@ -32,6 +31,7 @@ from service.patients.access import patient_for_staff
 from service.principal import Principal, SystemActor
 from service.referrals.deadlines import RESPOND_WITHIN_WORKING_DAYS, add_working_days
 from service.referrals.schemas import ReferralCreate, ReferralDetail, ReferralOut, StatusChangeOut
+from service.timezones import DEFAULT_TIMEZONE
 
 # Referral changes made by the system (the deadline sweep, an agency's answer settling a
 # ward escalation).
@@ -65,6 +65,7 @@ def to_out(referral: Referral) -> ReferralOut:
         respond_by=referral.respond_by,
         responded_at=referral.responded_at,
         decline_reason=referral.decline_reason,
+        on_hold_since=referral.on_hold_since,
         created_at=referral.created_at,
     )
 
@@ -88,6 +89,7 @@ async def to_detail(session: AsyncSession, referral: Referral) -> ReferralDetail
         respond_by=out.respond_by,
         responded_at=out.responded_at,
         decline_reason=out.decline_reason,
+        on_hold_since=out.on_hold_since,
         created_at=out.created_at,
         history=[
             StatusChangeOut(
@@ -108,6 +110,8 @@ def _history(
     now: datetime,
     by: uuid.UUID | None,
     reason: str | None = None,
+    *,
+    kind: str = "status",
 ) -> ReferralStatusChange:
     return ReferralStatusChange(
         referral_id=referral.id,
@@ -116,6 +120,7 @@ def _history(
         at=now,
         by_id=by,
         reason=reason,
+        kind=kind,
     )
 
 
@@ -149,7 +154,7 @@ async def create_referral(
         respond_by = data.respond_by
     else:
         ward = await session.get(Ward, patient.ward_id)
-        tz = ZoneInfo(ward.timezone if ward else "Europe/London")
+        tz = ZoneInfo(ward.timezone if ward else DEFAULT_TIMEZONE)
         respond_by = add_working_days(now, RESPOND_WITHIN_WORKING_DAYS, tz)
     duplicate = await session.scalar(
         select(Referral.id).where(
@@ -332,6 +337,8 @@ async def transition(
         referral.responded_at = now
     if action == "decline":
         referral.decline_reason = note
+    if move.to not in OPEN_REFERRAL_STATUSES:
+        referral.on_hold_since = None  # closed work is no longer on hold
     session.add(_history(referral, previous, now, caller.user_id, note))
     # An answer (or the end of the referral) settles the ward's "unanswered" escalation. An
     # agency's answer closes it as the system: the agency neither sees nor answers ward
@@ -351,8 +358,10 @@ async def transition(
 
 # --- readmission: open agency work is put on hold, and resumed at the next discharge -------
 
-# Notes in the status history (from == to: no transition). Referrals are visible to their
-# agency whatever the consent, so the wording states no clinical fact (no "readmitted").
+# The history rows that show a hold and its end (kind "hold"/"resume", status unchanged).
+# Referrals are visible to their agency whatever the consent, so the wording states no
+# clinical fact (no "readmitted"). Nothing reads these words back: the state is
+# `Referral.on_hold_since`.
 PAUSE_NOTE = (
     "On hold: the ward has paused community work with this patient. "
     "Please wait for the ward before further contact."
@@ -360,12 +369,21 @@ PAUSE_NOTE = (
 RESUME_NOTE = "Resumed: the ward has resumed community work with this patient."
 
 
-async def _open_referrals(session: AsyncSession, patient_id: uuid.UUID) -> list[Referral]:
+async def _open_referrals(
+    session: AsyncSession, patient_id: uuid.UUID, *, held: bool
+) -> list[Referral]:
     rows = await session.scalars(
         select(Referral)
-        .where(Referral.patient_id == patient_id, Referral.status.in_(OPEN_REFERRAL_STATUSES))
+        .where(
+            Referral.patient_id == patient_id,
+            Referral.status.in_(OPEN_REFERRAL_STATUSES),
+            Referral.on_hold_since.is_not(None) if held else Referral.on_hold_since.is_(None),
+        )
         .order_by(Referral.created_at, Referral.id)
         .with_for_update()
+        # Rows this session loaded earlier may be stale (the sweep sets its marker in
+        # another transaction): the locked read refreshes them.
+        .execution_options(populate_existing=True)
     )
     return list(rows.all())
 
@@ -373,52 +391,29 @@ async def _open_referrals(session: AsyncSession, patient_id: uuid.UUID) -> list[
 async def pause_open_referrals(
     session: AsyncSession, patient_id: uuid.UUID, now: datetime, by: uuid.UUID | None
 ) -> list[uuid.UUID]:
-    """A readmission puts the patient's open (pending or accepted) referrals on hold: each gets
-    a PAUSE_NOTE in its history (status unchanged: API.md fixes the statuses). Returns their
-    ids. Visibility is unchanged (the consent decides it); the referral sweep should not chase
-    a paused referral (see `paused_among`)."""
-    referrals = await _open_referrals(session, patient_id)
+    """A readmission puts the patient's open (pending or accepted) referrals on hold: each
+    gets `on_hold_since` and a "hold" row in its history (status unchanged: API.md fixes the
+    statuses). Returns their ids. Visibility is unchanged (the consent decides it); the
+    deadline sweep does not chase a referral on hold. A status change while on hold keeps
+    the hold; closing the referral ends it."""
+    referrals = await _open_referrals(session, patient_id, held=False)
     for referral in referrals:
-        session.add(_history(referral, referral.status, now, by, PAUSE_NOTE))
+        referral.on_hold_since = now
+        session.add(_history(referral, referral.status, now, by, PAUSE_NOTE, kind="hold"))
     await session.flush()
     return [r.id for r in referrals]
-
-
-async def paused_among(session: AsyncSession, referral_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    """Those of `referral_ids` on hold: their latest pause/resume note is a pause (a status
-    change in between does not lift the hold; only the resume note at discharge does)."""
-    if not referral_ids:
-        return set()
-    rows = await session.execute(
-        select(ReferralStatusChange.referral_id, ReferralStatusChange.reason)
-        .where(
-            ReferralStatusChange.referral_id.in_(referral_ids),
-            ReferralStatusChange.from_status == ReferralStatusChange.to_status,
-            ReferralStatusChange.reason.in_((PAUSE_NOTE, RESUME_NOTE)),
-        )
-        .ext(distinct_on(ReferralStatusChange.referral_id))
-        .order_by(ReferralStatusChange.referral_id, ReferralStatusChange.id.desc())
-    )
-    return {row[0] for row in rows.all() if row[1] == PAUSE_NOTE}
 
 
 async def resume_paused_referrals(
     session: AsyncSession, patient_id: uuid.UUID, now: datetime, by: uuid.UUID | None
 ) -> list[uuid.UUID]:
-    """At discharge: every referral still on hold gets a RESUME_NOTE. Returns their ids."""
-    referrals = await _open_referrals(session, patient_id)
-    paused = await paused_among(session, [r.id for r in referrals])
-    resumed = [r for r in referrals if r.id in paused]
+    """At discharge: every referral still on hold is resumed (a "resume" history row) and its
+    deadline is looked at afresh. Returns their ids."""
+    resumed = await _open_referrals(session, patient_id, held=True)
     for referral in resumed:
-        session.add(_history(referral, referral.status, now, by, RESUME_NOTE))
-    if resumed:
-        # The deadline sweep looks at them afresh (a statement, not attributes: the rows may
-        # be stale in this session since the sweep set the marker).
-        await session.execute(
-            update(Referral)
-            .where(Referral.id.in_([r.id for r in resumed]))
-            .values(unanswered_escalated_at=None)
-            .execution_options(synchronize_session="fetch")
-        )
+        referral.on_hold_since = None
+        # A deadline missed while on hold was not chased: the sweep may now escalate it.
+        referral.unanswered_escalated_at = None
+        session.add(_history(referral, referral.status, now, by, RESUME_NOTE, kind="resume"))
     await session.flush()
     return [r.id for r in resumed]

@@ -2,7 +2,8 @@
 
 `unanswered_escalated_at` is the claim marker: the partial index holds only pending referrals
 not yet escalated, so the sweep reads what is due and nothing else; the escalation's unique
-source key makes a repeat harmless anyway.
+source key makes a repeat harmless anyway. A referral on hold (`on_hold_since`) is not chased;
+the discharge that resumes it clears the marker, so a deadline still missed then is escalated.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Patient, Referral
 from service.escalations.service import raise_escalation
-from service.referrals.service import REFERRALS_ACTOR, paused_among
+from service.referrals.service import REFERRALS_ACTOR
 
 CLAIM_BATCH = 200
 
@@ -27,6 +28,7 @@ async def claim_unanswered(
         .where(
             Referral.status == "pending",
             Referral.unanswered_escalated_at.is_(None),
+            Referral.on_hold_since.is_(None),
             Referral.respond_by <= now,
         )
         .order_by(Referral.respond_by, Referral.id)
@@ -37,13 +39,13 @@ async def claim_unanswered(
 
 
 async def escalate_unanswered(session: AsyncSession, referral: Referral, now: datetime) -> None:
-    if referral.status != "pending" or referral.unanswered_escalated_at is not None:
+    if (
+        referral.status != "pending"
+        or referral.unanswered_escalated_at is not None
+        or referral.on_hold_since is not None
+    ):
         return
     referral.unanswered_escalated_at = now
-    if await paused_among(session, [referral.id]):
-        # On hold while the patient is back on the ward; the next discharge resumes it and
-        # clears the marker, so a deadline still missed then is escalated.
-        return
     ward_id = await session.scalar(select(Patient.ward_id).where(Patient.id == referral.patient_id))
     assert ward_id is not None
     await raise_escalation(

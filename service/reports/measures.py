@@ -12,29 +12,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Interval, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.sql.elements import BindParameter, TextClause
 
 from db.base import UTCDateTime
+from service.standards import (
+    FOLLOW_UP_WITHIN,
+    FOLLOW_UP_WITHIN_SUICIDE_RISK,
+    READMISSION_WINDOW,
+    whole_hours,
+)
 
-NATIONAL_FOLLOW_UP_AMBITION = 0.8
-READMISSION_HOURS = 720  # 30 days of 24 elapsed hours (literal in READMISSIONS below)
+READMISSION_DAYS = READMISSION_WINDOW.days
+READMISSION_HOURS = whole_hours(READMISSION_WINDOW)  # 720: 30 days of 24 elapsed hours
 
 RULES: dict[str, str] = {
     "period": "Records are counted in [from, to): from inclusive, to exclusive, by the event "
     "that starts them (discharge, check-in due time, escalation opening, referral creation, "
     "goal closing, survey anchor discharge).",
-    "follow_up": "Discharges in the period whose follow-up was due (72 elapsed hours after "
-    "discharge, 48 with suicide risk; UTC hours, so a clock change neither adds nor removes "
+    "follow_up": "Discharges in the period whose follow-up was due "
+    f"({whole_hours(FOLLOW_UP_WITHIN)} elapsed hours after discharge, "
+    f"{whole_hours(FOLLOW_UP_WITHIN_SUICIDE_RISK)} with suicide risk; UTC hours, so a clock change neither adds nor removes "
     "an hour) by now or is already completed. Patients readmitted at or before the due time "
     "are excluded. Met when the first successful human contact came at or before the due "
     "time. Median hours run from discharge to that contact, over follow-ups that have one.",
     "readmission": "Discharges in the period followed by an admission of the same patient at "
-    "most 720 elapsed hours later. Day n after discharge is the n-th 24-hour period "
-    "((n-1)*24 h, n*24 h]: an admission on day 30 counts, on day 31 not. A discharge counts "
-    "once its 30 days have passed or it has been followed by a readmission.",
+    f"most {READMISSION_HOURS} elapsed hours later. Day n after discharge is the n-th 24-hour "
+    f"period ((n-1)*24 h, n*24 h]: an admission on day {READMISSION_DAYS} counts, on day "
+    f"{READMISSION_DAYS + 1} not. A discharge counts once its {READMISSION_DAYS} days have "
+    "passed or it has been followed by a readmission.",
     "check_ins": "Check-ins due in the period; response rate is answered / (answered + "
     "missed). Prompts are check-in prompt texts queued in the period (cancelled ones left "
     "out): delivered = carrier confirmed delivery; undeliverable = undelivered or failed. "
@@ -109,7 +117,7 @@ READMISSIONS = _sql(
                    SELECT 1 FROM episodes r
                    WHERE r.patient_id = e.patient_id AND r.id <> e.id
                      AND r.admitted_at >= e.discharged_at
-                     AND r.admitted_at <= e.discharged_at + interval '720 hours'
+                     AND r.admitted_at <= e.discharged_at + :readmission_window
                ) AS readmitted
         FROM patients p
         JOIN episodes e ON e.patient_id = p.id
@@ -122,10 +130,10 @@ READMISSIONS = _sql(
            array_agg(id ORDER BY discharged_at, id) AS ids,
            array_agg(id ORDER BY discharged_at, id) FILTER (WHERE readmitted) AS num_ids
     FROM discharges
-    WHERE readmitted OR discharged_at + interval '720 hours' <= :now
+    WHERE readmitted OR discharged_at + :readmission_window <= :now
     GROUP BY ward_id
     """
-)
+).bindparams(bindparam("readmission_window", READMISSION_WINDOW, type_=Interval()))
 
 CHECK_INS = _sql(
     """

@@ -23,10 +23,18 @@ from db.models import Ward
 from db.models.escalations import ESCALATION_REASONS, ESCALATION_SEVERITIES
 from db.models.goals import GOAL_DOMAINS
 from service import audit
+from service.checks import check_aware
 from service.errors import Forbidden, InvalidInput, NotFound
 from service.principal import Principal
 from service.reports import measures as m
 from service.reports.schemas import Measure, OutcomesReport, Unit, WardComparison, WardOutcomes
+from service.standards import (
+    FOLLOW_UP_WITHIN,
+    FOLLOW_UP_WITHIN_SUICIDE_RISK,
+    NATIONAL_FOLLOW_UP_AMBITION,
+    READMISSION_WINDOW,
+    whole_hours,
+)
 
 DEFAULT_PERIOD = timedelta(days=90)
 MAX_PERIOD = timedelta(days=3 * 366)
@@ -146,9 +154,10 @@ def _follow_up_measures(row: Any) -> list[Measure]:
     return [
         proportion(
             "follow_up.within_deadline",
-            "Follow-up within 72 h (48 h with suicide risk) of discharge",
+            f"Follow-up within {whole_hours(FOLLOW_UP_WITHIN)} h "
+            f"({whole_hours(FOLLOW_UP_WITHIN_SUICIDE_RISK)} h with suicide risk) of discharge",
             row,
-            target=m.NATIONAL_FOLLOW_UP_AMBITION,
+            target=NATIONAL_FOLLOW_UP_AMBITION,
             record_type="follow_up",
         ),
         measure(
@@ -168,7 +177,7 @@ def _readmission_measures(row: Any) -> list[Measure]:
     return [
         proportion(
             "readmission.within_30_days",
-            "Readmissions within 30 days of discharge",
+            f"Readmissions within {READMISSION_WINDOW.days} days of discharge",
             row,
             record_type="episode",
         )
@@ -390,8 +399,9 @@ def period(
     """[from, to): `to` defaults to now, `from` to 90 days before `to`."""
     end = end or now
     start = start or end - DEFAULT_PERIOD
-    if start.tzinfo is None or end.tzinfo is None:
-        raise InvalidInput.field("from", "needs a time zone offset (RFC 3339)")
+    # Both bounds answer on `from`: the period as a whole is what is wrong.
+    check_aware(start, "from")
+    check_aware(end, "from")
     if start >= end:
         raise InvalidInput.field("from", "must be before to")
     if end - start > MAX_PERIOD:

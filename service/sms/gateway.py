@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from service.settings import HOURLY_SMS_CAP, PATIENT_DAILY_SMS_CAP
 from service.sms.hooks import OutboxHooks
 
 log = logging.getLogger("homeward.sms")
@@ -96,8 +97,8 @@ class SmsChannel:
     timeout_seconds: float
     concurrency: int
     # Spend guard (see service.sms.outbox): per patient per 24 h, and for all messages per hour.
-    patient_daily_cap: int = 12
-    hourly_cap: int = 600
+    patient_daily_cap: int = PATIENT_DAILY_SMS_CAP
+    hourly_cap: int = HOURLY_SMS_CAP
 
     def status_callback_url(self, outbox_id: object) -> str:
         return f"{self.public_base_url}/webhooks/twilio/status?outbox_id={outbox_id}"

@@ -51,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.base import UTCDateTime, new_id
 from db.models import OutboxMessage
 from service.clock import Clock
+from service.settings import PATIENT_DAILY_SMS_CAP
 from service.sms.gateway import OPTED_OUT, LookupResult, SendResult, SmsChannel
 from service.sms.hooks import OutboxHooks
 
@@ -378,7 +379,7 @@ async def mark_sending(
     now: datetime,
     lease: timedelta,
     *,
-    daily_cap: int = 12,
+    daily_cap: int = PATIENT_DAILY_SMS_CAP,
 ) -> set[uuid.UUID]:
     """Still ours and still queued → `sending`; only these may be handed to the gateway.
 

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from service.timezones import AwareDatetime
+
 SupportActionKind = Literal[
     "visit",
     "phone_call",
@@ -17,7 +19,6 @@ SupportActionKind = Literal[
     "did_not_attend",
     "other",
 ]
-AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
 class SupportActionCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -25,7 +26,7 @@ class SupportActionCreate(msgspec.Struct, forbid_unknown_fields=True):
 
     kind: SupportActionKind
     # Defaults to now; may not be in the future.
-    occurred_at: AwareDateTime | None = None
+    occurred_at: AwareDatetime | None = None
     note: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
 
 

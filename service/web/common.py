@@ -16,9 +16,9 @@ from service.errors import InvalidInput
 from service.http.auth import PAGE_KEY, roles
 from service.http.state import AppResources
 from service.principal import Principal
+from service.timezones import DEFAULT_TIMEZONE
 from service.web.session import CSRF_FIELD, check_csrf, request_csrf
 
-DEFAULT_TZ = "Europe/London"
 MAX_FIELD = 4000
 
 # Pages hold patient data: never cached, never framed, and only our own script and styles run
@@ -69,7 +69,7 @@ async def ward_zone(session: AsyncSession, caller: Principal) -> ZoneInfo:
         name = await session.scalar(select(Ward.timezone).where(Ward.id == caller.ward_id))
         if name:
             return ZoneInfo(name)
-    return ZoneInfo(DEFAULT_TZ)
+    return ZoneInfo(DEFAULT_TIMEZONE)
 
 
 async def render(

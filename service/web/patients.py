@@ -32,6 +32,7 @@ from service.principal import Principal
 from service.referrals.schemas import ReferralCreate
 from service.referrals.service import create_referral, list_referrals
 from service.support_actions.service import list_support_actions
+from service.timezones import local_instant
 from service.web.common import back_to, form_of, page, render, uuid_field, ward_zone
 
 MESSAGES_SHOWN = 50
@@ -205,7 +206,9 @@ def _local_instant(value: str, tz: ZoneInfo) -> datetime:
         naive = datetime.fromisoformat(value.strip())
     except ValueError:
         raise InvalidInput.field("occurred_at", "is not a date and time") from None
-    return naive if naive.tzinfo is not None else naive.replace(tzinfo=tz)
+    if naive.tzinfo is not None:
+        return naive
+    return local_instant(naive.date(), naive.time(), tz)
 
 
 def _field_of(exc: msgspec.ValidationError) -> str:

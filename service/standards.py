@@ -1,0 +1,25 @@
+"""The clinical standards the product is measured against, each defined once.
+
+Services apply them; reports count against them and print them in their labels and rules,
+so a change here changes both (tests spell the numbers out by hand).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+# Post-discharge follow-up: within 72 hours (NHS standard contract), 48 hours when suicide
+# risk is recorded (NICE NG53). Elapsed hours, never wall-clock hours.
+FOLLOW_UP_WITHIN = timedelta(hours=72)
+FOLLOW_UP_WITHIN_SUICIDE_RISK = timedelta(hours=48)
+# The national ambition for follow-ups met in time.
+NATIONAL_FOLLOW_UP_AMBITION = 0.8
+
+# An admission at most this long (to the second) after the previous discharge is a
+# readmission: 30 days of 24 elapsed hours.
+READMISSION_WINDOW = timedelta(days=30)
+
+
+def whole_hours(span: timedelta) -> int:
+    """A standard's span in whole hours, for labels, notes and SQL intervals."""
+    return int(span.total_seconds()) // 3600

@@ -57,7 +57,7 @@ async def list_events(
     query = select(AuditEvent)
     if caller.is_admin:
         pass
-    elif caller.role == "ward_manager" and caller.ward_id is not None:
+    elif caller.is_ward_manager and caller.ward_id is not None:
         query = query.where(AuditEvent.ward_id == caller.ward_id)
     else:
         raise Forbidden("Only admins and ward managers read the audit log.")

@@ -32,7 +32,7 @@ from service.patients.access import (
 )
 from service.patients.schemas import PatientCreate, PatientOut, PatientUpdate
 from service.phones import normalise_mobile
-from service.principal import WARD_ROLES, Principal
+from service.principal import WARD, Principal
 from service.proms import service as proms
 from service.timezones import check_timezone
 
@@ -127,7 +127,7 @@ def _name(value: str, field: str) -> str:
 
 async def _check_key_worker(session: AsyncSession, ward_id: uuid.UUID, user_id: uuid.UUID) -> None:
     user = await session.get(User, user_id)
-    if user is None or not user.active or user.role not in WARD_ROLES or user.ward_id != ward_id:
+    if user is None or not user.active or user.role not in WARD or user.ward_id != ward_id:
         raise InvalidInput.field("key_worker_id", "must be an active member of the ward's staff")
 
 

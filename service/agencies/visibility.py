@@ -169,16 +169,23 @@ async def patient_for_agency_deferred(
         )
     patient, scope = found
     event = audit.event(
-        caller,
-        action,
-        at=now,
-        patient_id=patient.id,
-        ward_id=patient.ward_id,
-        object_type=object_type,
-        object_id=object_id or patient.id,
-        detail={"scope": scope},
+        caller, action, at=now, **_audit_fields(patient, scope, object_type, object_id)
     )
     return patient, scope, event
+
+
+def _audit_fields(
+    patient: Patient, scope: Scope, object_type: str, object_id: uuid.UUID | None
+) -> dict[str, Any]:
+    """What an agency's audit row says it reached (allowed or denied): the object, its patient
+    and ward, and the scope in force."""
+    return {
+        "patient_id": patient.id,
+        "ward_id": patient.ward_id,
+        "object_type": object_type,
+        "object_id": object_id or patient.id,
+        "detail": {"scope": scope},
+    }
 
 
 async def patient_for_agency(
@@ -211,21 +218,13 @@ def scope_refusal(
 ) -> NotFound:
     """A 404 for a patient the agency sees, asking for something its scope does not cover;
     the attempt is kept as a denied audit event (written after the rollback)."""
-    error = NotFound(detail)
-    error.keeping(
-        audit.event(
-            caller,
-            action,
-            at=now,
-            outcome="denied",
-            patient_id=patient.id,
-            ward_id=patient.ward_id,
-            object_type=object_type,
-            object_id=object_id or patient.id,
-            detail={"scope": scope},
-        )
+    return audit.denied(
+        caller,
+        action,
+        NotFound(detail),
+        at=now,
+        **_audit_fields(patient, scope, object_type, object_id),
     )
-    return error
 
 
 def project_patient(

@@ -217,20 +217,16 @@ async def _denied(
             select(Escalation.patient_id, Escalation.ward_id).where(Escalation.id == escalation_id)
         )
     ).first()
-    error = NotFound("No such escalation.")
-    error.keeping(
-        audit.event(
-            caller,
-            action,
-            at=now,
-            outcome="denied",
-            patient_id=found.patient_id if found else None,
-            ward_id=found.ward_id if found else None,
-            object_type="escalation",
-            object_id=escalation_id,
-        )
+    return audit.denied(
+        caller,
+        action,
+        NotFound("No such escalation."),
+        at=now,
+        patient_id=found.patient_id if found else None,
+        ward_id=found.ward_id if found else None,
+        object_type="escalation",
+        object_id=escalation_id,
     )
-    return error
 
 
 async def _for_staff(

@@ -244,7 +244,7 @@ async def record_attempt(
         .with_for_update()
     )
     if follow_up is None:
-        error = await denial(
+        raise await denial(
             session,
             caller,
             "follow_up.attempt",
@@ -252,9 +252,8 @@ async def record_attempt(
             now,
             object_type="follow_up",
             object_id=follow_up_id,
+            message="No such follow-up.",
         )
-        error.detail = "No such follow-up."
-        raise error
     occurred_at = check_not_future(data.occurred_at, now, "occurred_at")
     discharged_at = await session.scalar(
         select(Episode.discharged_at).where(Episode.id == follow_up.episode_id)

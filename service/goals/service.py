@@ -203,11 +203,16 @@ async def _goal_of(
         query = query.with_for_update()
     goal = await session.scalar(query)
     if goal is None:
-        error = await denial(
-            session, caller, action, patient_id, now, object_type="goal", object_id=goal_id
+        raise await denial(
+            session,
+            caller,
+            action,
+            patient_id,
+            now,
+            object_type="goal",
+            object_id=goal_id,
+            message="No such goal.",
         )
-        error.detail = "No such goal."
-        raise error
     return goal, event
 
 

@@ -29,24 +29,22 @@ async def denial(
     *,
     object_type: str = "patient",
     object_id: uuid.UUID | None = None,
+    message: str = "No such patient.",
 ) -> NotFound:
-    """A 404 carrying its audit row (written after the rollback), attributed to the patient's ward."""
+    """A 404 (`message`, the same as for an absent object) carrying its denied audit row,
+    attributed to the patient's ward."""
     ward_id = await session.scalar(select(Patient.ward_id).where(Patient.id == patient_id))
-    error = NotFound("No such patient.")
-    error.keeping(
-        audit.event(
-            caller,
-            action,
-            at=now,
-            outcome="denied",
-            patient_id=patient_id if ward_id is not None else None,
-            ward_id=ward_id,
-            object_type=object_type,
-            object_id=object_id or patient_id,
-            detail=None if ward_id is not None else {"patient_ref": str(patient_id)},
-        )
+    return audit.denied(
+        caller,
+        action,
+        NotFound(message),
+        at=now,
+        patient_id=patient_id if ward_id is not None else None,
+        ward_id=ward_id,
+        object_type=object_type,
+        object_id=object_id or patient_id,
+        detail=None if ward_id is not None else {"patient_ref": str(patient_id)},
     )
-    return error
 
 
 # Built once (cache key memoised); the ward condition is part of the query, not a later check.
@@ -88,7 +86,7 @@ async def _write_allowed(
     patient_id: uuid.UUID,
     ward_id: uuid.UUID,
 ) -> None:
-    await audit.write(
+    await audit.record_now(
         session,
         caller,
         action,

@@ -144,21 +144,17 @@ def _duplicate(
     caller: Principal, action: str, now: datetime, patient_id: uuid.UUID | None
 ) -> Conflict:
     # Says neither where the other record lives nor whose it is; the attempt is kept.
-    error = Conflict("A patient with this NHS number is already registered.")
-    error.keeping(
-        audit.event(
-            caller,
-            action,
-            at=now,
-            outcome="denied",
-            patient_id=patient_id,
-            ward_id=caller.ward_id,
-            object_type="patient",
-            object_id=patient_id,
-            detail={"reason": "duplicate_nhs_number"},
-        )
+    return audit.denied(
+        caller,
+        action,
+        Conflict("A patient with this NHS number is already registered."),
+        at=now,
+        patient_id=patient_id,
+        ward_id=caller.ward_id,
+        object_type="patient",
+        object_id=patient_id,
+        detail={"reason": "duplicate_nhs_number"},
     )
-    return error
 
 
 async def _flush_unique(

@@ -203,20 +203,16 @@ async def _denial(
             .where(Referral.id == referral_id)
         )
     ).first()
-    error = NotFound("No such referral.")
-    error.keeping(
-        audit.event(
-            caller,
-            action,
-            at=now,
-            outcome="denied",
-            patient_id=row.patient_id if row else None,
-            ward_id=row.ward_id if row else None,
-            object_type="referral",
-            object_id=referral_id,
-        )
+    return audit.denied(
+        caller,
+        action,
+        NotFound("No such referral."),
+        at=now,
+        patient_id=row.patient_id if row else None,
+        ward_id=row.ward_id if row else None,
+        object_type="referral",
+        object_id=referral_id,
     )
-    return error
 
 
 async def referral_for(

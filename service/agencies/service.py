@@ -23,8 +23,8 @@ from service.agencies.visibility import (
     Scope,
     agency_patient_out,
     patient_sources,
+    readable_patient_scopes,
     scope_of_rank,
-    visible_patients,
 )
 from service.checks import flush_or
 from service.errors import Conflict, InvalidInput, NotFound
@@ -148,7 +148,7 @@ async def list_visible_patients(
     registration first; every patient shown is audited as `patient.list` with what it showed."""
     if not caller.is_agency_worker or caller.agency_id is None:
         return [], None
-    visible = visible_patients(caller.agency_id, now).subquery()
+    visible = readable_patient_scopes(caller, now).subquery()
     query = select(Patient, visible.c.rank).join(visible, visible.c.patient_id == Patient.id)
     query = page_after(query, Patient.created_at, Patient.id, decode_cursor(cursor), limit)
     rows = [(row[0], row[1]) for row in (await session.execute(query)).all()]

@@ -238,14 +238,13 @@ async def _for_staff(
     now: datetime,
     for_update: bool = False,
 ) -> Escalation:
-    row: Escalation | None = None
-    if caller.staff_ward is not None:
-        query = select(Escalation).where(
-            Escalation.id == escalation_id, Escalation.ward_id == caller.staff_ward
-        )
-        if for_update:
-            query = query.with_for_update()
-        row = await session.scalar(query)
+    # Imported here, not at the top, while this package is being reorganised (hoist it after).
+    from service.escalations.access import readable_escalations
+
+    query = readable_escalations(caller).where(Escalation.id == escalation_id)
+    if for_update:
+        query = query.with_for_update()
+    row = await session.scalar(query)
     if row is None:
         raise await _denied(session, caller, action, escalation_id, now)
     audit.record(
@@ -281,7 +280,9 @@ async def list_escalations(
     """The caller's ward's escalations, newest first."""
     if caller.staff_ward is None:
         return [], None
-    query = select(Escalation).where(Escalation.ward_id == caller.staff_ward)
+    from service.escalations.access import readable_escalations
+
+    query = readable_escalations(caller)
     if status is not None:
         query = query.where(Escalation.status == status)
     if reason is not None:

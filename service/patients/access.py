@@ -1,6 +1,6 @@
 """Who may see which patient, decided in the query, with every read and denial audited.
 
-Ward staff see the patients of their own ward. Agency workers' consent-scoped access is
+Ward staff see the patients of their own ward (`readable_patients`). Agency workers' consent-scoped access is
 added by the agencies domain. Anyone else, or any patient outside the caller's reach,
 gets the same 404 as an absent patient, and the attempt is written to the audit log.
 """
@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, select
+from sqlalchemy import Row, Select, Table, bindparam, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AuditEvent, Patient
@@ -47,7 +47,20 @@ async def denial(
     )
 
 
-# Built once (cache key memoised); the ward condition is part of the query, not a later check.
+def readable_patients(caller: Principal) -> Select[Patient]:
+    """The patients `caller` may read as ward staff: their own ward's; nobody's for anyone else.
+
+    An agency worker's consent-scoped reach is the agencies domain's
+    (`service.agencies.visibility.readable_patient_scopes`)."""
+    ward_id = caller.staff_ward
+    if ward_id is None:
+        return select(Patient).where(false())
+    return select(Patient).where(Patient.ward_id == ward_id)
+
+
+# `readable_patients` narrowed to one id, for the hot lookups: built once with bind parameters
+# (cache key memoised) instead of per request; the ward condition is part of the query, not a
+# later check. For a caller with no staff ward the lookups skip the query: it would find nothing.
 STAFF_PATIENT_QUERY = select(Patient).where(
     Patient.id == bindparam("patient_id"), Patient.ward_id == bindparam("ward_id")
 )

@@ -29,6 +29,7 @@ from service.patients.access import (
     patient_for_staff,
     patient_for_staff_deferred,
     patient_row_for_staff,
+    readable_patients,
 )
 from service.patients.schemas import PatientCreate, PatientOut, PatientUpdate
 from service.phones import normalise_mobile
@@ -338,7 +339,7 @@ async def list_patients(
 ) -> tuple[list[Patient], str | None]:
     """The caller's ward's patients, oldest registration first; one audit event per page."""
     ward_id = _ward_of(caller)
-    query = select(Patient).where(Patient.ward_id == ward_id)
+    query = readable_patients(caller)
     filters: list[str] = []
     if nhs_number is not None:
         query = query.where(Patient.nhs_number == nhs_number.replace(" ", ""))

@@ -9,6 +9,8 @@ Three calls, one per situation:
   insert itself (bench/api_read.py).
 * `denied(actor, action, error, ...)`: the error to raise, carrying its denied row; the row is
   written after the request's rollback (service.http.deps), so the attempt is kept.
+  `denied_about(session, ...)` is the same for an object whose patient and ward a query
+  finds (none when the object is absent).
 
 `event(...)` builds an unsaved allowed row for callers that must complete it before adding it
 (rows are append-only: the database refuses UPDATE, so a flushed row cannot be amended).
@@ -20,7 +22,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Select, Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AuditEvent
@@ -87,3 +89,29 @@ def denied(actor: Actor, action: str, error: E, **fields: Any) -> E:
     """`error`, carrying a denied event (fields as for `values`) to be written after the
     rollback: the caller raises it, and the attempt outlives the transaction it ended."""
     return error.keeping(AuditEvent(**values(actor, action, outcome="denied", **fields)))
+
+
+async def denied_about(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    error: E,
+    *,
+    at: datetime,
+    owner: Select[uuid.UUID, uuid.UUID],
+    object_type: str,
+    object_id: uuid.UUID,
+) -> E:
+    """`denied`, attributed to the (patient_id, ward_id) that `owner` selects for the object,
+    so a ward manager's audit log shows attempts on their ward's records."""
+    found = (await session.execute(owner)).first()
+    return denied(
+        actor,
+        action,
+        error,
+        at=at,
+        patient_id=found[0] if found else None,
+        ward_id=found[1] if found else None,
+        object_type=object_type,
+        object_id=object_id,
+    )

@@ -212,18 +212,15 @@ async def to_detail(session: AsyncSession, row: Escalation) -> EscalationDetail:
 async def _denied(
     session: AsyncSession, caller: Principal, action: str, escalation_id: uuid.UUID, now: datetime
 ) -> NotFound:
-    found = (
-        await session.execute(
-            select(Escalation.patient_id, Escalation.ward_id).where(Escalation.id == escalation_id)
-        )
-    ).first()
-    return audit.denied(
+    return await audit.denied_about(
+        session,
         caller,
         action,
         NotFound("No such escalation."),
         at=now,
-        patient_id=found.patient_id if found else None,
-        ward_id=found.ward_id if found else None,
+        owner=select(Escalation.patient_id, Escalation.ward_id).where(
+            Escalation.id == escalation_id
+        ),
         object_type="escalation",
         object_id=escalation_id,
     )

@@ -184,20 +184,15 @@ async def _denial(
     session: AsyncSession, caller: Principal, action: str, referral_id: uuid.UUID, now: datetime
 ) -> NotFound:
     """The same 404 as an absent referral, carrying a denied audit event."""
-    row = (
-        await session.execute(
-            select(Referral.patient_id, Patient.ward_id)
-            .join(Patient, Patient.id == Referral.patient_id)
-            .where(Referral.id == referral_id)
-        )
-    ).first()
-    return audit.denied(
+    return await audit.denied_about(
+        session,
         caller,
         action,
         NotFound("No such referral."),
         at=now,
-        patient_id=row.patient_id if row else None,
-        ward_id=row.ward_id if row else None,
+        owner=select(Referral.patient_id, Patient.ward_id)
+        .join(Patient, Patient.id == Referral.patient_id)
+        .where(Referral.id == referral_id),
         object_type="referral",
         object_id=referral_id,
     )

@@ -1,8 +1,9 @@
 """Who may see which patient, decided in the query, with every read and denial audited.
 
-Ward staff see the patients of their own ward (`readable_patients`). Agency workers' consent-scoped access is
-added by the agencies domain. Anyone else, or any patient outside the caller's reach,
-gets the same 404 as an absent patient, and the attempt is written to the audit log.
+Ward staff see the patients of their own ward (`readable_patients`). Agency workers'
+consent-scoped access is added by the agencies domain. Anyone else, or any patient outside
+the caller's reach, gets the same 404 as an absent patient, and the attempt is written to
+the audit log.
 """
 
 from __future__ import annotations

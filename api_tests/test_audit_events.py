@@ -173,3 +173,17 @@ async def test_managers_read_their_wards_events_newest_first_admins_read_all(
     ):
         bad = await client.get(AUDIT, params=params, headers=team.manager_headers)
         assert bad.status_code == 422, bad.text
+
+
+def test_actors_are_recorded_by_id_and_role_and_system_names_fit_the_column():
+    import uuid
+
+    from service.principal import Principal, SystemActor, actor_identity
+
+    user_id = uuid.uuid4()
+    nurse = Principal(user_id=user_id, role="ward_staff", ward_id=uuid.uuid4(), agency_id=None)
+    assert actor_identity(nurse) == (user_id, "ward_staff")
+    assert actor_identity(SystemActor("ladder")) == (None, "system:ladder")
+    # "system:" and 13 more characters fill the 20 the audit log's actor_role holds.
+    assert actor_identity(SystemActor("a_rather_long_sweep")) == (None, "system:a_rather_long")
+    assert actor_identity(None) == (None, None)

@@ -386,3 +386,24 @@ async def test_patient_read_sends_exactly_the_statements_the_benchmark_runs_bare
         bare_sql(audit.INSERT, audit.values(None, "", at=datetime.now(UTC)))[0],
     ]
     assert sent == bare
+
+
+async def test_the_prebuilt_patient_lookup_finds_what_readable_patients_finds(db):
+    """The hot read path runs a prebuilt statement; it must scope exactly as readable_patients."""
+    from service.patients.access import readable_patients
+
+    ward, other_ward = await builders.ward(db), await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    ours = await builders.patient(db, ward.id)
+    theirs = await builders.patient(db, other_ward.id)
+    await db.commit()
+    caller = builders.principal(nurse)
+
+    for patient, expected in ((ours, [ours.id]), (theirs, [])):
+        readable = await db.scalars(
+            readable_patients(caller).where(Patient.id == patient.id).with_only_columns(Patient.id)
+        )
+        prebuilt = await db.execute(
+            STAFF_PATIENT_ROW_QUERY, {"patient_id": patient.id, "ward_id": ward.id}
+        )
+        assert list(readable.all()) == [row.id for row in prebuilt.all()] == expected

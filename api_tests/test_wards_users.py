@@ -203,3 +203,11 @@ async def test_unknown_query_parameters_are_refused(client, db):
     assert response.status_code == 422
     assert response.json()["errors"] == [{"field": "ward", "message": "unknown query parameter"}]
     assert (await client.get("/api/v1/users?limit=5", headers=headers)).status_code == 200
+
+
+def test_the_service_roles_are_the_roles_the_users_table_accepts():
+    from db.models.users import ROLES as TABLE_ROLES
+    from service.principal import ROLES
+
+    expected = {"admin", "ward_manager", "ward_staff", "agency_worker"}
+    assert set(ROLES) == set(TABLE_ROLES) == expected

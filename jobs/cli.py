@@ -10,6 +10,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from service.principal import ROLES
 from service.settings import Settings, SettingsError
 
 
@@ -150,9 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply database migrations")
     create = sub.add_parser("create-user", help="create a user; the password is read from stdin")
     create.add_argument("--email", required=True)
-    create.add_argument(
-        "--role", required=True, choices=["admin", "ward_manager", "ward_staff", "agency_worker"]
-    )
+    create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--ward-id")
     create.add_argument("--agency-id")
     create.add_argument("--full-name")

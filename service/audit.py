@@ -1,23 +1,36 @@
 """The audit trail: every read or change of patient data, and every denied attempt.
 
-Allowed events are added to the caller's session, so they commit (or vanish) with the change
-they describe. Denials ride on the raised error and are written after the rollback.
+Three calls, one per situation:
+
+* `record(session, actor, action, ...)`: an allowed event, added to the caller's session, so
+  it commits (or vanishes) with the change it describes. Returns the row.
+* `record_now(session, actor, action, ...)`: the same allowed event inserted at once through a
+  prebuilt Core INSERT. For hot reads, where the ORM's unit of work would cost more than the
+  insert itself (bench/api_read.py).
+* `denied(actor, action, error, ...)`: the error to raise, carrying its denied row; the row is
+  written after the request's rollback (service.http.deps), so the attempt is kept.
+  `denied_about(session, ...)` is the same for an object whose patient and ward a query
+  finds (none when the object is absent).
+
+`event(...)` builds an unsaved allowed row for callers that must complete it before adding it
+(rows are append-only: the database refuses UPDATE, so a flushed row cannot be amended).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Select, Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AuditEvent
-from service.principal import Principal, SystemActor
+from service.errors import DomainError
+from service.principal import Actor, actor_identity
 
-Actor = Principal | SystemActor | None
 Outcome = Literal["allowed", "denied"]
+E = TypeVar("E", bound=DomainError)
 
 
 def values(
@@ -33,13 +46,7 @@ def values(
     detail: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The columns of one audit row (every column but the id, so one statement fits all)."""
-    role: str | None
-    if isinstance(actor, Principal):
-        actor_id, role, request_id = actor.user_id, actor.role, actor.request_id
-    elif isinstance(actor, SystemActor):
-        actor_id, role, request_id = None, f"system:{actor.name}"[:20], actor.request_id
-    else:
-        actor_id, role, request_id = None, None, None
+    actor_id, role = actor_identity(actor)
     return {
         "occurred_at": at,
         "actor_id": actor_id,
@@ -50,48 +57,14 @@ def values(
         "ward_id": ward_id,
         "object_type": object_type,
         "object_id": None if object_id is None else str(object_id),
-        "request_id": request_id,
+        "request_id": None if actor is None else actor.request_id,
         "detail": detail,
     }
 
 
-def event(
-    actor: Actor,
-    action: str,
-    *,
-    at: datetime,
-    outcome: Outcome = "allowed",
-    patient_id: uuid.UUID | None = None,
-    ward_id: uuid.UUID | None = None,
-    object_type: str | None = None,
-    object_id: uuid.UUID | str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """An unsaved row, for callers that add it to the session or keep it past a rollback."""
-    return AuditEvent(
-        **values(
-            actor,
-            action,
-            at=at,
-            outcome=outcome,
-            patient_id=patient_id,
-            ward_id=ward_id,
-            object_type=object_type,
-            object_id=object_id,
-            detail=detail,
-        )
-    )
-
-
-# Core, without RETURNING: nothing needs the new id, and the ORM's unit of work would cost
-# more than the insert itself on hot read paths.
-INSERT = insert(cast(Table, AuditEvent.__table__)).inline()
-
-
-async def write(session: AsyncSession, actor: Actor, action: str, **fields: Any) -> None:
-    """Insert an allowed event now, inside the session's transaction (it commits or vanishes
-    with the work it describes, like `record`)."""
-    await session.execute(INSERT, values(actor, action, **fields))
+def event(actor: Actor, action: str, **fields: Any) -> AuditEvent:
+    """An unsaved allowed row (fields as for `values`), for the caller to complete and add."""
+    return AuditEvent(**values(actor, action, **fields))
 
 
 def record(session: AsyncSession, actor: Actor, action: str, **fields: Any) -> AuditEvent:
@@ -99,3 +72,46 @@ def record(session: AsyncSession, actor: Actor, action: str, **fields: Any) -> A
     row = event(actor, action, **fields)
     session.add(row)
     return row
+
+
+# Core, without RETURNING: nothing needs the new id, and the ORM's unit of work would cost
+# more than the insert itself on hot read paths.
+INSERT = insert(cast(Table, AuditEvent.__table__)).inline()
+
+
+async def record_now(session: AsyncSession, actor: Actor, action: str, **fields: Any) -> None:
+    """Insert an allowed event now, inside the session's transaction (it commits or vanishes
+    with the work it describes, like `record`)."""
+    await session.execute(INSERT, values(actor, action, **fields))
+
+
+def denied(actor: Actor, action: str, error: E, **fields: Any) -> E:
+    """`error`, carrying a denied event (fields as for `values`) to be written after the
+    rollback: the caller raises it, and the attempt outlives the transaction it ended."""
+    return error.keeping(AuditEvent(**values(actor, action, outcome="denied", **fields)))
+
+
+async def denied_about(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    error: E,
+    *,
+    at: datetime,
+    owner: Select[uuid.UUID, uuid.UUID],
+    object_type: str,
+    object_id: uuid.UUID,
+) -> E:
+    """`denied`, attributed to the (patient_id, ward_id) that `owner` selects for the object,
+    so a ward manager's audit log shows attempts on their ward's records."""
+    found = (await session.execute(owner)).first()
+    return denied(
+        actor,
+        action,
+        error,
+        at=at,
+        patient_id=found[0] if found else None,
+        ward_id=found[1] if found else None,
+        object_type=object_type,
+        object_id=object_id,
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 
 class DomainError(Exception):
@@ -17,7 +17,7 @@ class DomainError(Exception):
         # Rows that must outlive the rolled-back transaction (audit of a denial, a failed login).
         self.keep_rows: list[object] = []
 
-    def keeping(self, *rows: object) -> DomainError:
+    def keeping(self, *rows: object) -> Self:
         self.keep_rows.extend(rows)
         return self
 

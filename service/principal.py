@@ -1,13 +1,29 @@
-"""Who is calling: the authenticated user as the domain services see them."""
+"""Who is calling: the authenticated user as the domain services see them, and the role sets.
+
+Role names and the sets of roles that routes and rules allow are spelled here and nowhere
+else in the service (the users table's CHECK constraint keeps its own copy in db/, which a
+test holds equal to `ROLES`).
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 Role = Literal["admin", "ward_manager", "ward_staff", "agency_worker"]
-WARD_ROLES: frozenset[str] = frozenset({"ward_manager", "ward_staff"})
+ROLES: tuple[Role, ...] = get_args(Role)
+
+# The sets that route guards (service.http.auth.roles) and domain rules name.
+ADMIN: frozenset[Role] = frozenset({"admin"})
+WARD: frozenset[Role] = frozenset({"ward_manager", "ward_staff"})
+AGENCY: frozenset[Role] = frozenset({"agency_worker"})
+MANAGER_AND_ADMIN: frozenset[Role] = frozenset({"ward_manager", "admin"})
+WARD_AND_ADMIN: frozenset[Role] = WARD | ADMIN
+ANY_USER: frozenset[Role] = frozenset(ROLES)
+
+# System actors are recorded as "system:<name>", cut to the audit log's actor_role column.
+ACTOR_ROLE_LENGTH = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,15 +36,19 @@ class Principal:
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        return self.role in ADMIN
 
     @property
     def is_ward_member(self) -> bool:
-        return self.role in WARD_ROLES
+        return self.role in WARD
+
+    @property
+    def is_ward_manager(self) -> bool:
+        return self.role == "ward_manager"
 
     @property
     def is_agency_worker(self) -> bool:
-        return self.role == "agency_worker"
+        return self.role in AGENCY
 
     @property
     def staff_ward(self) -> uuid.UUID | None:
@@ -42,3 +62,16 @@ class SystemActor:
 
     name: str
     request_id: str | None = None
+
+
+Actor = Principal | SystemActor | None
+
+
+def actor_identity(actor: Actor) -> tuple[uuid.UUID | None, str | None]:
+    """(user id, role) to record for whoever acted: a user's id and role, a system actor as
+    "system:<name>" (no id), nobody as (None, None). The role fits every actor_role column."""
+    if isinstance(actor, Principal):
+        return actor.user_id, actor.role
+    if isinstance(actor, SystemActor):
+        return None, f"system:{actor.name}"[:ACTOR_ROLE_LENGTH]
+    return None, None

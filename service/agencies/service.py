@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Agency, Patient
 from service import audit
+from service.agencies.access import readable_agencies
 from service.agencies.schemas import (
     AgencyCreate,
     AgencyOut,
@@ -23,8 +24,8 @@ from service.agencies.visibility import (
     Scope,
     agency_patient_out,
     patient_sources,
+    readable_patient_scopes,
     scope_of_rank,
-    visible_patients,
 )
 from service.checks import flush_or
 from service.errors import Conflict, InvalidInput, NotFound
@@ -69,12 +70,6 @@ async def create_agency(session: AsyncSession, data: AgencyCreate) -> Agency:
     return agency
 
 
-def _may_read(caller: Principal, agency_id: uuid.UUID) -> bool:
-    if caller.is_agency_worker:
-        return caller.agency_id == agency_id
-    return caller.is_admin or caller.is_ward_member
-
-
 async def active_agency(session: AsyncSession, agency_id: uuid.UUID, field: str) -> Agency:
     """The agency if it exists and is active; otherwise a 422 on `field` (for references in
     request bodies: consents and referrals name an agency)."""
@@ -85,7 +80,7 @@ async def active_agency(session: AsyncSession, agency_id: uuid.UUID, field: str)
 
 
 async def get_agency(session: AsyncSession, caller: Principal, agency_id: uuid.UUID) -> Agency:
-    agency = await session.get(Agency, agency_id) if _may_read(caller, agency_id) else None
+    agency = await session.scalar(readable_agencies(caller).where(Agency.id == agency_id))
     if agency is None:
         raise NotFound("No such agency.")
     return agency
@@ -126,11 +121,7 @@ async def list_agencies(
     active: bool | None = None,
     kind: str | None = None,
 ) -> tuple[list[Agency], str | None]:
-    query = select(Agency)
-    if caller.is_agency_worker:
-        query = query.where(Agency.id == caller.agency_id)
-    elif not (caller.is_admin or caller.is_ward_member):
-        query = query.where(Agency.id.is_(None))
+    query = readable_agencies(caller)
     if active is not None:
         query = query.where(Agency.active.is_(active))
     if kind is not None:
@@ -148,7 +139,7 @@ async def list_visible_patients(
     registration first; every patient shown is audited as `patient.list` with what it showed."""
     if not caller.is_agency_worker or caller.agency_id is None:
         return [], None
-    visible = visible_patients(caller.agency_id, now).subquery()
+    visible = readable_patient_scopes(caller, now).subquery()
     query = select(Patient, visible.c.rank).join(visible, visible.c.patient_id == Patient.id)
     query = page_after(query, Patient.created_at, Patient.id, decode_cursor(cursor), limit)
     rows = [(row[0], row[1]) for row in (await session.execute(query)).all()]

@@ -8,8 +8,9 @@ The rule: an agency worker sees a patient only while
 and then only the fields of the widest scope in force. Nothing is cached: withdrawal,
 expiry, a closed referral or a deactivated agency take effect on the very next request.
 
-Anything outside the rule answers the same audited 404 as an absent patient
-(`service.patients.access.denial`).
+`readable_patient_scopes` is the rule in SQL; every agency read of patients (and of what
+hangs off them: goals, support actions) starts from it. Anything outside the rule answers the
+same audited 404 as an absent patient (`service.patients.access.denial`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, false, func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -76,6 +77,7 @@ SCOPE_FIELDS: dict[Scope, tuple[str, ...]] = {
 }
 # Scopes under which an agency may read the goals it owns (GET .../goals, .../goals/{id}).
 GOAL_SCOPES: frozenset[Scope] = frozenset(s for s, f in SCOPE_FIELDS.items() if "goals" in f)
+GOAL_RANKS: tuple[int, ...] = tuple(sorted(_RANK[scope] for scope in GOAL_SCOPES))
 
 
 def _rank_expr() -> Any:
@@ -85,11 +87,13 @@ def _rank_expr() -> Any:
     )
 
 
-def visible_patients(
-    agency_id: uuid.UUID, now: datetime, patient_id: uuid.UUID | None = None
-) -> Select[Any]:
-    """(patient_id, rank) for each patient the agency may see at `now`: one grouped query over
-    consents joined to open referrals and the (active) agency. Use it as a subquery."""
+def readable_patient_scopes(
+    caller: Principal, now: datetime, patient_id: uuid.UUID | None = None
+) -> Select[uuid.UUID, int]:
+    """(patient_id, rank) for each patient the caller's agency may see at `now`: one grouped
+    query over consents joined to open referrals and the (active) agency; nothing for callers
+    who are not agency workers. Use it as a subquery; `scope_of_rank` names the rank."""
+    agency_id = caller.agency_id if caller.is_agency_worker else None
     query = (
         select(Consent.patient_id.label("patient_id"), func.max(_rank_expr()).label("rank"))
         .join(
@@ -109,6 +113,8 @@ def visible_patients(
         )
         .group_by(Consent.patient_id)
     )
+    if agency_id is None:
+        query = query.where(false())
     if patient_id is not None:
         query = query.where(Consent.patient_id == patient_id)
     return query
@@ -125,7 +131,7 @@ async def agency_scope(
     when the caller is not an agency worker or may not see the patient at all."""
     if not caller.is_agency_worker or caller.agency_id is None:
         return None
-    visible = visible_patients(caller.agency_id, now, patient_id).subquery()
+    visible = readable_patient_scopes(caller, now, patient_id).subquery()
     rank = await session.scalar(select(visible.c.rank))
     return scope_of_rank(rank)
 
@@ -135,7 +141,7 @@ async def _visible_patient(
 ) -> tuple[Patient, Scope] | None:
     if not caller.is_agency_worker or caller.agency_id is None:
         return None
-    visible = visible_patients(caller.agency_id, now, patient_id).subquery()
+    visible = readable_patient_scopes(caller, now, patient_id).subquery()
     row = (
         await session.execute(
             select(Patient, visible.c.rank)
@@ -169,16 +175,23 @@ async def patient_for_agency_deferred(
         )
     patient, scope = found
     event = audit.event(
-        caller,
-        action,
-        at=now,
-        patient_id=patient.id,
-        ward_id=patient.ward_id,
-        object_type=object_type,
-        object_id=object_id or patient.id,
-        detail={"scope": scope},
+        caller, action, at=now, **_audit_fields(patient, scope, object_type, object_id)
     )
     return patient, scope, event
+
+
+def _audit_fields(
+    patient: Patient, scope: Scope, object_type: str, object_id: uuid.UUID | None
+) -> dict[str, Any]:
+    """What an agency's audit row says it reached (allowed or denied): the object, its patient
+    and ward, and the scope in force."""
+    return {
+        "patient_id": patient.id,
+        "ward_id": patient.ward_id,
+        "object_type": object_type,
+        "object_id": object_id or patient.id,
+        "detail": {"scope": scope},
+    }
 
 
 async def patient_for_agency(
@@ -211,21 +224,13 @@ def scope_refusal(
 ) -> NotFound:
     """A 404 for a patient the agency sees, asking for something its scope does not cover;
     the attempt is kept as a denied audit event (written after the rollback)."""
-    error = NotFound(detail)
-    error.keeping(
-        audit.event(
-            caller,
-            action,
-            at=now,
-            outcome="denied",
-            patient_id=patient.id,
-            ward_id=patient.ward_id,
-            object_type=object_type,
-            object_id=object_id or patient.id,
-            detail={"scope": scope},
-        )
+    return audit.denied(
+        caller,
+        action,
+        NotFound(detail),
+        at=now,
+        **_audit_fields(patient, scope, object_type, object_id),
     )
-    return error
 
 
 def project_patient(

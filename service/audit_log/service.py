@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AuditEvent
+from service.audit_log.access import readable_audit_events
 from service.audit_log.schemas import AuditEventOut
 from service.checks import check_aware
-from service.errors import Forbidden, InvalidInput
+from service.errors import InvalidInput
 from service.pagination import decode_seq_cursor, page_after, split_page
 from service.principal import Principal
 
@@ -50,13 +50,7 @@ async def list_events(
     end = check_aware(to, "to") if to is not None else None
     if start is not None and end is not None and start > end:
         raise InvalidInput.field("from", "must not be after to")
-    query = select(AuditEvent)
-    if caller.is_admin:
-        pass
-    elif caller.role == "ward_manager" and caller.ward_id is not None:
-        query = query.where(AuditEvent.ward_id == caller.ward_id)
-    else:
-        raise Forbidden("Only admins and ward managers read the audit log.")
+    query = readable_audit_events(caller)
     if patient_id is not None:
         query = query.where(AuditEvent.patient_id == patient_id)
     if actor_id is not None:

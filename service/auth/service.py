@@ -72,12 +72,12 @@ async def login(
     user = await session.scalar(select(User).where(User.email == email.strip().lower()))
     ok = passwords.verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
-        failure = NotAuthenticated("Email or password is not correct.")
-        failure.keeping(
+        # Not an audit denial (no patient data was asked for): the failures are kept so the
+        # rate limit above counts them after the rollback.
+        raise NotAuthenticated("Email or password is not correct.").keeping(
             LoginAttempt(key=email_key, attempted_at=now, succeeded=False),
             LoginAttempt(key=address_key, attempted_at=now, succeeded=False),
         )
-        raise failure
 
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Agency, CheckIn, Escalation, FollowUp, Patient, Referral, Ward
 from service import audit
 from service.errors import NotFound
+from service.escalations.access import readable_escalations
+from service.follow_ups.access import readable_follow_ups
 from service.follow_ups.service import superseded_by_admission
 from service.pagination import MAX_LIMIT
 from service.principal import Principal
@@ -76,11 +78,8 @@ async def ward_board(session: AsyncSession, caller: Principal, now: datetime) ->
     open_rows = list(
         (
             await session.scalars(
-                select(Escalation)
-                .where(
-                    Escalation.ward_id == ward_id,
-                    Escalation.status.in_(("open", "acknowledged")),
-                )
+                readable_escalations(caller)
+                .where(Escalation.status.in_(("open", "acknowledged")))
                 .order_by(
                     case({"open": 0, "acknowledged": 1}, value=Escalation.status, else_=2),
                     case(SEVERITY_RANK, value=Escalation.severity, else_=9),
@@ -95,8 +94,9 @@ async def ward_board(session: AsyncSession, caller: Principal, now: datetime) ->
 
     # Live clocks first, then breaches still without a successful contact (latest first),
     # each with its own limit so old breaches never hide a clock running today. Only
-    # patients at home: a readmission or a closed record stops the clock mattering.
-    at_home = select(Patient.id).where(Patient.ward_id == ward_id, Patient.status == "discharged")
+    # patients at home: a readmission or a closed record stops the clock mattering. The
+    # ward scope is readable_follow_ups'.
+    at_home = select(Patient.id).where(Patient.status == "discharged")
     # A follow-up of an earlier stay is moot once the patient was admitted again after it.
     superseded = superseded_by_admission()
     follow_ups: list[FollowUp] = []
@@ -106,7 +106,7 @@ async def ward_board(session: AsyncSession, caller: Principal, now: datetime) ->
     ):
         follow_ups += (
             await session.scalars(
-                select(FollowUp)
+                readable_follow_ups(caller)
                 .where(FollowUp.patient_id.in_(at_home), FollowUp.status == status, ~superseded)
                 .order_by(*order)
                 .limit(MAX_LIMIT)

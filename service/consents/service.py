@@ -10,11 +10,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Consent
 from service.agencies.service import active_agency
+from service.consents.access import readable_consents
 from service.consents.schemas import ConsentCreate, ConsentOut
 from service.errors import Conflict, InvalidInput, NotFound
 from service.pagination import decode_cursor, page_after, split_page
@@ -86,7 +86,7 @@ async def list_consents(
     agency_id: uuid.UUID | None = None,
 ) -> tuple[list[Consent], str | None]:
     await patient_for_staff(session, caller, patient_id, action="consent.list", now=now)
-    query = select(Consent).where(Consent.patient_id == patient_id)
+    query = readable_consents(caller).where(Consent.patient_id == patient_id)
     if agency_id is not None:
         query = query.where(Consent.agency_id == agency_id)
     query = page_after(query, Consent.created_at, Consent.id, decode_cursor(cursor), limit)
@@ -103,7 +103,7 @@ async def withdraw_consent(
 ) -> Consent:
     await patient_for_staff(session, caller, patient_id, action="consent.withdraw", now=now)
     consent = await session.scalar(
-        select(Consent)
+        readable_consents(caller)
         .where(Consent.id == consent_id, Consent.patient_id == patient_id)
         .with_for_update()
     )

@@ -5,14 +5,12 @@ Kept apart from raise/acknowledge/resolve so every writer of history uses one sh
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
 from db.models import Escalation, EscalationEvent
-from service.principal import Principal, SystemActor
+from service.principal import Actor, SystemActor, actor_identity
 
-Actor = Principal | SystemActor | None
 LADDER_ACTOR = SystemActor("ladder")  # audit roles hold 20 characters: "system:ladder"
 
 # Used when a ward's policy lacks a value (the ward schema always fills them in).
@@ -29,14 +27,6 @@ def ack_minutes(policy: dict[str, Any] | None, severity: str, level: int) -> int
     return int(value) if isinstance(value, int) and value > 0 else fallback
 
 
-def actor_fields(actor: Actor) -> tuple[uuid.UUID | None, str | None]:
-    if isinstance(actor, Principal):
-        return actor.user_id, actor.role
-    if isinstance(actor, SystemActor):
-        return None, f"system:{actor.name}"[:40]
-    return None, None
-
-
 def history_event(
     escalation: Escalation,
     kind: str,
@@ -46,7 +36,7 @@ def history_event(
     from_status: str | None,
     note: str | None = None,
 ) -> EscalationEvent:
-    actor_id, actor_role = actor_fields(actor)
+    actor_id, actor_role = actor_identity(actor)
     return EscalationEvent(
         escalation_id=escalation.id,
         occurred_at=now,

@@ -19,11 +19,10 @@ from db.models import Escalation, EscalationEvent, Patient, Ward
 from db.models.escalations import ESCALATION_REASONS, ESCALATION_SEVERITIES
 from service import audit
 from service.errors import Conflict, InvalidInput, NotFound
+from service.escalations.access import readable_escalations
 from service.escalations.history import (
     LADDER_ACTOR,
-    Actor,
     ack_minutes,
-    actor_fields,
     history_event,
 )
 from service.escalations.notify import announce
@@ -33,7 +32,7 @@ from service.escalations.schemas import (
     EscalationOut,
 )
 from service.pagination import decode_cursor, page_after, split_page
-from service.principal import Principal
+from service.principal import Actor, Principal, actor_identity
 
 
 async def raise_escalation(
@@ -170,25 +169,18 @@ async def to_detail(session: AsyncSession, row: Escalation) -> EscalationDetail:
 async def _denied(
     session: AsyncSession, caller: Principal, action: str, escalation_id: uuid.UUID, now: datetime
 ) -> NotFound:
-    found = (
-        await session.execute(
-            select(Escalation.patient_id, Escalation.ward_id).where(Escalation.id == escalation_id)
-        )
-    ).first()
-    error = NotFound("No such escalation.")
-    error.keeping(
-        audit.event(
-            caller,
-            action,
-            at=now,
-            outcome="denied",
-            patient_id=found.patient_id if found else None,
-            ward_id=found.ward_id if found else None,
-            object_type="escalation",
-            object_id=escalation_id,
-        )
+    return await audit.denied_about(
+        session,
+        caller,
+        action,
+        NotFound("No such escalation."),
+        at=now,
+        owner=select(Escalation.patient_id, Escalation.ward_id).where(
+            Escalation.id == escalation_id
+        ),
+        object_type="escalation",
+        object_id=escalation_id,
     )
-    return error
 
 
 async def _for_staff(
@@ -200,14 +192,11 @@ async def _for_staff(
     now: datetime,
     for_update: bool = False,
 ) -> Escalation:
-    row: Escalation | None = None
-    if caller.staff_ward is not None:
-        query = select(Escalation).where(
-            Escalation.id == escalation_id, Escalation.ward_id == caller.staff_ward
-        )
-        if for_update:
-            query = query.with_for_update()
-        row = await session.scalar(query)
+    # Imported here, not at the top, while this package is being reorganised (hoist it after).
+    query = readable_escalations(caller).where(Escalation.id == escalation_id)
+    if for_update:
+        query = query.with_for_update()
+    row = await session.scalar(query)
     if row is None:
         raise await _denied(session, caller, action, escalation_id, now)
     audit.record(
@@ -243,7 +232,7 @@ async def list_escalations(
     """The caller's ward's escalations, newest first."""
     if caller.staff_ward is None:
         return [], None
-    query = select(Escalation).where(Escalation.ward_id == caller.staff_ward)
+    query = readable_escalations(caller)
     if status is not None:
         query = query.where(Escalation.status == status)
     if reason is not None:
@@ -323,7 +312,7 @@ def _mark_resolved(
     that counts as the acknowledgement too when nobody had acknowledged it; a system closing
     it (its source was dealt with elsewhere) acknowledges nothing."""
     previous = row.status
-    user_id, _ = actor_fields(actor)
+    user_id, _ = actor_identity(actor)
     if row.acknowledged_at is None and isinstance(actor, Principal):
         row.acknowledged_at = now
         row.acknowledged_by = user_id

@@ -22,6 +22,7 @@ from service import audit
 from service.checks import check_not_future
 from service.errors import InvalidInput
 from service.escalations.service import raise_escalation, resolve_for_source
+from service.follow_ups.access import readable_follow_ups
 from service.follow_ups.schemas import AttemptIn, AttemptOut, FollowUpOut
 from service.pagination import decode_cursor, page_after, split_page
 from service.patients.access import denial, patient_for_staff_deferred
@@ -208,7 +209,7 @@ async def list_follow_ups(
     _, event = await patient_for_staff_deferred(
         session, caller, patient_id, action="follow_up.list", now=now
     )
-    query = select(FollowUp).where(FollowUp.patient_id == patient_id)
+    query = readable_follow_ups(caller).where(FollowUp.patient_id == patient_id)
     query = page_after(
         query, FollowUp.due_at, FollowUp.id, decode_cursor(cursor), limit, newest_first=True
     )
@@ -241,12 +242,12 @@ async def record_attempt(
         object_id=follow_up_id,
     )
     follow_up = await session.scalar(
-        select(FollowUp)
+        readable_follow_ups(caller)
         .where(FollowUp.id == follow_up_id, FollowUp.patient_id == patient.id)
         .with_for_update()
     )
     if follow_up is None:
-        error = await denial(
+        raise await denial(
             session,
             caller,
             "follow_up.attempt",
@@ -254,9 +255,8 @@ async def record_attempt(
             now,
             object_type="follow_up",
             object_id=follow_up_id,
+            message="No such follow-up.",
         )
-        error.detail = "No such follow-up."
-        raise error
     occurred_at = check_not_future(data.occurred_at, now, "occurred_at")
     discharged_at = await session.scalar(
         select(Episode.discharged_at).where(Episode.id == follow_up.episode_id)

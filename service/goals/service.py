@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Agency, AuditEvent, Goal, GoalStatusChange, Patient
 from service.agencies.visibility import GOAL_SCOPES, patient_for_agency_deferred, scope_refusal
 from service.errors import Conflict, InvalidInput
+from service.goals.access import readable_goals
 from service.goals.schemas import GoalCreate, GoalDetail, GoalOut, GoalUpdate, StatusChangeOut
 from service.pagination import decode_cursor, page_after, split_page
 from service.patients.access import denial, patient_for_staff_deferred
@@ -137,10 +138,10 @@ async def _patient_for_goals(
     object_type: str = "patient",
     object_id: uuid.UUID | None = None,
     agency_may_read: bool = False,
-) -> tuple[Patient, AuditEvent, uuid.UUID | None]:
-    """The patient, its unsaved allowed audit row, and the agency whose goals alone the caller
-    may see (None: every goal). Agency workers only with `agency_may_read` and a scope in
-    GOAL_SCOPES; anything else is the audited 404."""
+) -> tuple[Patient, AuditEvent]:
+    """The patient and its unsaved allowed audit row. Agency workers only with
+    `agency_may_read` and a scope in GOAL_SCOPES; anything else is the audited 404 (the goals
+    themselves are then read from `readable_goals`)."""
     if caller.is_agency_worker and agency_may_read:
         patient, scope, event = await patient_for_agency_deferred(
             session,
@@ -162,7 +163,7 @@ async def _patient_for_goals(
                 object_id=object_id,
                 detail="Goals are not shared with your agency under the consent in force.",
             )
-        return patient, event, caller.agency_id
+        return patient, event
     patient, event = await patient_for_staff_deferred(
         session,
         caller,
@@ -172,7 +173,7 @@ async def _patient_for_goals(
         object_type=object_type,
         object_id=object_id,
     )
-    return patient, event, None
+    return patient, event
 
 
 async def _goal_of(
@@ -186,7 +187,7 @@ async def _goal_of(
     for_update: bool = False,
     agency_may_read: bool = False,
 ) -> tuple[Goal, AuditEvent]:
-    patient, event, owner = await _patient_for_goals(
+    patient, event = await _patient_for_goals(
         session,
         caller,
         patient_id,
@@ -196,18 +197,21 @@ async def _goal_of(
         object_id=goal_id,
         agency_may_read=agency_may_read,
     )
-    query = select(Goal).where(Goal.id == goal_id, Goal.patient_id == patient.id)
-    if owner is not None:
-        query = query.where(Goal.owner_agency_id == owner)
+    query = readable_goals(caller, now).where(Goal.id == goal_id, Goal.patient_id == patient.id)
     if for_update:
         query = query.with_for_update()
     goal = await session.scalar(query)
     if goal is None:
-        error = await denial(
-            session, caller, action, patient_id, now, object_type="goal", object_id=goal_id
+        raise await denial(
+            session,
+            caller,
+            action,
+            patient_id,
+            now,
+            object_type="goal",
+            object_id=goal_id,
+            message="No such goal.",
         )
-        error.detail = "No such goal."
-        raise error
     return goal, event
 
 
@@ -279,12 +283,10 @@ async def list_goals(
     domain: str | None = None,
 ) -> tuple[list[Goal], str | None]:
     """Oldest first. Ward staff: every goal; agency workers: their agency's (plan/full scope)."""
-    _, event, owner = await _patient_for_goals(
+    _, event = await _patient_for_goals(
         session, caller, patient_id, action="goal.list", now=now, agency_may_read=True
     )
-    query = select(Goal).where(Goal.patient_id == patient_id)
-    if owner is not None:
-        query = query.where(Goal.owner_agency_id == owner)
+    query = readable_goals(caller, now).where(Goal.patient_id == patient_id)
     if status is not None:
         query = query.where(Goal.status == status)
     if domain is not None:

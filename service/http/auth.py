@@ -18,7 +18,15 @@ from service.errors import InvalidInput, NotAuthenticated
 from service.http.context import request_id_var
 from service.http.state import request_session, resources
 from service.identity.callers import principal_for_token
-from service.principal import Principal
+
+# The role sets live with the Principal; controllers name them from here, beside `roles`.
+from service.principal import ADMIN as ADMIN
+from service.principal import AGENCY as AGENCY
+from service.principal import ANY_USER as ANY_USER
+from service.principal import MANAGER_AND_ADMIN as MANAGER_AND_ADMIN
+from service.principal import WARD as WARD
+from service.principal import WARD_AND_ADMIN as WARD_AND_ADMIN
+from service.principal import Principal, Role
 
 _PATH_PARAM_TYPE = re.compile(r":[a-z]+}")
 
@@ -28,20 +36,13 @@ ROLES_KEY = "roles"
 PAGE_KEY = "page"
 SESSION_COOKIE = "homeward_session"
 
-ADMIN: frozenset[str] = frozenset({"admin"})
-WARD: frozenset[str] = frozenset({"ward_manager", "ward_staff"})
-WARD_AND_ADMIN: frozenset[str] = WARD | ADMIN
-MANAGER_AND_ADMIN: frozenset[str] = frozenset({"ward_manager", "admin"})
-AGENCY: frozenset[str] = frozenset({"agency_worker"})
-ANY_USER: frozenset[str] = frozenset({"admin", "ward_manager", "ward_staff", "agency_worker"})
-
 
 def public() -> dict[str, Any]:
     return {PUBLIC_KEY: True}
 
 
-def roles(*allowed: frozenset[str]) -> dict[str, Any]:
-    merged: frozenset[str] = frozenset().union(*allowed)
+def roles(*allowed: frozenset[Role]) -> dict[str, Any]:
+    merged: frozenset[Role] = frozenset().union(*allowed)
     return {ROLES_KEY: merged}
 
 

@@ -1,8 +1,9 @@
 """Who may see which patient, decided in the query, with every read and denial audited.
 
-Ward staff see the patients of their own ward. Agency workers' consent-scoped access is
-added by the agencies domain. Anyone else, or any patient outside the caller's reach,
-gets the same 404 as an absent patient, and the attempt is written to the audit log.
+Ward staff see the patients of their own ward (`readable_patients`). Agency workers'
+consent-scoped access is added by the agencies domain. Anyone else, or any patient outside
+the caller's reach, gets the same 404 as an absent patient, and the attempt is written to
+the audit log.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, select
+from sqlalchemy import Row, Select, Table, bindparam, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AuditEvent, Patient
@@ -29,27 +30,38 @@ async def denial(
     *,
     object_type: str = "patient",
     object_id: uuid.UUID | None = None,
+    message: str = "No such patient.",
 ) -> NotFound:
-    """A 404 carrying its audit row (written after the rollback), attributed to the patient's ward."""
+    """A 404 (`message`, the same as for an absent object) carrying its denied audit row,
+    attributed to the patient's ward."""
     ward_id = await session.scalar(select(Patient.ward_id).where(Patient.id == patient_id))
-    error = NotFound("No such patient.")
-    error.keeping(
-        audit.event(
-            caller,
-            action,
-            at=now,
-            outcome="denied",
-            patient_id=patient_id if ward_id is not None else None,
-            ward_id=ward_id,
-            object_type=object_type,
-            object_id=object_id or patient_id,
-            detail=None if ward_id is not None else {"patient_ref": str(patient_id)},
-        )
+    return audit.denied(
+        caller,
+        action,
+        NotFound(message),
+        at=now,
+        patient_id=patient_id if ward_id is not None else None,
+        ward_id=ward_id,
+        object_type=object_type,
+        object_id=object_id or patient_id,
+        detail=None if ward_id is not None else {"patient_ref": str(patient_id)},
     )
-    return error
 
 
-# Built once (cache key memoised); the ward condition is part of the query, not a later check.
+def readable_patients(caller: Principal) -> Select[Patient]:
+    """The patients `caller` may read as ward staff: their own ward's; nobody's for anyone else.
+
+    An agency worker's consent-scoped reach is the agencies domain's
+    (`service.agencies.visibility.readable_patient_scopes`)."""
+    ward_id = caller.staff_ward
+    if ward_id is None:
+        return select(Patient).where(false())
+    return select(Patient).where(Patient.ward_id == ward_id)
+
+
+# `readable_patients` narrowed to one id, for the hot lookups: built once with bind parameters
+# (cache key memoised) instead of per request; the ward condition is part of the query, not a
+# later check. For a caller with no staff ward the lookups skip the query: it would find nothing.
 STAFF_PATIENT_QUERY = select(Patient).where(
     Patient.id == bindparam("patient_id"), Patient.ward_id == bindparam("ward_id")
 )
@@ -88,7 +100,7 @@ async def _write_allowed(
     patient_id: uuid.UUID,
     ward_id: uuid.UUID,
 ) -> None:
-    await audit.write(
+    await audit.record_now(
         session,
         caller,
         action,

@@ -29,10 +29,11 @@ from service.patients.access import (
     patient_for_staff,
     patient_for_staff_deferred,
     patient_row_for_staff,
+    readable_patients,
 )
 from service.patients.schemas import PatientCreate, PatientOut, PatientUpdate
 from service.phones import normalise_mobile
-from service.principal import WARD_ROLES, Principal
+from service.principal import WARD, Principal
 from service.proms import service as proms
 from service.timezones import check_timezone
 
@@ -127,7 +128,7 @@ def _name(value: str, field: str) -> str:
 
 async def _check_key_worker(session: AsyncSession, ward_id: uuid.UUID, user_id: uuid.UUID) -> None:
     user = await session.get(User, user_id)
-    if user is None or not user.active or user.role not in WARD_ROLES or user.ward_id != ward_id:
+    if user is None or not user.active or user.role not in WARD or user.ward_id != ward_id:
         raise InvalidInput.field("key_worker_id", "must be an active member of the ward's staff")
 
 
@@ -144,21 +145,17 @@ def _duplicate(
     caller: Principal, action: str, now: datetime, patient_id: uuid.UUID | None
 ) -> Conflict:
     # Says neither where the other record lives nor whose it is; the attempt is kept.
-    error = Conflict("A patient with this NHS number is already registered.")
-    error.keeping(
-        audit.event(
-            caller,
-            action,
-            at=now,
-            outcome="denied",
-            patient_id=patient_id,
-            ward_id=caller.ward_id,
-            object_type="patient",
-            object_id=patient_id,
-            detail={"reason": "duplicate_nhs_number"},
-        )
+    return audit.denied(
+        caller,
+        action,
+        Conflict("A patient with this NHS number is already registered."),
+        at=now,
+        patient_id=patient_id,
+        ward_id=caller.ward_id,
+        object_type="patient",
+        object_id=patient_id,
+        detail={"reason": "duplicate_nhs_number"},
     )
-    return error
 
 
 async def _flush_unique(
@@ -342,7 +339,7 @@ async def list_patients(
 ) -> tuple[list[Patient], str | None]:
     """The caller's ward's patients, oldest registration first; one audit event per page."""
     ward_id = _ward_of(caller)
-    query = select(Patient).where(Patient.ward_id == ward_id)
+    query = readable_patients(caller)
     filters: list[str] = []
     if nhs_number is not None:
         query = query.where(Patient.nhs_number == nhs_number.replace(" ", ""))

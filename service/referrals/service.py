@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Agency, Goal, Patient, Referral, ReferralStatusChange, Ward
+from db.models import Goal, Patient, Referral, ReferralStatusChange, Ward
 from db.models.referrals import OPEN_REFERRAL_STATUSES
 from service import audit
 from service.agencies.service import active_agency
@@ -29,6 +29,7 @@ from service.escalations.service import resolve_for_source
 from service.pagination import decode_cursor, page_after, split_page
 from service.patients.access import patient_for_staff
 from service.principal import Principal, SystemActor
+from service.referrals.access import readable_referrals
 from service.referrals.deadlines import RESPOND_WITHIN_WORKING_DAYS, add_working_days
 from service.referrals.schemas import ReferralCreate, ReferralDetail, ReferralOut, StatusChangeOut
 from service.timezones import DEFAULT_TIMEZONE
@@ -184,44 +185,22 @@ async def create_referral(
     return referral
 
 
-def _visible_to(caller: Principal) -> Select[Referral, uuid.UUID] | None:
-    """Referrals (with the patient's ward) the caller may see, or None for nobody."""
-    query = select(Referral, Patient.ward_id).join(Patient, Patient.id == Referral.patient_id)
-    if caller.staff_ward is not None:
-        return query.where(Patient.ward_id == caller.staff_ward)
-    if caller.is_agency_worker and caller.agency_id is not None:
-        # An inactive agency's workers see none of its referrals.
-        return query.join(Agency, Agency.id == Referral.agency_id).where(
-            Referral.agency_id == caller.agency_id, Agency.active.is_(True)
-        )
-    return None
-
-
 async def _denial(
     session: AsyncSession, caller: Principal, action: str, referral_id: uuid.UUID, now: datetime
 ) -> NotFound:
     """The same 404 as an absent referral, carrying a denied audit event."""
-    row = (
-        await session.execute(
-            select(Referral.patient_id, Patient.ward_id)
-            .join(Patient, Patient.id == Referral.patient_id)
-            .where(Referral.id == referral_id)
-        )
-    ).first()
-    error = NotFound("No such referral.")
-    error.keeping(
-        audit.event(
-            caller,
-            action,
-            at=now,
-            outcome="denied",
-            patient_id=row.patient_id if row else None,
-            ward_id=row.ward_id if row else None,
-            object_type="referral",
-            object_id=referral_id,
-        )
+    return await audit.denied_about(
+        session,
+        caller,
+        action,
+        NotFound("No such referral."),
+        at=now,
+        owner=select(Referral.patient_id, Patient.ward_id)
+        .join(Patient, Patient.id == Referral.patient_id)
+        .where(Referral.id == referral_id),
+        object_type="referral",
+        object_id=referral_id,
     )
-    return error
 
 
 async def referral_for(
@@ -234,13 +213,10 @@ async def referral_for(
     for_update: bool = False,
 ) -> Referral:
     """The referral if the caller may see it (audited as `action`), else an audited 404."""
-    query = _visible_to(caller)
-    row = None
-    if query is not None:
-        query = query.where(Referral.id == referral_id)
-        if for_update:
-            query = query.with_for_update(of=Referral)
-        row = (await session.execute(query)).first()
+    query = readable_referrals(caller).where(Referral.id == referral_id)
+    if for_update:
+        query = query.with_for_update(of=Referral)
+    row = (await session.execute(query)).first()
     if row is None:
         raise await _denial(session, caller, action, referral_id, now)
     referral, ward_id = row
@@ -270,9 +246,7 @@ async def list_referrals(
 ) -> tuple[list[Referral], str | None]:
     """Ward staff: their ward's referrals; agency workers: their agency's. Newest first.
     Filters narrow that set; they never widen it (a foreign patient_id just finds nothing)."""
-    query = _visible_to(caller)
-    if query is None:
-        return [], None
+    query = readable_referrals(caller)
     if status is not None:
         query = query.where(Referral.status == status)
     if patient_id is not None:

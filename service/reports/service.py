@@ -460,7 +460,7 @@ async def comparison(
     now: datetime,
 ) -> WardComparison:
     start, end = period(start, end, now)
-    if not (caller.is_admin or caller.role == "ward_manager"):
+    if not (caller.is_admin or caller.is_ward_manager):
         raise Forbidden("Only admins and ward managers compare wards.")
     wards = list((await session.scalars(select(Ward).order_by(Ward.name, Ward.id))).all())
     figures = await compute(session, [w.id for w in wards], start, end, now)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import SupportAction
@@ -19,6 +18,7 @@ from service.errors import Forbidden, InvalidInput
 from service.pagination import decode_cursor, page_after, split_page
 from service.patients.access import denial, patient_for_staff
 from service.principal import Principal
+from service.support_actions.access import readable_support_actions
 from service.support_actions.schemas import SupportActionCreate, SupportActionOut
 
 
@@ -74,14 +74,13 @@ async def list_support_actions(
 ) -> tuple[list[SupportAction], str | None]:
     """Newest first. Ward staff of the ward see all agencies'; an agency worker only their own
     agency's, and only while the patient is visible to that agency."""
-    query = select(SupportAction).where(SupportAction.patient_id == patient_id)
     if caller.is_ward_member:
         await patient_for_staff(session, caller, patient_id, action="support_action.list", now=now)
     elif caller.is_agency_worker:
         await patient_for_agency(session, caller, patient_id, action="support_action.list", now=now)
-        query = query.where(SupportAction.agency_id == caller.agency_id)
     else:
         raise await denial(session, caller, "support_action.list", patient_id, now)
+    query = readable_support_actions(caller, now).where(SupportAction.patient_id == patient_id)
     query = page_after(
         query,
         SupportAction.occurred_at,

@@ -7,8 +7,9 @@ from litestar.params import FromQuery, JSONBody
 
 from service.http.auth import ADMIN, roles
 from service.http.params import DEFAULT_LIMIT, Cursor, Db, IdPath, Limit
+from service.principal import Role
 from service.users import service
-from service.users.schemas import Role, UserCreate, UserList, UserOut, UserUpdate
+from service.users.schemas import UserCreate, UserList, UserOut, UserUpdate
 
 
 class UserController(Controller):

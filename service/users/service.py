@@ -15,9 +15,8 @@ from service.errors import Conflict, InvalidInput, NotFound
 from service.identity import passwords
 from service.pagination import decode_cursor, page_after, split_page
 from service.phones import normalise_mobile
+from service.principal import AGENCY, WARD
 from service.users.schemas import UserCreate, UserOut, UserUpdate
-
-WARD_ROLES = {"ward_manager", "ward_staff"}
 
 
 def to_out(user: User) -> UserOut:
@@ -42,14 +41,14 @@ def _check_password(password: str) -> None:
 async def _check_affiliation(
     session: AsyncSession, role: str, ward_id: uuid.UUID | None, agency_id: uuid.UUID | None
 ) -> None:
-    if role in WARD_ROLES:
+    if role in WARD:
         if ward_id is None:
             raise InvalidInput.field("ward_id", f"is required for role {role}")
         if await session.get(Ward, ward_id) is None:
             raise InvalidInput.field("ward_id", "does not name a ward")
     elif ward_id is not None:
         raise InvalidInput.field("ward_id", f"must be empty for role {role}")
-    if role == "agency_worker":
+    if role in AGENCY:
         if agency_id is None:
             raise InvalidInput.field("agency_id", "is required for role agency_worker")
         if await session.get(Agency, agency_id) is None:

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Ward
@@ -16,6 +15,7 @@ from service.pagination import decode_cursor, page_after, split_page
 from service.phones import normalise_phone
 from service.principal import Principal
 from service.timezones import check_timezone
+from service.wards.access import readable_wards
 from service.wards.schemas import EscalationPolicy, WardCreate, WardOut
 
 
@@ -53,9 +53,7 @@ async def create_ward(session: AsyncSession, data: WardCreate) -> Ward:
 
 
 async def get_ward(session: AsyncSession, caller: Principal, ward_id: uuid.UUID) -> Ward:
-    if not caller.is_admin and caller.ward_id != ward_id:
-        raise NotFound("No such ward.")
-    ward = await session.get(Ward, ward_id)
+    ward = await session.scalar(readable_wards(caller).where(Ward.id == ward_id))
     if ward is None:
         raise NotFound("No such ward.")
     return ward
@@ -64,9 +62,7 @@ async def get_ward(session: AsyncSession, caller: Principal, ward_id: uuid.UUID)
 async def list_wards(
     session: AsyncSession, caller: Principal, cursor: str | None, limit: int
 ) -> tuple[list[Ward], str | None]:
-    query = select(Ward)
-    if not caller.is_admin:
-        query = query.where(Ward.id == caller.ward_id)
+    query = readable_wards(caller)
     query = page_after(query, Ward.created_at, Ward.id, decode_cursor(cursor), limit)
     rows = list((await session.scalars(query)).all())
     return split_page(rows, limit, lambda w: (w.created_at, w.id))

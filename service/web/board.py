@@ -15,7 +15,7 @@ from service.errors import NotAuthenticated, TooManyRequests
 from service.escalations import service as escalations
 from service.http.auth import ANY_USER, WARD, public
 from service.http.params import Caller, ClockDep, Db, IdPath, Res
-from service.principal import Principal
+from service.principal import Principal, Role
 from service.web.common import PAGE_HEADERS, back_to, form_of, page, render
 from service.web.session import (
     LOGIN_CSRF_COOKIE,
@@ -30,7 +30,7 @@ _PATIENT_PATH = re.compile(
     r"/board/patients/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 )
 
-HOME_BY_ROLE = {
+HOME_BY_ROLE: dict[Role, str] = {
     "ward_staff": "/board",
     "ward_manager": "/board",
     "agency_worker": "/board/agency",

@@ -15,7 +15,7 @@ from db.models import User, Ward
 from service.errors import InvalidInput
 from service.http.auth import PAGE_KEY, roles
 from service.http.state import AppResources
-from service.principal import Principal
+from service.principal import Principal, Role
 from service.timezones import DEFAULT_TIMEZONE
 from service.web.session import CSRF_FIELD, check_csrf, request_csrf
 
@@ -35,7 +35,7 @@ PAGE_HEADERS = {
 }
 
 
-def page(*allowed: frozenset[str]) -> dict[str, Any]:
+def page(*allowed: frozenset[Role]) -> dict[str, Any]:
     """Route opt for a page: cookie authentication and the roles that may open it."""
     return {**roles(*allowed), PAGE_KEY: True}
 

@@ -100,7 +100,7 @@ class OutcomesPages(Controller):
             ward_id = wards[0].id
         report = await ward_report(db, caller, ward_id, None, None, now) if wards else None
         compare = None
-        if caller.is_admin or caller.role == "ward_manager":
+        if caller.is_admin or caller.is_ward_manager:
             compare = await comparison(db, caller, None, None, now)
         return await render(
             request,

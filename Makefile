@@ -24,6 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy service db jobs
+	$(BIN)/lint-imports
 
 openapi: $(STAMP)
 	$(BIN)/python -m service.openapi_dump openapi/openapi.json

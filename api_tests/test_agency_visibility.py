@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from api_tests import builders
 from db.models import AuditEvent, Consent, SupportAction
-from service.agencies.visibility import agency_scope, patient_for_agency, project_patient
+from service.agencies.visibility import project_patient
 from service.errors import NotFound
+from service.patient_access.agencies import agency_scope, patient_for_agency
 from service.principal import Principal
 
 CONTACT_FIELDS = {

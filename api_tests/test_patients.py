@@ -10,7 +10,7 @@ from bench.api_read import bare_sql
 from db.models import AuditEvent, Patient
 from service import audit
 from service.identity.callers import PRINCIPAL_QUERY
-from service.patients.access import STAFF_PATIENT_ROW_QUERY
+from service.patient_access.staff import STAFF_PATIENT_ROW_QUERY
 from service.patients.service import nhs_check_digit
 
 PATIENTS = "/api/v1/patients"
@@ -390,7 +390,7 @@ async def test_patient_read_sends_exactly_the_statements_the_benchmark_runs_bare
 
 async def test_the_prebuilt_patient_lookup_finds_what_readable_patients_finds(db):
     """The hot read path runs a prebuilt statement; it must scope exactly as readable_patients."""
-    from service.patients.access import readable_patients
+    from service.patient_access.staff import readable_patients
 
     ward, other_ward = await builders.ward(db), await builders.ward(db)
     nurse = await builders.user(db, "ward_staff", ward_id=ward.id)

@@ -41,7 +41,7 @@ from service import audit
 from service.app import API_POOL_SIZE
 from service.clock import SystemClock
 from service.identity.callers import PRINCIPAL_QUERY, principal_for_token
-from service.patients.access import STAFF_PATIENT_ROW_QUERY
+from service.patient_access.staff import STAFF_PATIENT_ROW_QUERY
 from service.patients.service import read_patient
 
 CONCURRENCY = 32

@@ -1,7 +1,7 @@
 """Which agencies a caller may read, decided in the query (see `service` for the vocabulary).
 
 What an agency's workers may read of patients is the other half of this domain's access:
-`service.agencies.visibility.readable_patient_scopes`.
+`service.patient_access.agencies.readable_patient_scopes`.
 """
 
 from __future__ import annotations

@@ -20,16 +20,11 @@ from service.agencies.schemas import (
     AgencyPatientOut,
     AgencyUpdate,
 )
-from service.agencies.visibility import (
-    Scope,
-    agency_patient_out,
-    patient_sources,
-    readable_patient_scopes,
-    scope_of_rank,
-)
+from service.agencies.visibility import agency_patient_out, patient_sources
 from service.checks import flush_or
 from service.errors import Conflict, InvalidInput, NotFound
 from service.pagination import decode_cursor, page_after, split_page
+from service.patient_access.agencies import Scope, readable_patient_scopes, scope_of_rank
 from service.phones import normalise_phone
 from service.principal import Principal
 

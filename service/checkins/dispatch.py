@@ -21,7 +21,7 @@ from db.models import CheckIn, OutboxMessage, Patient
 from service.checkins.prompts import prompt_body, question_for
 from service.checkins.windows import is_open, next_send_time
 from service.escalations.service import raise_escalation
-from service.patients.texting import why_not_text
+from service.patient_access.texting import why_not_text
 from service.principal import SystemActor
 from service.sms import outbox
 
@@ -55,7 +55,7 @@ def reply_deadline(check_in: CheckIn) -> datetime:
     return check_in.sent_at + timedelta(minutes=check_in.reply_window_minutes)
 
 
-# What the texting rule's refusal (service.patients.texting) does to a check-in still to be
+# What the texting rule's refusal (service.patient_access.texting) does to a check-in still to be
 # sent: a channel that is shut for good cancels it, one that may come back skips it.
 _STATUS_FOR_REFUSAL = {
     "closed": ("cancelled", "closed"),

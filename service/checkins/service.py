@@ -13,8 +13,8 @@ from service.checkins import lifecycle
 from service.checkins.schemas import CheckInCreate, CheckInOut, ScheduleIn, ScheduleOut
 from service.errors import Conflict, InvalidInput
 from service.pagination import decode_cursor, page_after, split_page
-from service.patients.access import patient_for_staff
-from service.patients.texting import why_not_text
+from service.patient_access.staff import patient_for_staff
+from service.patient_access.texting import why_not_text
 from service.principal import Principal
 
 EXTRA_MAX_AHEAD = timedelta(days=366)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Select, select
 
 from db.models import Consent, Patient
-from service.patients.access import readable_patients
+from service.patient_access.staff import readable_patients
 from service.principal import Principal
 
 

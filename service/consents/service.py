@@ -2,7 +2,7 @@
 
 Consents are never edited or deleted; a change of scope is a new consent (and, if narrower,
 withdrawal of the old one). The widest consent in force decides what an agency sees
-(service.agencies.visibility).
+(service.patient_access.agencies).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from service.consents.access import readable_consents
 from service.consents.schemas import ConsentCreate, ConsentOut
 from service.errors import Conflict, InvalidInput, NotFound
 from service.pagination import decode_cursor, page_after, split_page
-from service.patients.access import patient_for_staff
+from service.patient_access.staff import patient_for_staff
 from service.principal import Principal
 
 

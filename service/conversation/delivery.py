@@ -8,7 +8,7 @@
 - The daily cap held a patient's texts: one `undeliverable` escalation per patient per day.
 - The hourly cap is holding texts: each affected ward's managers and on-call line are told.
 - A page to staff or the carer notice failed: noted in its escalation's history.
-And the one rule for whether a patient text may go (service.patients.texting), which the
+And the one rule for whether a patient text may go (service.patient_access.texting), which the
 outbox applies again as the last word when it marks a text `sending`.
 """
 
@@ -29,7 +29,7 @@ from service.conversation.channel import SMS_ACTOR, flag_number, opt_out
 from service.escalations.notify import note_not_delivered
 from service.escalations.service import raise_escalation
 from service.paging.texts import alert_sms_paused
-from service.patients import texting
+from service.patient_access import texting
 from service.sms.gateway import UNDELIVERABLE_NUMBER_CODES
 
 log = logging.getLogger("homeward.conversation.delivery")

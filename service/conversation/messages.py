@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import InboundMessage, OutboxMessage
 from service.conversation.schemas import MessageOut
 from service.pagination import decode_cursor, encode_cursor
-from service.patients.access import patient_for_staff
+from service.patient_access.staff import patient_for_staff
 from service.principal import Principal
 
 

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import new_id
 from db.models import Escalation
-from service.agencies.visibility import patient_for_agency_deferred
 from service.errors import InvalidInput
 from service.escalations.service import raise_escalation
-from service.patients.access import denial, patient_for_staff_deferred
+from service.patient_access.agencies import patient_for_agency_deferred
+from service.patient_access.staff import denial, patient_for_staff_deferred
 from service.principal import Principal
 
 ACTION = "escalation.concern"

@@ -14,7 +14,7 @@ from service.checks import check_not_future
 from service.errors import InvalidInput, NotFound
 from service.feedback.schemas import CarerIn, CarerOut, FeedbackIn, FeedbackOut
 from service.pagination import decode_cursor, page_after, split_page
-from service.patients.access import patient_for_staff, patient_for_staff_deferred
+from service.patient_access.staff import patient_for_staff, patient_for_staff_deferred
 from service.phones import normalise_mobile
 from service.principal import Principal
 

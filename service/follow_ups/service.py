@@ -25,7 +25,7 @@ from service.escalations.service import raise_escalation, resolve_for_source
 from service.follow_ups.access import readable_follow_ups
 from service.follow_ups.schemas import AttemptIn, AttemptOut, FollowUpOut
 from service.pagination import decode_cursor, page_after, split_page
-from service.patients.access import denial, patient_for_staff_deferred
+from service.patient_access.staff import denial, patient_for_staff_deferred
 from service.principal import Principal, SystemActor
 from service.standards import FOLLOW_UP_WITHIN, FOLLOW_UP_WITHIN_SUICIDE_RISK, whole_hours
 

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import Select, false, select
 
 from db.models import Goal, Patient
-from service.agencies.visibility import GOAL_RANKS, readable_patient_scopes
-from service.patients.access import readable_patients
+from service.patient_access.agencies import GOAL_RANKS, readable_patient_scopes
+from service.patient_access.staff import readable_patients
 from service.principal import Principal
 
 

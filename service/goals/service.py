@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Agency, AuditEvent, Goal, GoalStatusChange, Patient
-from service.agencies.visibility import GOAL_SCOPES, patient_for_agency_deferred, scope_refusal
 from service.errors import Conflict, InvalidInput
 from service.goals.access import readable_goals
 from service.goals.schemas import GoalCreate, GoalDetail, GoalOut, GoalUpdate, StatusChangeOut
 from service.pagination import decode_cursor, page_after, split_page
-from service.patients.access import denial, patient_for_staff_deferred
+from service.patient_access.agencies import GOAL_SCOPES, patient_for_agency_deferred, scope_refusal
+from service.patient_access.staff import denial, patient_for_staff_deferred
 from service.principal import Principal
 
 FINAL_STATUSES = frozenset({"achieved", "not_achieved", "cancelled"})

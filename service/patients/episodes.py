@@ -19,7 +19,7 @@ from service.errors import Conflict
 from service.escalations import service as escalations
 from service.follow_ups.service import create_for_discharge
 from service.pagination import decode_cursor, page_after, split_page
-from service.patients.access import patient_for_staff_deferred
+from service.patient_access.staff import patient_for_staff_deferred
 from service.patients.schemas import DischargeIn, EpisodeOut
 from service.principal import Principal
 from service.proms import service as proms

@@ -24,13 +24,13 @@ from service.checkins import lifecycle as checkins
 from service.checks import check_not_future, flush_or
 from service.errors import Conflict, Forbidden, InvalidInput
 from service.pagination import decode_cursor, page_after, split_page
-from service.patients import episodes
-from service.patients.access import (
+from service.patient_access.staff import (
     patient_for_staff,
     patient_for_staff_deferred,
     patient_row_for_staff,
     readable_patients,
 )
+from service.patients import episodes
 from service.patients.schemas import PatientCreate, PatientOut, PatientUpdate
 from service.phones import normalise_mobile
 from service.principal import WARD, Principal
@@ -252,7 +252,7 @@ async def read_patient(
     session: AsyncSession, caller: Principal, patient_id: uuid.UUID, now: datetime
 ) -> PatientOut | AgencyPatientOut:
     """Ward staff of the patient's ward: the whole record. Agency workers: the projection of
-    the widest consent scope in force (service.agencies.visibility), decided in the query on
+    the widest consent scope in force (service.patient_access.agencies), decided in the query on
     every request. Anyone else: the audited 404."""
     if caller.is_agency_worker:
         return await read_patient_for_agency(session, caller, patient_id, now)

@@ -18,7 +18,7 @@ from db.models import RelapsePreventionPlan
 from service.checks import check_aware, flush_or
 from service.errors import Conflict, InvalidInput, NotFound
 from service.pagination import decode_seq_cursor, page_after, split_page
-from service.patients.access import patient_for_staff_deferred
+from service.patient_access.staff import patient_for_staff_deferred
 from service.phones import normalise_phone
 from service.plans.schemas import CrisisContact, PlanIn, PlanOut
 from service.principal import Principal

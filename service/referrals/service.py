@@ -27,7 +27,7 @@ from service.agencies.service import active_agency
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.escalations.service import resolve_for_source
 from service.pagination import decode_cursor, page_after, split_page
-from service.patients.access import patient_for_staff
+from service.patient_access.staff import patient_for_staff
 from service.principal import Principal, SystemActor
 from service.referrals.access import readable_referrals
 from service.referrals.deadlines import RESPOND_WITHIN_WORKING_DAYS, add_working_days

@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import SupportAction
-from service.agencies.visibility import patient_for_agency
 from service.errors import Forbidden, InvalidInput
 from service.pagination import decode_cursor, page_after, split_page
-from service.patients.access import denial, patient_for_staff
+from service.patient_access.agencies import patient_for_agency
+from service.patient_access.staff import denial, patient_for_staff
 from service.principal import Principal
 from service.support_actions.access import readable_support_actions
 from service.support_actions.schemas import SupportActionCreate, SupportActionOut

@@ -52,7 +52,7 @@ def readable_patients(caller: Principal) -> Select[Patient]:
     """The patients `caller` may read as ward staff: their own ward's; nobody's for anyone else.
 
     An agency worker's consent-scoped reach is the agencies domain's
-    (`service.agencies.visibility.readable_patient_scopes`)."""
+    (`service.patient_access.agencies.readable_patient_scopes`)."""
     ward_id = caller.staff_ward
     if ward_id is None:
         return select(Patient).where(false())

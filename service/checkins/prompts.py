@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Patient
+from service.plans.service import current_plan
 
 # Words that must never appear in a discreet message (also used to vet a custom question).
 CLINICAL_WORDS: tuple[str, ...] = (
@@ -47,8 +48,6 @@ MAX_QUESTION_CHARS = 300
 
 async def question_for(session: AsyncSession, patient_id: uuid.UUID) -> str | None:
     """The patient's own check-in question from their relapse-prevention plan, if any."""
-    from service.plans.service import current_plan
-
     plan = await current_plan(session, patient_id)
     return plan.check_in_question if plan is not None else None
 

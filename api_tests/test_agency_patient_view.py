@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 
 from api_tests import builders
 from db.models import AuditEvent, Referral, ReferralStatusChange
-from service.referrals.service import PAUSE_NOTE, RESUME_NOTE
 
 PATIENTS = "/api/v1/patients"
 CONTACT_FIELDS = {
@@ -27,6 +26,12 @@ CONTACT_FIELDS = {
 }
 PLAN_FIELDS = CONTACT_FIELDS | {"goals", "crisis_contacts"}
 FULL_FIELDS = PLAN_FIELDS | {"relapse_prevention_plan"}
+# The notes a readmission and the next discharge put on the patient's open referrals.
+PAUSE_NOTE = (
+    "On hold: the ward has paused community work with this patient. "
+    "Please wait for the ward before further contact."
+)
+RESUME_NOTE = "Resumed: the ward has resumed community work with this patient."
 
 
 async def _setup(client, db, clock, app, *, scope="contact_details", expires_in=None):

@@ -30,11 +30,13 @@ from api_tests.conftest import TEST_JWT_SECRET
 from db.models import AuditEvent, Escalation, FollowUpAttempt, Referral, User
 from service.app import create_app
 from service.escalations.service import raise_escalation
-from service.http.auth import SESSION_COOKIE
 from service.settings import Settings
-from service.web.session import LOGIN_CSRF_COOKIE, LOGIN_PATH, csrf_for
+from service.web.session import csrf_for
 
 ROLES = (ADMIN, MANAGER, STAFF, OTHER_STAFF, AGENCY, AGENCY_NO_CONSENT, OTHER_AGENCY, ANON)
+SESSION_COOKIE = "homeward_session"
+LOGIN_CSRF_COOKIE = "homeward_login_csrf"  # set by the sign-in form, at its own path
+LOGIN_PATH = "/board/login"
 SIGN_IN = -303  # no session: a 303 redirect to the sign-in form (told apart from a form's 303)
 
 PathFactory = Callable[[World], Awaitable[str]]

@@ -319,13 +319,6 @@ async def test_agency_patient_list_carries_each_patients_scope_fields(client, db
     ]
 
 
-async def test_an_agency_worker_cannot_list_or_search_patients(client, db, clock, app):
-    s = await _setup(client, db, clock, app, scope="full")
-    for params in ({}, {"nhs_number": s["patient"].nhs_number}, {"name": "Fam"}):
-        response = await client.get(PATIENTS, params=params, headers=s["agency_h"])
-        assert response.status_code == 403
-
-
 # ---- referrals for a goal
 
 

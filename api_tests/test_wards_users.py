@@ -80,13 +80,6 @@ async def test_staff_read_their_own_ward_and_get_404_for_another(client, db):
     ).status_code == 403
 
 
-async def test_agency_worker_cannot_read_wards(client, db):
-    agency = await builders.agency(db)
-    worker = await builders.user(db, "agency_worker", agency_id=agency.id)
-    headers = await builders.auth_headers(client, worker)
-    assert (await client.get("/api/v1/wards", headers=headers)).status_code == 403
-
-
 async def test_admin_creates_users_with_checked_affiliations(client, db):
     _, headers = await _admin(client, db)
     ward = await builders.ward(db)

@@ -11,7 +11,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
@@ -89,21 +88,9 @@ async def user(
     return row
 
 
-async def token_for(client: AsyncTestClient[Any], email: str, password: str = PASSWORD) -> str:
-    response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
-
-
-async def auth_headers(
-    client: AsyncTestClient[Any], who: User, password: str = PASSWORD
-) -> dict[str, str]:
-    return {"Authorization": f"Bearer {await token_for(client, who.email, password)}"}
-
-
 def bearer(app: Litestar, who: User) -> dict[str, str]:
-    """Headers with a token signed for `who`, skipping the (slow, rate-limited) login."""
+    """The tests' one way to call as `who`: a token signed for them, valid for a year of the
+    app's clock, without the (slow, rate-limited) login. Only tests of login log in."""
     res = app.state.resources
     token, _ = tokens.issue(
         res.settings.jwt_secret, who.id, who.token_version, res.clock.now(), timedelta(days=365)

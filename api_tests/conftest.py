@@ -88,14 +88,18 @@ def clock() -> ManualClock:
     return ManualClock(START)
 
 
-@pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings_for(database_url: str) -> Settings:
     return Settings(
         database_url=database_url,
         jwt_secret=TEST_JWT_SECRET,
         public_base_url=PUBLIC_BASE_URL,
         jobs_interval_seconds=1,
     )
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return settings_for(database_url)
 
 
 @pytest.fixture

@@ -42,8 +42,10 @@ def start_test_server(base_dir: Path) -> tuple[str, Any]:
     return url, server
 
 
-async def create_database(admin_url: str, template: str | None = None) -> str:
-    name = f"hw_{uuid.uuid4().hex[:16]}"
+async def create_database(
+    admin_url: str, template: str | None = None, name: str | None = None
+) -> str:
+    name = name or f"hw_{uuid.uuid4().hex[:16]}"
     conn = await asyncpg.connect(asyncpg_dsn(admin_url))
     try:
         clause = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""

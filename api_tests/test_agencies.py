@@ -10,7 +10,7 @@ from db.models import Agency
 
 async def _as(client, db, role, **fields):
     user = await builders.user(db, role, **fields)
-    return user, await builders.auth_headers(client, user)
+    return user, builders.bearer(client.app, user)
 
 
 async def test_admin_creates_an_agency_with_a_normalised_phone_and_unique_name(client, db):

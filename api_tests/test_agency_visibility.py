@@ -54,8 +54,8 @@ async def _setup(client, db, clock, *, consent_scope="contact_details", referral
         "worker": worker,
         "referral": referral,
         "consent": consent,
-        "ward_h": await builders.auth_headers(client, nurse),
-        "agency_h": await builders.auth_headers(client, worker),
+        "ward_h": builders.bearer(client.app, nurse),
+        "agency_h": builders.bearer(client.app, worker),
     }
 
 
@@ -151,7 +151,6 @@ async def test_withdrawal_takes_effect_on_the_next_request_with_the_same_token(c
 async def test_expiry_takes_effect_without_anyone_acting(client, db, clock):
     s = await _setup(client, db, clock)  # consent expires 30 days from now
     clock.advance(timedelta(days=30) - timedelta(seconds=1))
-    s["agency_h"] = await builders.auth_headers(client, s["worker"])
     assert await _sees(client, s) is True
 
     clock.advance(timedelta(seconds=1))
@@ -168,7 +167,7 @@ async def test_withdrawing_the_referral_or_deactivating_the_agency_closes_the_vi
 
     t = await _setup(client, db, clock)
     admin = await builders.user(db, "admin")
-    admin_h = await builders.auth_headers(client, admin)
+    admin_h = builders.bearer(client.app, admin)
     await client.patch(
         f"/api/v1/agencies/{t['agency'].id}", json={"active": False}, headers=admin_h
     )
@@ -280,7 +279,7 @@ async def test_agency_logs_a_support_action_and_sees_only_its_own(client, db, cl
     await builders.consent(
         db, s["patient"].id, other.id, s["nurse"].id, given_at=clock.now() - timedelta(days=1)
     )
-    other_h = await builders.auth_headers(client, other_worker)
+    other_h = builders.bearer(client.app, other_worker)
 
     mine = await client.post(
         _actions_url(s["patient"].id),

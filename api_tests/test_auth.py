@@ -1,9 +1,22 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
+
+from litestar.testing import AsyncTestClient
 
 from api_tests import builders
+from db.models import User
 from service.clock import ManualClock
+
+
+async def _login_headers(client: AsyncTestClient[Any], who: User) -> dict[str, str]:
+    """A token from the login itself (8 hours), for the tests of what login hands out."""
+    response = await client.post(
+        "/api/v1/auth/login", json={"email": who.email, "password": builders.PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 async def test_login_returns_short_lived_bearer_token(client, db, clock: ManualClock):
@@ -44,8 +57,8 @@ async def test_token_is_refused_once_the_user_is_deactivated(client, db):
     admin = await builders.user(db, "admin")
     ward = await builders.ward(db)
     nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
-    nurse_headers = await builders.auth_headers(client, nurse)
-    admin_headers = await builders.auth_headers(client, admin)
+    nurse_headers = await _login_headers(client, nurse)
+    admin_headers = await _login_headers(client, admin)
     assert (await client.get("/api/v1/me", headers=nurse_headers)).status_code == 200
 
     patched = await client.patch(
@@ -65,21 +78,21 @@ async def test_reactivation_does_not_revive_old_tokens(client, db):
     admin = await builders.user(db, "admin")
     ward = await builders.ward(db)
     nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
-    old = await builders.auth_headers(client, nurse)
-    admin_headers = await builders.auth_headers(client, admin)
+    old = await _login_headers(client, nurse)
+    admin_headers = await _login_headers(client, admin)
     await client.patch(f"/api/v1/users/{nurse.id}", json={"active": False}, headers=admin_headers)
     await client.patch(f"/api/v1/users/{nurse.id}", json={"active": True}, headers=admin_headers)
 
     assert (await client.get("/api/v1/me", headers=old)).status_code == 401
     assert (
-        await client.get("/api/v1/me", headers=await builders.auth_headers(client, nurse))
+        await client.get("/api/v1/me", headers=await _login_headers(client, nurse))
     ).status_code == 200
 
 
 async def test_ward_staff_token_on_admin_route_is_forbidden(client, db):
     ward = await builders.ward(db)
     nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
-    headers = await builders.auth_headers(client, nurse)
+    headers = builders.bearer(client.app, nurse)
 
     response = await client.get("/api/v1/users", headers=headers)
 
@@ -89,7 +102,7 @@ async def test_ward_staff_token_on_admin_route_is_forbidden(client, db):
 
 async def test_missing_malformed_and_expired_tokens_are_401(client, db, clock: ManualClock):
     admin = await builders.user(db, "admin")
-    headers = await builders.auth_headers(client, admin)
+    headers = await _login_headers(client, admin)
 
     assert (await client.get("/api/v1/me")).status_code == 401
     assert (
@@ -106,7 +119,7 @@ async def test_missing_malformed_and_expired_tokens_are_401(client, db, clock: M
 
 async def test_remembered_token_checks_do_not_let_altered_tokens_through(client, db, clock):
     admin = await builders.user(db, "admin")
-    headers = await builders.auth_headers(client, admin)
+    headers = await _login_headers(client, admin)
     assert (await client.get("/api/v1/me", headers=headers)).status_code == 200
     token = headers["Authorization"].removeprefix("Bearer ")
     head, payload, signature = token.split(".")
@@ -176,7 +189,7 @@ async def test_passwords_are_stored_as_argon2id(db):
 async def test_no_other_origin_is_allowed_to_call_the_api(client, db):
     ward = await builders.ward(db)
     nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
-    headers = await builders.auth_headers(client, nurse)
+    headers = builders.bearer(client.app, nurse)
     origin = {"Origin": "https://elsewhere.example"}
 
     preflight = await client.options(

@@ -30,11 +30,13 @@ from api_tests.conftest import TEST_JWT_SECRET
 from db.models import AuditEvent, Escalation, FollowUpAttempt, Referral, User
 from service.app import create_app
 from service.escalations.service import raise_escalation
-from service.http.auth import SESSION_COOKIE
 from service.settings import Settings
-from service.web.session import LOGIN_CSRF_COOKIE, LOGIN_PATH, csrf_for
+from service.web.session import csrf_for
 
 ROLES = (ADMIN, MANAGER, STAFF, OTHER_STAFF, AGENCY, AGENCY_NO_CONSENT, OTHER_AGENCY, ANON)
+SESSION_COOKIE = "homeward_session"
+LOGIN_CSRF_COOKIE = "homeward_login_csrf"  # set by the sign-in form, at its own path
+LOGIN_PATH = "/board/login"
 SIGN_IN = -303  # no session: a 303 redirect to the sign-in form (told apart from a form's 303)
 
 PathFactory = Callable[[World], Awaitable[str]]
@@ -244,7 +246,7 @@ def test_every_page_route_has_a_page_rule():
 
 
 async def test_page_matrix(app, client, db, clock):
-    world = await matrix.build_world(db, client, clock.now())
+    world = await matrix.build_world(db, app, clock.now())
     failures: list[str] = []
     for rule in PAGE_RULES:
         for role in ROLES:
@@ -282,7 +284,7 @@ async def test_page_matrix(app, client, db, clock):
 async def test_agency_worker_gets_404_for_another_agencys_patient_and_it_is_audited(
     app, client, db, clock
 ):
-    world = await matrix.build_world(db, client, clock.now())
+    world = await matrix.build_world(db, app, clock.now())
     url = f"/board/patients/{world.patient.id}"
     response = await client.get(url, headers=session_headers(world, OTHER_AGENCY))
     assert response.status_code == 404
@@ -385,7 +387,7 @@ async def test_a_deactivated_user_is_signed_out_at_once(client, db):
 
 
 async def test_forms_without_the_csrf_token_change_nothing(app, client, db, clock):
-    world = await matrix.build_world(db, client, clock.now())
+    world = await matrix.build_world(db, app, clock.now())
     url = await ack_url(world)
     headers = session_headers(world, STAFF)
 
@@ -403,7 +405,7 @@ async def test_forms_without_the_csrf_token_change_nothing(app, client, db, cloc
 async def test_session_cookie_does_not_authenticate_the_api_nor_bearer_the_pages(
     app, client, db, clock
 ):
-    world = await matrix.build_world(db, client, clock.now())
+    world = await matrix.build_world(db, app, clock.now())
     api = await client.get("/api/v1/me", headers=session_headers(world, STAFF))
     assert api.status_code == 401
     page = await client.get("/board", headers=world.headers[STAFF], follow_redirects=False)
@@ -440,7 +442,7 @@ async def test_names_are_escaped_and_times_shown_in_the_wards_zone(app, client, 
 
 
 async def test_resolving_needs_a_note(app, client, db, clock):
-    world = await matrix.build_world(db, client, clock.now())
+    world = await matrix.build_world(db, app, clock.now())
     url = await resolve_url(world)
     response = await client.post(
         url,
@@ -458,7 +460,7 @@ async def test_resolving_needs_a_note(app, client, db, clock):
 async def test_outcomes_page_charts_the_ward_and_compares_wards_for_managers(
     app, client, db, clock
 ):
-    world = await matrix.build_world(db, client, clock.now())
+    world = await matrix.build_world(db, app, clock.now())
     patient = await builders.home_patient(db, world.ward.id)
     _, follow_up = await builders.past_stay(
         db,
@@ -487,7 +489,7 @@ async def test_outcomes_page_charts_the_ward_and_compares_wards_for_managers(
 
 
 async def test_agency_home_lists_own_referrals_and_hides_unshared_patients(app, client, db, clock):
-    world = await matrix.build_world(db, client, clock.now())
+    world = await matrix.build_world(db, app, clock.now())
 
     shared = await client.get("/board/agency", headers=session_headers(world, AGENCY))
     assert shared.status_code == 200
@@ -501,7 +503,7 @@ async def test_agency_home_lists_own_referrals_and_hides_unshared_patients(app, 
 
 
 async def test_pages_are_not_cached_framed_or_open_to_inline_script(app, client, db, clock):
-    world = await matrix.build_world(db, client, clock.now())
+    world = await matrix.build_world(db, app, clock.now())
     for url in ("/board", "/board/login", f"/board/patients/{uuid.uuid4()}"):
         response = await client.get(url, headers=session_headers(world, STAFF))
         assert response.headers["cache-control"] == "no-store", url

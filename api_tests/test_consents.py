@@ -14,7 +14,7 @@ async def _setup(client, db):
     nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
     patient = await builders.patient(db, ward.id)
     agency = await builders.agency(db)
-    return ward, patient, agency, nurse, await builders.auth_headers(client, nurse)
+    return ward, patient, agency, nurse, builders.bearer(client.app, nurse)
 
 
 def _url(patient_id, *rest):
@@ -129,8 +129,8 @@ async def test_staff_of_another_ward_get_an_audited_404_and_agencies_a_403(clien
     elsewhere = await builders.ward(db)
     stranger = await builders.user(db, "ward_staff", ward_id=elsewhere.id)
     worker = await builders.user(db, "agency_worker", agency_id=agency.id)
-    stranger_headers = await builders.auth_headers(client, stranger)
-    worker_headers = await builders.auth_headers(client, worker)
+    stranger_headers = builders.bearer(client.app, stranger)
+    worker_headers = builders.bearer(client.app, worker)
     payload = {"agency_id": str(agency.id), "scope": "full"}
 
     denied = await client.post(_url(patient.id), json=payload, headers=stranger_headers)

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api_tests import builders
 from db.base import Base
 from db.models import CheckIn, FollowUp, OutboxMessage, PromSurvey, User, Ward
-from jobs.first_run import DEMO_WARD_NAME
 from service.clock import ManualClock
 
 pytestmark = pytest.mark.slow
@@ -113,7 +112,7 @@ async def test_seed_demo_fills_every_measure_and_runs_again_without_change(
 
     manager = await db.scalar(select(User).where(User.email == "manager@homeward.local"))
     assert manager is not None
-    ward = await db.scalar(select(Ward).where(Ward.name == DEMO_WARD_NAME))
+    ward = await db.scalar(select(Ward).where(Ward.name == "Demo Recovery Ward"))
     assert ward is not None and manager.ward_id == ward.id
     now = clock.now()
     period = {

@@ -13,7 +13,6 @@ from api_tests import builders
 from api_tests.sms_helpers import check_ins, discharged_patient, escalations
 from db.models import AuditEvent, Carer, Escalation, EscalationEvent, OutboxMessage
 from service.escalations.service import raise_escalation
-from service.paging.texts import patient_ref
 from service.wards.schemas import EscalationPolicy
 
 ON_CALL = "+442079460777"
@@ -100,7 +99,8 @@ async def test_discharge_to_resolution_texts_each_step_exactly_once(
     [escalation] = await escalations(db, uuid.UUID(patient_id))
     assert (escalation.reason, escalation.severity, escalation.level) == ("no_reply", "routine", 1)
     assert escalation.ack_due_at == utc(2026, 12, 2, 17, 0)  # routine level 1: 4 h
-    notice = f"Homeward: routine escalation for patient ref {patient_ref(escalation.patient_id)}, see the ward board."
+    # The patient ref is the first 8 characters of the patient's id.
+    notice = f"Homeward: routine escalation for patient ref {str(escalation.patient_id)[:8]}, see the ward board."
     assert _staff(fake_twilio, mobile) == [(key_worker.mobile, notice)]
 
     # 17:00, not acknowledged: level 2 tells the ward manager and the on-call line.

@@ -84,7 +84,7 @@ async def test_unknown_reasons_are_a_programming_error(db, clock):
 
 async def _nurse(client, db, ward):
     nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
-    return nurse, await builders.auth_headers(client, nurse)
+    return nurse, builders.bearer(client.app, nurse)
 
 
 async def test_staff_list_filter_acknowledge_and_resolve(client, db, clock):
@@ -184,7 +184,7 @@ async def test_agency_workers_and_admins_may_not_see_escalations(client, db):
     worker = await builders.user(db, "agency_worker", agency_id=agency.id)
     admin = await builders.user(db, "admin")
     for who in (worker, admin):
-        headers = await builders.auth_headers(client, who)
+        headers = builders.bearer(client.app, who)
         assert (await client.get("/api/v1/escalations", headers=headers)).status_code == 403
 
 

@@ -42,17 +42,13 @@ async def test_api_answers_503_while_the_database_is_down_and_recovers_by_itself
     nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
     patient = await builders.home_patient(db, ward.id)
     await db.close()
-    server = LiveServer(
-        create_app(Settings(database_url=database_url, jwt_secret=TEST_JWT_SECRET))
-    ).start()
+    app = create_app(Settings(database_url=database_url, jwt_secret=TEST_JWT_SECRET))
+    server = LiveServer(app).start()
     worker = Worker(sessionmaker, SystemClock(), 0.2)
     worker.start()
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
-            login = await http.post(
-                "/api/v1/auth/login", json={"email": admin.email, "password": builders.PASSWORD}
-            )
-            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            headers = builders.bearer(app, admin)
             assert (await http.get("/api/v1/me", headers=headers)).status_code == 200
 
             async def beats() -> int:
@@ -62,11 +58,8 @@ async def test_api_answers_503_while_the_database_is_down_and_recovers_by_itself
 
             await _poll(beats, lambda n: n >= 1)
 
-            nurse_login = await http.post(
-                "/api/v1/auth/login", json={"email": nurse.email, "password": builders.PASSWORD}
-            )
             nurse_headers = {
-                "Authorization": f"Bearer {nurse_login.json()['access_token']}",
+                **builders.bearer(app, nurse),
                 "Idempotency-Key": "register-during-outage",
             }
             body = builders.patient_body()

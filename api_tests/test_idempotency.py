@@ -11,7 +11,7 @@ from db.models import IdempotencyKey, Ward
 
 async def _admin_headers(client, db):
     admin = await builders.user(db, "admin")
-    return admin, await builders.auth_headers(client, admin)
+    return admin, builders.bearer(client.app, admin)
 
 
 async def test_same_key_and_body_replays_the_first_response(client, db):

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from api_tests import pg
@@ -44,6 +47,22 @@ async def test_upgrade_downgrade_upgrade_and_models_match(pg_admin_url):
 
 def test_migrations_have_a_single_head():
     assert len(migrate.head_revisions()) == 1
+
+
+def test_migration_file_numbers_follow_the_revision_chain():
+    script = ScriptDirectory.from_config(migrate.alembic_config("postgresql://unused"))
+    # walk_revisions goes head to base; the chain is read base first.
+    chain = list(reversed(list(script.walk_revisions("base", "heads"))))
+    previous = None
+    for position, revision in enumerate(chain, start=1):
+        name = Path(revision.path).name
+        assert revision.down_revision == previous, f"{name}: the chain branches or merges here"
+        match = re.fullmatch(r"(\d{2})_[a-z0-9_]+\.py", name)
+        assert match, f"{name}: not named NN_<slug>.py"
+        assert int(match.group(1)) == position, f"{name} is number {position} in the chain"
+        previous = revision.revision
+    files = sorted(p.name for p in (migrate.MIGRATIONS_DIR / "versions").glob("*.py"))
+    assert files == [Path(revision.path).name for revision in chain]
 
 
 # Words the service wrote for a hold and its end before revision 0012 (spelled out here).

@@ -26,8 +26,8 @@ async def _setup(client, db):
         "patient": patient,
         "agency": agency,
         "worker": worker,
-        "ward_h": await builders.auth_headers(client, nurse),
-        "agency_h": await builders.auth_headers(client, worker),
+        "ward_h": builders.bearer(client.app, nurse),
+        "agency_h": builders.bearer(client.app, worker),
     }
 
 
@@ -153,7 +153,6 @@ async def test_accept_then_complete_keeps_the_full_status_history(client, db, cl
     clock.advance(timedelta(hours=3))
     accepted = await client.post(f"/api/v1/referrals/{rid}/accept", headers=s["agency_h"])
     clock.advance(timedelta(days=30))
-    s["agency_h"] = await builders.auth_headers(client, s["worker"])  # tokens live 8 hours
     completed = await client.post(
         f"/api/v1/referrals/{rid}/complete",
         json={"reason": "Tenancy signed"},
@@ -172,7 +171,7 @@ async def test_accept_then_complete_keeps_the_full_status_history(client, db, cl
         ("pending", "accepted", "2026-12-01T12:00:00Z", worker, None),
         ("accepted", "completed", "2026-12-31T12:00:00Z", worker, "Tenancy signed"),
     ]
-    ward_h = await builders.auth_headers(client, s["nurse"])
+    ward_h = builders.bearer(client.app, s["nurse"])
     read = (await client.get(f"/api/v1/referrals/{rid}", headers=ward_h)).json()
     assert read["history"] == body["history"]
 
@@ -266,7 +265,7 @@ async def test_roles_outside_the_transition_get_403_or_404(client, db):
     rid = (await _refer(client, s)).json()["id"]
     other_agency = await builders.agency(db)
     stranger = await builders.user(db, "agency_worker", agency_id=other_agency.id)
-    stranger_h = await builders.auth_headers(client, stranger)
+    stranger_h = builders.bearer(client.app, stranger)
 
     assert (
         await client.post(f"/api/v1/referrals/{rid}/accept", headers=s["ward_h"])
@@ -329,7 +328,7 @@ async def test_ward_staff_list_their_wards_referrals_with_filters(client, db, cl
     await client.post(f"/api/v1/referrals/{b['id']}/accept", headers=s["agency_h"])
     elsewhere = await builders.ward(db)
     stranger = await builders.user(db, "ward_staff", ward_id=elsewhere.id)
-    stranger_h = await builders.auth_headers(client, stranger)
+    stranger_h = builders.bearer(client.app, stranger)
 
     everything = (await client.get("/api/v1/referrals", headers=s["ward_h"])).json()
     pending = (await client.get("/api/v1/referrals?status=pending", headers=s["ward_h"])).json()
@@ -395,7 +394,6 @@ async def test_a_hold_is_a_field_set_at_readmission_and_cleared_at_discharge_or_
     )
     await db.commit()
     assert resumed == [uuid.UUID(kept)]
-    s["ward_h"] = await builders.auth_headers(client, s["nurse"])  # a fresh token, 2 days on
     body = (await client.get(f"/api/v1/referrals/{kept}", headers=s["ward_h"])).json()
     assert (body["status"], body["on_hold_since"]) == ("accepted", None)
     assert [h["to"] for h in body["history"]] == ["pending", "pending", "accepted", "accepted"]

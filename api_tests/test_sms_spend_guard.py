@@ -10,7 +10,6 @@ from sqlalchemy import select
 from api_tests import builders
 from db.models import Escalation, OutboxMessage
 from jobs.worker import Worker
-from service.paging import texts as notices
 from service.sms import outbox
 from service.sms.gateway import CHANNEL_KEY
 from service.wards.schemas import EscalationPolicy
@@ -172,7 +171,11 @@ async def test_the_hourly_cap_tells_each_affected_ward_once_an_hour(
         clock.advance(timedelta(minutes=5))
         await worker.run_once("outbox")  # the cap is hit: the ward is told, once
 
-    alerts = [m for m in fake_twilio.accepted if m.body == notices.SMS_PAUSED_TEXT]
+    paused = (
+        "Homeward: the hourly SMS limit was reached; texts to patients are paused until it "
+        "clears. Check-ins may go unanswered meanwhile, see the ward board."
+    )
+    alerts = [m for m in fake_twilio.accepted if m.body == paused]
     assert sorted(m.to for m in alerts) == sorted([manager.mobile, on_call])
     rows = await db.scalars(
         select(OutboxMessage.ward_id).where(OutboxMessage.purpose == "sms_paused_alert")

@@ -339,7 +339,7 @@ async def test_messages_lists_the_conversation_both_ways_with_statuses(
         sms_settings.twilio_auth_token,
     )
     nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
-    headers = await builders.auth_headers(sms_client, nurse)
+    headers = builders.bearer(sms_client.app, nurse)
 
     page = await sms_client.get(f"/api/v1/patients/{patient.id}/messages?limit=1", headers=headers)
     rest = await sms_client.get(

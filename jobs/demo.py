@@ -16,9 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.engine import make_engine, make_sessionmaker
 from db.models import Agency, User, Ward
 from jobs.demo_care import CarePlayer
-from jobs.demo_escalations import EscalationPlayer
+from jobs.demo_escalations import Staff
 from jobs.demo_history import WardHistory
-from jobs.demo_messages import TextPlayer
 from jobs.first_run import DEMO_WARD_NAME
 from service.clock import Clock, SystemClock
 from service.principal import Principal
@@ -92,14 +91,11 @@ async def _histories(
     built = []
     nurses = {1: people["nurse@homeward.local"], 2: people["assessment.nurse@homeward.local"]}
     for number, name, count in WARDS:
-        escalations = EscalationPlayer(ward_ids[number], nurses[number], now)
         history = WardHistory(
             ward_number=number,
             staff=nurses[number],
-            texts=TextPlayer(escalations, now),
-            care=CarePlayer(
-                nurses[number], people["housing@homeward.local"], agency_id, escalations, now
-            ),
+            escalations=Staff(ward_ids[number], nurses[number]),
+            care=CarePlayer(nurses[number], people["housing@homeward.local"], agency_id),
             now=now,
         )
         if await history.already_built(session, count):

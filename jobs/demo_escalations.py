@@ -1,7 +1,11 @@
-"""Demo history: escalations raised, climbed, acknowledged and resolved in the past.
+"""Demo history: the ward's staff answering the escalations the services raised.
 
-Raising, acknowledging and resolving go through the escalation service, and a late answer
-lets the real ladder climb at the missed deadline (history rows and audit included).
+Each escalation the product raises (a missed check-in, HELP, a low score, a breached
+follow-up clock, an unanswered referral, an opt-out, an undeliverable text) is acknowledged
+and later resolved by the demo nurse through the escalation service; every 6th is answered
+late enough for the ladder sweep to climb it once, every 15th twice. One left unanswered at
+the end of the story stays open, as it would on the ward. Agency concerns are raised through
+the concern service.
 """
 
 from __future__ import annotations
@@ -14,19 +18,27 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Escalation, Ward
-from service.escalations import ladder
+from jobs.demo_world import Event, World
+from service.escalations import concerns
 from service.escalations import service as escalations
 from service.escalations.history import ack_minutes
-from service.principal import Principal, SystemActor
+from service.principal import Principal
+
+RESOLVE_NOTES = {
+    "follow_up_due": "Community team visiting today.",
+    "help_request": "Crisis team called the patient back; safe at home.",
+    "referral_unanswered": "Called the agency; they will respond today.",
+    "agency_concern": "Home visit by the community team; patient well.",
+    "opted_out": "Contacted the patient by phone instead.",
+    "undeliverable": "Contacted the patient by phone instead.",
+}
+DEFAULT_NOTE = "Spoke with the patient; plan reviewed."
 
 
 @dataclass
-class EscalationPlayer:
-    """Answers every escalation it raises; every 6th climbs once, every 15th twice."""
-
+class Staff:
     ward_id: uuid.UUID
-    staff: Principal
-    now: datetime
+    nurse: Principal
     raised: int = 0
     policy: dict[str, object] = field(default_factory=dict)
 
@@ -36,69 +48,54 @@ class EscalationPlayer:
             or {}
         )
 
-    async def play(
-        self,
-        session: AsyncSession,
-        *,
-        patient_id: uuid.UUID,
-        reason: str,
-        severity: str,
-        source: tuple[str, uuid.UUID],
-        at: datetime,
-        note: str,
-        actor: Principal | SystemActor | None = None,
-        resolve_note: str = "Spoke with the patient; plan reviewed.",
-    ) -> Escalation | None:
-        if at >= self.now:
-            return None
-        row = await escalations.raise_escalation(
-            session,
-            patient_id=patient_id,
-            ward_id=self.ward_id,
-            reason=reason,
-            severity=severity,
-            source_type=source[0],
-            source_id=source[1],
-            now=at,
-            note=note,
-            actor=actor,
-        )
-        await self.answer(session, row, resolve_note)
-        return row
-
-    async def answer_source(
-        self, session: AsyncSession, reason: str, source_type: str, source_id: uuid.UUID
-    ) -> None:
-        """Answer an escalation a service raised by itself (opt-out, undeliverable text)."""
-        row = await session.scalar(
-            select(Escalation).where(
-                Escalation.reason == reason,
-                Escalation.source_type == source_type,
-                Escalation.source_id == str(source_id),
-            )
-        )
-        if row is not None and row.status == "open":
-            await self.answer(session, row, "Contacted the patient by phone instead.")
-
-    async def answer(self, session: AsyncSession, row: Escalation, resolve_note: str) -> None:
-        """Climb if the ward was slow, then acknowledge and (later) resolve, all before now."""
+    def noticed(self, world: World, row: Escalation) -> None:
+        """Plan when the nurse acknowledges (inside the allowance of the level reached)."""
         self.raised += 1
         climbs = 2 if self.raised % 15 == 0 else 1 if self.raised % 6 == 0 else 0
-        for _ in range(climbs):
-            if row.ack_due_at >= self.now:
-                break
-            await ladder.climb(session, row, row.ack_due_at)
-        ack_at = self._ack_time(row)
-        if ack_at >= self.now:
-            return  # still waiting: the ward will see it open
-        await escalations.acknowledge(session, self.staff, row.id, ack_at)
-        resolve_at = ack_at + timedelta(hours=1 + self.raised % 5)
-        if resolve_at < self.now:
-            await escalations.resolve(session, self.staff, row.id, resolve_at, resolve_note)
-
-    def _ack_time(self, row: Escalation) -> datetime:
-        """Some time inside the current level's allowance (a climbed one was late first)."""
-        allowed = ack_minutes(self.policy, row.severity, row.level)
+        allowed = [ack_minutes(self.policy, row.severity, level) for level in (1, 2, 3)]
         fraction = (3 + self.raised % 6) / 10
-        since = row.opened_at if row.level == 1 else row.ack_due_at - timedelta(minutes=allowed)
-        return since + timedelta(minutes=round(allowed * fraction))
+        minutes = sum(allowed[:climbs]) + round(allowed[climbs] * fraction)
+        ack_at = row.opened_at + timedelta(minutes=minutes)
+        resolve_at = ack_at + timedelta(hours=1 + self.raised % 5)
+        note = RESOLVE_NOTES.get(row.reason, DEFAULT_NOTE)
+        world.at(ack_at, self._acknowledge(world, row.id, resolve_at, note))
+
+    def _acknowledge(
+        self, world: World, escalation_id: uuid.UUID, resolve_at: datetime, note: str
+    ) -> Event:
+        async def run(at: datetime) -> None:
+            # Its source may have settled it meanwhile (a follow-up made, a referral answered).
+            if await self._status(world.session, escalation_id) != "open":
+                return
+            await escalations.acknowledge(world.session, self.nurse, escalation_id, at)
+            world.at(resolve_at, self._resolve(world, escalation_id, note))
+
+        return run
+
+    def _resolve(self, world: World, escalation_id: uuid.UUID, note: str) -> Event:
+        async def run(at: datetime) -> None:
+            if await self._status(world.session, escalation_id) == "acknowledged":
+                await escalations.resolve(world.session, self.nurse, escalation_id, at, note)
+
+        return run
+
+    async def _status(self, session: AsyncSession, escalation_id: uuid.UUID) -> str | None:
+        status: str | None = await session.scalar(
+            select(Escalation.status)
+            .where(Escalation.id == escalation_id)
+            .execution_options(populate_existing=True)
+        )
+        return status
+
+
+async def raise_concern(
+    session: AsyncSession, worker: Principal, patient_id: uuid.UUID, urgent: bool, at: datetime
+) -> None:
+    await concerns.raise_concern(
+        session,
+        worker,
+        patient_id,
+        note="The housing worker is worried: the patient missed two visits.",
+        urgent=urgent,
+        now=at,
+    )

@@ -21,9 +21,9 @@ from service import audit
 from service.checkins import lifecycle
 from service.conversation import channel
 from service.escalations.service import raise_escalation
+from service.interpretation.meaning import Interpretation, interpret
 from service.proms import service as proms
 from service.sms import outbox
-from service.sms.replies import Interpretation, interpret
 
 log = logging.getLogger("homeward.conversation.inbound")
 

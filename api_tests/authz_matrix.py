@@ -542,6 +542,7 @@ RULES: list[Rule] = [
         expect(ok=[ADMIN, *WARD_OF_PATIENT], not_found=[OTHER_STAFF]),
         params={"ward_id": attr("ward.id")},
     ),
+    Rule("GET", "/api/v1/admin/unmatched-texts", expect(ok=[ADMIN])),
     Rule("POST", "/api/v1/users", expect(ok=[ADMIN]), body=new_user_body),
     Rule("GET", "/api/v1/users", expect(ok=[ADMIN])),
     Rule("GET", "/api/v1/users/{user_id}", expect(ok=[ADMIN]), params={"user_id": fresh_user}),

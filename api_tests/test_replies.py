@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.checkins.prompts import CLINICAL_WORDS, is_discreet_safe
-from service.sms.replies import interpret
+from service.interpretation.meaning import interpret
 
 STOP_VARIANTS = [
     "STOP",

@@ -156,22 +156,6 @@ async def test_start_after_stop_opts_back_in_and_restores_future_check_ins(
     assert len(fake_twilio.accepted) == 2
 
 
-async def test_unknown_senders_get_an_empty_response_and_nothing_is_stored(
-    sms_client, db, sms_settings
-):
-    before = await count(db, AuditEvent)
-    response = await post_signed(
-        sms_client,
-        "/webhooks/twilio/sms",
-        inbound_params("+447700900999", "HELP"),
-        sms_settings.twilio_auth_token,
-    )
-    assert response.status_code == 200
-    assert response.text == EMPTY_TWIML
-    assert await count(db, InboundMessage) == 0
-    assert await count(db, AuditEvent) == before
-
-
 async def test_forged_or_missing_signatures_get_403_and_nothing_is_stored(
     sms_client, db, clock, sms_worker, sms_settings
 ):

@@ -22,7 +22,11 @@ from service.auth.controller import AuthController
 from service.checkins.controller import CheckInController
 from service.clock import Clock, SystemClock
 from service.consents.controller import ConsentController
-from service.conversation.controller import PatientMessageController, TwilioWebhookController
+from service.conversation.controller import (
+    PatientMessageController,
+    TwilioWebhookController,
+    UnmatchedTextController,
+)
 from service.conversation.delivery import DELIVERY_HOOKS
 from service.escalations.controller import ConcernController, EscalationController
 from service.feedback.controller import CarerController, FeedbackController
@@ -79,6 +83,7 @@ ROUTE_HANDLERS: list[Any] = [
     CheckInController,
     PatientMessageController,
     TwilioWebhookController,
+    UnmatchedTextController,
     EscalationController,
     ConcernController,
     ReportController,

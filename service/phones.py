@@ -32,3 +32,19 @@ def normalise_phone(raw: str, field: str = "phone") -> str:
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidInput.field(field, "is not a valid phone number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def for_reading(number: str) -> str:
+    """An E.164 number as a person dials it: national form at home, international abroad."""
+    try:
+        parsed = phonenumbers.parse(number, DEFAULT_REGION)
+    except NumberParseException:
+        return number
+    # By country code, not region: the Channel Islands and Man share +44 and dial 0 too.
+    home = parsed.country_code == phonenumbers.country_code_for_region(DEFAULT_REGION)
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if home
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(parsed, style)

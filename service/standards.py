@@ -19,6 +19,14 @@ NATIONAL_FOLLOW_UP_AMBITION = 0.8
 # readmission: 30 days of 24 elapsed hours.
 READMISSION_WINDOW = timedelta(days=30)
 
+# What a person in crisis is told by text when the ward has not written its own words, and
+# all an unknown number is told: NHS 111's mental health option, Samaritans, 999. Plain
+# GSM-7 and short: with the ward's number added it still fits one SMS segment.
+CRISIS_ROUTES = (
+    "Need help now? Call NHS 111 and choose option 2 for mental health, or Samaritans "
+    "free on 116 123, any time. In an emergency call 999."
+)
+
 
 def whole_hours(span: timedelta) -> int:
     """A standard's span in whole hours, for labels, notes and SQL intervals."""

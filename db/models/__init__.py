@@ -15,7 +15,7 @@ from db.models.patients import Episode, Patient
 from db.models.plans import RelapsePreventionPlan
 from db.models.proms import PromAnswer, PromItem, PromSurvey
 from db.models.referrals import Referral, ReferralStatusChange
-from db.models.sms import InboundMessage, OutboxMessage, SmsNumberFlag
+from db.models.sms import InboundMessage, OutboxMessage, SmsNumberFlag, UnmatchedInbound
 from db.models.support_actions import SupportAction
 from db.models.users import User
 from db.models.wards import Ward
@@ -49,6 +49,7 @@ __all__ = [
     "RelapsePreventionPlan",
     "SmsNumberFlag",
     "SupportAction",
+    "UnmatchedInbound",
     "User",
     "Ward",
 ]

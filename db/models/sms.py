@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -137,6 +138,29 @@ class InboundMessage(UUIDPrimaryKey, Base):
     kind: Mapped[str] = mapped_column(String(16))
     score: Mapped[int | None] = mapped_column(Integer)
     check_in_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("check_ins.id"))
+    received_at: Mapped[datetime]
+
+
+class UnmatchedInbound(UUIDPrimaryKey, Base):
+    """A text from a number that is no patient's, kept for admins to see.
+
+    No patient or ward: the sender may not be who a matching guess would say. The body is
+    whatever a stranger sent: stored, never logged."""
+
+    __tablename__ = "sms_unmatched_inbound"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {INBOUND_KINDS!r}", name="kind_known"),
+        Index("ix_sms_unmatched_inbound_received_at_id", "received_at", "id"),
+    )
+
+    # Twilio retries webhooks: the MessageSid makes a repeat a no-op.
+    message_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    # As Twilio gave it (E.164 when it parses; a short code or a name when it does not).
+    from_number: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    # Whether the default crisis routes were sent back (HELP or crisis language).
+    crisis_routes_sent: Mapped[bool] = mapped_column(Boolean)
     received_at: Mapped[datetime]
 
 

@@ -7,10 +7,10 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery
 from twilio.twiml.messaging_response import MessagingResponse
 
-from service.conversation import inbound, messages
-from service.conversation.schemas import MessageList
+from service.conversation import inbound, messages, unmatched
+from service.conversation.schemas import MessageList, UnmatchedTextList
 from service.errors import Forbidden
-from service.http.auth import WARD, public, roles
+from service.http.auth import ADMIN, WARD, public, roles
 from service.http.params import DEFAULT_LIMIT, Caller, ClockDep, Cursor, Db, IdPath, Limit, Res
 from service.http.rate_limit import rate_limit_guard
 from service.sms import outbox
@@ -144,3 +144,21 @@ class PatientMessageController(Controller):
             db, caller, patient_id, clock.now(), cursor=cursor, limit=limit
         )
         return MessageList(items=items, next_cursor=next_cursor)
+
+
+class UnmatchedTextController(Controller):
+    path = "/api/v1/admin/unmatched-texts"
+    tags = ["messages"]
+    opt = roles(ADMIN)
+
+    @get("/", summary="Texts from numbers that are no patient's, newest first (admins)")
+    async def list_(
+        self,
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> UnmatchedTextList:
+        rows, next_cursor = await unmatched.list_unmatched(db, caller, clock.now(), cursor, limit)
+        return UnmatchedTextList(items=[unmatched.to_out(r) for r in rows], next_cursor=next_cursor)

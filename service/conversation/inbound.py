@@ -19,11 +19,12 @@ from db.base import new_id
 from db.models import InboundMessage, OutboxMessage, Patient, Ward
 from service import audit
 from service.checkins import lifecycle
-from service.conversation import channel
+from service.conversation import channel, unmatched
 from service.escalations.service import raise_escalation
+from service.interpretation.meaning import Interpretation, interpret
 from service.proms import service as proms
 from service.sms import outbox
-from service.sms.replies import Interpretation, interpret
+from service.wards.service import crisis_reply
 
 log = logging.getLogger("homeward.conversation.inbound")
 
@@ -77,6 +78,12 @@ async def match_sender(session: AsyncSession, number: str) -> Patient | None:
     return result
 
 
+def clean(value: str) -> str:
+    """Text as PostgreSQL will store it: no NUL (text columns refuse it) and no lone
+    surrogates (they cannot be encoded), each dropped or replaced rather than failing."""
+    return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 async def handle_inbound(
     session: AsyncSession,
     *,
@@ -86,14 +93,22 @@ async def handle_inbound(
     body: str,
     now: datetime,
 ) -> InboundResult:
+    message_sid = clean(message_sid)
+    from_number = clean(from_number)
+    to_number = clean(to_number) if to_number is not None else None
+    # Twilio joins a long text into one body of at most 1,600 characters; anything longer
+    # is not from Twilio's SMS and is cut there.
+    text = clean(body)[:MAX_BODY_CHARS]
     number = e164(from_number)
     patient = await match_sender(session, number) if number else None
     if patient is None:
-        # Nothing is stored and nothing is said: the sender may not be who we think.
+        # Kept for admins; answered only with the crisis routes (service.conversation.unmatched).
         log.info("inbound sms from an unknown sender")
-        return InboundResult()
+        reply = await unmatched.keep(
+            session, message_sid=message_sid, from_number=number or from_number, body=text, now=now
+        )
+        return InboundResult(reply=reply)
     assert number is not None
-    text = body[:MAX_BODY_CHARS]
     meaning = interpret(text)
     kind = meaning.kind
     if kind == "start" and not patient.sms_opted_out:
@@ -124,7 +139,7 @@ async def handle_inbound(
         earlier = await session.scalar(
             select(InboundMessage.kind).where(InboundMessage.message_sid == message_sid)
         )
-        reply = ward.crisis_message if earlier == "help" else None
+        reply = crisis_reply(ward) if earlier == "help" else None
         return InboundResult(reply=reply, duplicate=True, known_sender=True)
 
     audit.record(
@@ -188,7 +203,7 @@ async def _act(
             note="The patient asked for help by text.",
             actor=channel.SMS_ACTOR,
         )
-        reply = ward.crisis_message
+        reply = crisis_reply(ward)
         await outbox.record_twiml_reply(
             session,
             dedupe_key=f"inbound:{inbound_id}:crisis_reply",

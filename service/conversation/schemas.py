@@ -29,3 +29,22 @@ class MessageOut(msgspec.Struct):
 class MessageList(msgspec.Struct):
     items: list[MessageOut]
     next_cursor: str | None
+
+
+class UnmatchedTextOut(msgspec.Struct):
+    """A text from a number that is no patient's (admins only: the body is a stranger's)."""
+
+    id: uuid.UUID
+    message_sid: str
+    from_number: str
+    body: str
+    # What it was read as: score, ok, help, stop, start, free_text.
+    kind: str
+    # Whether the national crisis routes were sent back (HELP or crisis language).
+    crisis_routes_sent: bool
+    received_at: datetime
+
+
+class UnmatchedTextList(msgspec.Struct):
+    items: list[UnmatchedTextOut]
+    next_cursor: str | None

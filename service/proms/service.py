@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.base import new_id
 from db.models import Patient, PromAnswer, PromItem, PromSurvey
 from service.checkins import windows
+from service.interpretation.meaning import interpret
 from service.patient_access.texting import why_not_text
 from service.sms import outbox
-from service.sms.replies import interpret
 
 REPLY_WINDOW = timedelta(hours=48)
 BATCH = 100

@@ -5,6 +5,7 @@ from typing import Annotated
 
 import msgspec
 
+from service.standards import CRISIS_ROUTES
 from service.timezones import DEFAULT_TIMEZONE
 
 Minutes = Annotated[int, msgspec.Meta(ge=1, le=7 * 24 * 60)]
@@ -30,9 +31,8 @@ class EscalationPolicy(msgspec.Struct, forbid_unknown_fields=True):
 class WardCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     timezone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = DEFAULT_TIMEZONE
-    crisis_message: Annotated[str, msgspec.Meta(min_length=1, max_length=600)] = (
-        "If you need help now, call the ward or NHS 111 (option 2). In an emergency call 999."
-    )
+    # Sent as written, with the ward's own number added when set (wards.service.crisis_reply).
+    crisis_message: Annotated[str, msgspec.Meta(min_length=1, max_length=600)] = CRISIS_ROUTES
     escalation_policy: EscalationPolicy = msgspec.field(default_factory=EscalationPolicy)
 
 

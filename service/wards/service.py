@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -12,7 +13,7 @@ from db.models import Ward
 from service.checks import flush_or
 from service.errors import Conflict, NotFound
 from service.pagination import decode_cursor, page_after, split_page
-from service.phones import normalise_phone
+from service.phones import for_reading, normalise_phone
 from service.principal import Principal
 from service.timezones import check_timezone
 from service.wards.access import readable_wards
@@ -27,6 +28,27 @@ def to_out(ward: Ward) -> WardOut:
         crisis_message=ward.crisis_message,
         escalation_policy=msgspec.convert(ward.escalation_policy, EscalationPolicy),
     )
+
+
+def ward_phone(ward: Ward) -> str | None:
+    """The number a patient can ring at the ward: its on-call phone, else its crisis line."""
+    policy = ward.escalation_policy or {}
+    number: str | None = policy.get("on_call_phone") or policy.get("crisis_phone")
+    return number
+
+
+def crisis_reply(ward: Ward) -> str:
+    """The text a patient in crisis is sent: the ward's crisis message, with the ward's own
+    number after it when the ward has one and the message does not already give it."""
+    message = ward.crisis_message
+    number = ward_phone(ward)
+    if not number:
+        return message
+    readable = for_reading(number)
+    squeezed = re.sub(r"[\s().-]", "", message)
+    if re.sub(r"\D", "", readable) in squeezed or number in squeezed:
+        return message
+    return f"{message} Ward: {readable}."
 
 
 def _policy_json(policy: EscalationPolicy) -> dict[str, Any]:

@@ -1,10 +1,10 @@
 """What a patient's text means. Pure functions: the text in, an interpretation out.
 
-Order of precedence: a request for help (HELP or a crisis phrase) first, then opt-out
-(STOP and its family, alone or with polite words only: "stop please", "Stop. Thank you"),
-then opt-in (START/UNSTOP/YES), then a score 1-5, then OK/FINE, else free text. A message
-like "stop smoking group was good" is free text: STOP only counts when nothing but polite
-words or "texting me"-style objects surround it.
+Order of precedence: a request for help (HELP or crisis language: `crisis.is_crisis`)
+first, then opt-out (STOP and its family, alone or with polite words only: "stop please",
+"Stop. Thank you"), then opt-in (START/UNSTOP/YES), then a score 1-5, then OK/FINE, else
+free text. A message like "stop smoking group was good" is free text: STOP only counts
+when nothing but polite words or "texting me"-style objects surround it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Literal
+
+from service.interpretation.crisis import is_crisis
 
 Kind = Literal["score", "ok", "help", "stop", "start", "free_text"]
 
@@ -62,45 +64,6 @@ OPT_OUT_OBJECTS = frozenset(
 )
 OK_WORDS = frozenset({"ok", "okay", "k", "fine", "good", "alright", "allright", "great", "well"})
 OK_FILLERS = frozenset({"im", "i", "am", "all", "doing", "feeling", "pretty", "very", "really"})
-HELP_PHRASES = (
-    "help me",
-    "need help",
-    "needs help",
-    "get help",
-    "want help",
-    "please help",
-    "send help",
-    "sos",
-)
-CRISIS_PHRASES = (
-    "suicide",
-    "suicidal",
-    "kill myself",
-    "killing myself",
-    "end my life",
-    "ending my life",
-    "end it all",
-    "want to die",
-    "wanna die",
-    "better off dead",
-    "self harm",
-    "selfharm",
-    "harm myself",
-    "hurt myself",
-    "hurting myself",
-    "cut myself",
-    "cutting myself",
-    "overdose",
-    "overdosed",
-    "cant go on",
-    "cannot go on",
-    "cant cope",
-    "cannot cope",
-    "not safe",
-    "unsafe",
-    "emergency",
-    "crisis",
-)
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 
 _SCORE = re.compile(r"^\s*([1-5])(?:\s*(?:/|out of)\s*5)?(?![0-9]|[.,][0-9])")
@@ -125,19 +88,6 @@ def words(text: str) -> list[str]:
         else:
             joined.append(token)
     return joined
-
-
-def _has_phrase(tokens: list[str], phrases: tuple[str, ...]) -> bool:
-    text = " " + " ".join(tokens) + " "
-    return any(f" {phrase} " in text for phrase in phrases)
-
-
-def is_help(tokens: list[str]) -> bool:
-    if not tokens:
-        return False
-    if tokens[0] == "help" or (len(tokens) > 1 and tokens[0] == "please" and tokens[1] == "help"):
-        return True
-    return _has_phrase(tokens, HELP_PHRASES) or _has_phrase(tokens, CRISIS_PHRASES)
 
 
 def is_stop(tokens: list[str]) -> bool:
@@ -174,7 +124,7 @@ def is_ok(tokens: list[str]) -> bool:
 def interpret(text: str) -> Interpretation:
     tokens = words(text)
     score = score_of(text, tokens)
-    if is_help(tokens):
+    if is_crisis(text):
         return Interpretation("help", score=score)
     if is_stop(tokens):
         return Interpretation("stop")

@@ -6,15 +6,16 @@ is called once while its SQL is captured, and that exact statement (same binds) 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from api_tests import bulk_rows
+from db.engine import async_url, make_sessionmaker
 from service.checkins import dispatch
 from service.conversation.delivery import DELIVERY_HOOKS
 from service.escalations import ladder
@@ -57,6 +58,19 @@ CLAIMS: list[tuple[str, Claim, str]] = [
         "ix_sms_outbox_lease_until_sending",
     ),
 ]
+
+
+@pytest.fixture
+async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions without the app's 30 s command timeout: that bound is for requests, and loading
+    100,000 rows a table can pass it on a busy machine."""
+    engine = create_async_engine(
+        async_url(database_url),
+        pool_size=2,
+        connect_args={"command_timeout": 600, "server_settings": {"timezone": "UTC"}},
+    )
+    yield make_sessionmaker(engine)
+    await engine.dispose()
 
 
 async def _fill(sessionmaker: Any) -> None:

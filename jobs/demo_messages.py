@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import new_id
-from db.models import CheckIn, InboundMessage, OutboxMessage, Patient
+from db.models import CheckIn, InboundMessage, OutboxMessage, Patient, ReplyToRead, Ward
 from jobs.demo_escalations import EscalationPlayer
 from jobs.demo_stories import Story
 from service.checkins import dispatch, lifecycle
@@ -27,6 +27,8 @@ from service.conversation import channel
 from service.conversation.delivery import DELIVERY_HOOKS
 from service.conversation.inbound import LOW_SCORES
 from service.proms import service as proms
+from service.replies import overdue
+from service.replies import service as replies
 
 REPLIES = {1: "1 bad day", 2: "2", 3: "3 ok", 4: "4", 5: "5 good"}
 
@@ -35,6 +37,7 @@ REPLIES = {1: "1 bad day", 2: "2", 3: "3 ok", 4: "4", 5: "5 good"}
 class TextPlayer:
     escalations: EscalationPlayer
     now: datetime
+    replies_held: int = 0
 
     async def play(
         self, session: AsyncSession, patient: Patient, story: Story, until: datetime
@@ -195,6 +198,38 @@ class TextPlayer:
                 note=f"The patient replied with a score of {score} out of 5.",
                 actor=channel.SMS_ACTOR,
             )
+        if replies.needs_reading(inbound.kind, body):
+            await self._read(session, patient, inbound, at)
+
+    async def _read(
+        self, session: AsyncSession, patient: Patient, inbound: InboundMessage, at: datetime
+    ) -> None:
+        """A text a person must read: read in time, or (every third) late, after the sweep's
+        step raised `unread_reply`; reading it resolves that. Recent ones wait unread."""
+        ward = await session.get(Ward, patient.ward_id)
+        assert ward is not None
+        await replies.hold(
+            session,
+            inbound_id=inbound.id,
+            patient=patient,
+            ward=ward,
+            received_at=at,
+            from_carer=False,
+            low_score=inbound.score in LOW_SCORES,
+        )
+        self.replies_held += 1
+        reply = await session.scalar(
+            select(ReplyToRead).where(ReplyToRead.inbound_id == inbound.id)
+        )
+        assert reply is not None
+        staff = self.escalations.staff
+        if self.replies_held % 3 == 0 and reply.read_due_at < self.now:
+            await overdue.escalate_overdue(session, reply, reply.read_due_at)
+            read_at = reply.read_due_at + timedelta(minutes=30)
+        else:
+            read_at = at + timedelta(minutes=20)
+        if read_at < self.now:
+            await replies.read_reply(session, staff, reply.id, read_at, "Rang the patient back.")
 
     async def _opt_out(self, session: AsyncSession, patient: Patient, at: datetime) -> None:
         """The patient texts STOP: check-ins stop, surveys stop, staff are told."""

@@ -31,10 +31,13 @@ DEFAULT_READ_MINUTES = 60
 ESCALATION_REASON = "unread_reply"
 SOURCE_TYPE = "reply"
 
-# A score alone, or with a sign-off ("4/5", "3 out of 5", "two thanks x"), needs nobody;
-# anything more ("4 but the voices are back") does.
+# A score alone, or with a sign-off or a word of the same sense ("4/5", "3 ok", "two thanks
+# x"), needs nobody; anything more ("4 but the voices are back", "4 not good") does.
 _SCORE_PREFIX = re.compile(r"^\s*(?:[1-5]|one|two|three|four|five)(?:\s*(?:/|out of)\s*5)?\b", re.I)
-_SIGN_OFFS = frozenset({"thanks", "thank", "you", "thx", "ta", "cheers", "x", "xx", "xxx"})
+_SIGN_OFFS = frozenset(
+    {"thanks", "thank", "you", "thx", "ta", "cheers", "x", "xx", "xxx"}
+    | {"ok", "okay", "fine", "good", "alright", "great", "well"}
+)
 
 
 def is_clean_score(text: str) -> bool:

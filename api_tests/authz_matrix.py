@@ -41,9 +41,11 @@ from db.models import (
     Carer,
     Consent,
     Goal,
+    InboundMessage,
     Patient,
     Referral,
     RelapsePreventionPlan,
+    ReplyToRead,
     User,
     Ward,
 )
@@ -271,6 +273,41 @@ async def fresh_escalation(w: World, role: str) -> str:
     )
     await w.db.commit()
     return str(row.id)
+
+
+def fresh_reply(status: str = "unread") -> Factory:
+    """A reply to read on the world's patient (what a free-text SMS would have left)."""
+
+    async def make(w: World, role: str) -> str:
+        inbound = InboundMessage(
+            message_sid="SM" + uuid.uuid4().hex,
+            patient_id=w.patient.id,
+            ward_id=w.ward.id,
+            from_number=w.patient.mobile or "+447700900123",
+            body="can someone call me",
+            kind="free_text",
+            received_at=w.now,
+        )
+        w.db.add(inbound)
+        await w.db.flush()
+        read = status == "read"
+        row = ReplyToRead(
+            inbound_id=inbound.id,
+            patient_id=w.patient.id,
+            ward_id=w.ward.id,
+            severity="routine",
+            received_at=w.now,
+            status=status,
+            read_due_at=w.now + timedelta(hours=1),
+            read_by=w.users[STAFF].id if read else None,
+            read_at=w.now if read else None,
+            created_at=w.now,
+        )
+        w.db.add(row)
+        await w.db.commit()
+        return str(row.id)
+
+    return make
 
 
 async def patient_with_carer(w: World, role: str) -> str:
@@ -1166,6 +1203,38 @@ RULES: list[Rule] = [
         params={"escalation_id": fresh_escalation},
         body={"resolution_note": "done", "status": "open"},
         variant="status smuggled into a resolution",
+    ),
+    Rule(
+        "GET",
+        "/api/v1/replies",
+        expect(ok=ALL_WARD),
+        query={"patient_id": attr("patient.id"), "ward_id": attr("ward.id")},
+        check=empty_for_foreign_callers,
+        variant="patient_id and ward_id in the query never widen the view",
+    ),
+    Rule("GET", "/api/v1/replies", expect(ok=ALL_WARD), check=empty_for_foreign_callers),
+    Rule(
+        "POST",
+        "/api/v1/replies/{reply_id}/read",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params={"reply_id": fresh_reply()},
+        body={"note": "Rang the patient back."},
+        audits_denials=True,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/replies/{reply_id}/read",
+        expect(conflict=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params={"reply_id": fresh_reply("read")},
+        variant="a reply already read",
+    ),
+    Rule(
+        "POST",
+        "/api/v1/replies/{reply_id}/read",
+        expect(invalid=[*WARD_OF_PATIENT, OTHER_STAFF]),
+        params={"reply_id": fresh_reply()},
+        body={"note": "read", "status": "unread"},
+        variant="status smuggled into a reading",
     ),
     Rule(
         "POST",

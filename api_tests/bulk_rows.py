@@ -148,6 +148,42 @@ TABLES: dict[str, str] = {
            :now - interval '2 days'
     FROM generate_series(:start, :start + :n - 1) AS i
     """,
+    # The inbound texts the replies below are held for (one each, numbered in the sid).
+    "sms_inbound": f"""
+    {_PIDS}
+    INSERT INTO sms_inbound (id, message_sid, patient_id, ward_id, from_number, body, kind,
+                             received_at, from_carer)
+    SELECT gen_random_uuid(), 'SMbulk' || i, {_PATIENT}, {_WARD}, '+447700000000',
+           'Bulk text', 'free_text', :now - interval '2 days', false
+    FROM generate_series(:start, :start + :n - 1) AS i {_JOIN}
+    """,
+    # `due` unread past their read-by time, n/20 unread due later, n/20 unread and already
+    # escalated, the rest read. Filled after sms_inbound, in separate statements so that
+    # neither outlasts the statement timeout on a busy machine.
+    "replies_to_read": """
+    WITH numbered AS (
+        SELECT id, patient_id, ward_id, substr(message_sid, 7)::int AS i
+        FROM sms_inbound
+        WHERE message_sid LIKE 'SMbulk%'
+          AND substr(message_sid, 7)::int BETWEEN :start AND :start + :n - 1
+    )
+    INSERT INTO replies_to_read (id, inbound_id, patient_id, ward_id, from_carer, severity,
+                                 received_at, status, read_due_at, read_by, read_at,
+                                 escalated_at, created_at)
+    SELECT gen_random_uuid(), id, patient_id, ward_id, false, 'routine',
+           :now - interval '2 days',
+           CASE WHEN i < :start + :due + :n / 10 THEN 'unread' ELSE 'read' END,
+           CASE WHEN i < :start + :due THEN :now - interval '1 minute'
+                WHEN i < :start + :due + :n / 20 THEN :now + interval '1 hour' + i * interval '1 ms'
+                ELSE :now - interval '1 day' END,
+           CASE WHEN i < :start + :due + :n / 10 THEN NULL
+                ELSE (SELECT id FROM users ORDER BY email LIMIT 1) END,
+           CASE WHEN i < :start + :due + :n / 10 THEN NULL ELSE :now - interval '1 day' END,
+           CASE WHEN i >= :start + :due + :n / 20 AND i < :start + :due + :n / 10
+                THEN :now - interval '1 day' END,
+           :now - interval '2 days'
+    FROM numbered
+    """,
 }
 
 

@@ -22,6 +22,7 @@ from service.escalations import ladder
 from service.follow_ups import service as follow_ups
 from service.follow_ups import warnings
 from service.referrals import unanswered
+from service.replies import overdue as replies
 from service.sms import outbox
 
 pytestmark = pytest.mark.slow
@@ -50,6 +51,11 @@ CLAIMS: list[tuple[str, Claim, str]] = [
         "referrals",
         lambda s: unanswered.claim_unanswered(s, NOW),
         "ix_referrals_respond_by_unescalated",
+    ),
+    (
+        "replies_to_read",
+        lambda s: replies.claim_overdue(s, NOW),
+        "ix_replies_to_read_read_due_at_unescalated",
     ),
     ("sms_outbox", _claim_batch, "ix_sms_outbox_next_attempt_at_queued"),
     (
@@ -137,6 +143,7 @@ async def test_due_claims_read_through_their_partial_indexes(sessionmaker):
         assert len(await follow_ups.claim_overdue(session, NOW)) == DUE
         assert len(await warnings.claim_warnable(session, NOW)) == DUE
         assert len(await unanswered.claim_unanswered(session, NOW)) == DUE
+        assert len(await replies.claim_overdue(session, NOW)) == DUE
         assert len(await _claim_batch(session)) == DUE
         await session.rollback()
     assert problems == []

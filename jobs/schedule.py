@@ -11,6 +11,7 @@ from jobs.heartbeat import heartbeat
 from jobs.outbox import outbox_sweep
 from jobs.proms import proms_sweep
 from jobs.referrals import referral_sweep
+from jobs.replies import replies_sweep
 from jobs.runner import Sweep
 
 
@@ -29,6 +30,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("checkins", checkin_sweep),
     JobSpec("follow_ups", follow_up_sweep),
     JobSpec("referrals", referral_sweep),
+    JobSpec("replies", replies_sweep),
     JobSpec("escalation_ladder", ladder_sweep),
     JobSpec("proms", proms_sweep),
     JobSpec("outbox", outbox_sweep),

@@ -53,6 +53,7 @@ from service.http.state import AppResources
 from service.patients.controller import PatientController
 from service.plans.controller import PlanController
 from service.referrals.controller import ReferralController
+from service.replies.controller import ReplyController
 from service.reports.controller import ReportController
 from service.settings import Settings
 from service.sms.backends import open_channel
@@ -86,6 +87,7 @@ ROUTE_HANDLERS: list[Any] = [
     UnmatchedTextController,
     EscalationController,
     ConcernController,
+    ReplyController,
     ReportController,
     FeedbackController,
     CarerController,

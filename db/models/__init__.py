@@ -15,6 +15,7 @@ from db.models.patients import Episode, Patient
 from db.models.plans import RelapsePreventionPlan
 from db.models.proms import PromAnswer, PromItem, PromSurvey
 from db.models.referrals import Referral, ReferralStatusChange
+from db.models.replies import ReplyToRead
 from db.models.sms import InboundMessage, OutboxMessage, SmsNumberFlag, UnmatchedInbound
 from db.models.support_actions import SupportAction
 from db.models.users import User
@@ -47,6 +48,7 @@ __all__ = [
     "Referral",
     "ReferralStatusChange",
     "RelapsePreventionPlan",
+    "ReplyToRead",
     "SmsNumberFlag",
     "SupportAction",
     "UnmatchedInbound",

@@ -30,6 +30,7 @@ ESCALATION_REASONS = (
     "follow_up_due",
     "agency_concern",
     "referral_unanswered",
+    "unread_reply",
 )
 ESCALATION_SEVERITIES = ("routine", "urgent")
 ESCALATION_STATUSES = ("open", "acknowledged", "resolved")

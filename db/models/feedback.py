@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text, false
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, UUIDPrimaryKey
@@ -41,6 +41,8 @@ class Carer(Base):
         CheckConstraint(
             "NOT consent_to_contact OR consent_given_at IS NOT NULL", name="consent_has_time"
         ),
+        # An inbound text is matched to a carer by number before it is matched to a patient.
+        Index("ix_carers_mobile", "mobile", postgresql_where=text("mobile IS NOT NULL")),
     )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"), primary_key=True)
@@ -50,6 +52,9 @@ class Carer(Base):
     consent_to_contact: Mapped[bool] = mapped_column(Boolean, server_default=false())
     consent_given_at: Mapped[datetime | None]
     consent_withdrawn_at: Mapped[datetime | None]
+    # The carer texted STOP: no carer notices until they text START (consent is untouched).
+    sms_opted_out: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    sms_opted_out_at: Mapped[datetime | None]
     updated_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

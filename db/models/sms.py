@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -139,6 +140,9 @@ class InboundMessage(UUIDPrimaryKey, Base):
     score: Mapped[int | None] = mapped_column(Integer)
     check_in_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("check_ins.id"))
     received_at: Mapped[datetime]
+    # Sent by the patient's nominated carer (patient_id is the patient they care for): never
+    # an answer to the patient's questions.
+    from_carer: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class UnmatchedInbound(UUIDPrimaryKey, Base):

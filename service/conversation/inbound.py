@@ -11,18 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import phonenumbers
-from sqlalchemy import case, func, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import new_id
-from db.models import InboundMessage, OutboxMessage, Patient, Ward
+from db.models import Carer, InboundMessage, OutboxMessage, Patient, Ward
 from service import audit
 from service.checkins import lifecycle
 from service.conversation import channel, unmatched
 from service.escalations.service import raise_escalation
 from service.interpretation.meaning import Interpretation, interpret
 from service.proms import service as proms
+from service.replies import service as replies
 from service.sms import outbox
 from service.wards.service import crisis_reply
 
@@ -84,6 +85,42 @@ def clean(value: str) -> str:
     return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
+async def match_carer(session: AsyncSession, number: str) -> Carer | None:
+    """The nominated carer this number belongs to, asked before any patient: a carer's text is
+    never a patient's answer. Only when we have since texted a patient who has this number
+    (a shared phone) is the text left to patient matching."""
+    carer_last = (
+        select(func.max(OutboxMessage.created_at))
+        .where(
+            OutboxMessage.patient_id == Carer.patient_id,
+            OutboxMessage.to_number == number,
+            OutboxMessage.recipient_kind == "carer",
+        )
+        .correlate(Carer)
+        .scalar_subquery()
+    )
+    patient_last = (
+        select(func.max(OutboxMessage.created_at))
+        .join(Patient, Patient.id == OutboxMessage.patient_id)
+        .where(
+            Patient.mobile == number,
+            OutboxMessage.to_number == number,
+            OutboxMessage.recipient_kind == "patient",
+        )
+        .scalar_subquery()
+    )
+    result: Carer | None = await session.scalar(
+        select(Carer)
+        .where(
+            Carer.mobile == number,
+            or_(patient_last.is_(None), and_(carer_last.is_not(None), carer_last >= patient_last)),
+        )
+        .order_by(carer_last.desc().nulls_last(), Carer.updated_at.desc(), Carer.patient_id)
+        .limit(1)
+    )
+    return result
+
+
 async def handle_inbound(
     session: AsyncSession,
     *,
@@ -100,7 +137,11 @@ async def handle_inbound(
     # is not from Twilio's SMS and is cut there.
     text = clean(body)[:MAX_BODY_CHARS]
     number = e164(from_number)
-    patient = await match_sender(session, number) if number else None
+    carer = await match_carer(session, number) if number else None
+    if carer is not None:
+        patient = await session.get(Patient, carer.patient_id)
+    else:
+        patient = await match_sender(session, number) if number else None
     if patient is None:
         # Kept for admins; answered only with the crisis routes (service.conversation.unmatched).
         log.info("inbound sms from an unknown sender")
@@ -111,7 +152,8 @@ async def handle_inbound(
     assert number is not None
     meaning = interpret(text)
     kind = meaning.kind
-    if kind == "start" and not patient.sms_opted_out:
+    opted_out = carer.sms_opted_out if carer is not None else patient.sms_opted_out
+    if kind == "start" and not opted_out:
         # Not an opt-in (they never left): "yes" is an answer, "start" is noted.
         kind = "ok" if meaning.word == "yes" else "start"
     inbound_id = new_id()
@@ -128,6 +170,7 @@ async def handle_inbound(
             kind=kind,
             score=meaning.score,
             received_at=now,
+            from_carer=carer is not None,
         )
         .on_conflict_do_nothing(index_elements=["message_sid"])
         .returning(InboundMessage.id)
@@ -151,10 +194,90 @@ async def handle_inbound(
         ward_id=patient.ward_id,
         object_type="sms_inbound",
         object_id=inbound_id,
-        detail={"kind": kind},
+        detail={"kind": kind, "from_carer": carer is not None},
     )
-    reply = await _act(session, patient, ward, number, inbound_id, kind, meaning, text, now)
+    if carer is not None:
+        reply = await _act_for_carer(session, carer, patient, ward, number, inbound_id, kind, now)
+    else:
+        reply = await _act(session, patient, ward, number, inbound_id, kind, meaning, text, now)
     return InboundResult(reply=reply, known_sender=True)
+
+
+async def _act_for_carer(
+    session: AsyncSession,
+    carer: Carer,
+    patient: Patient,
+    ward: Ward,
+    number: str,
+    inbound_id: uuid.UUID,
+    kind: str,
+    now: datetime,
+) -> str | None:
+    """A carer's STOP and START govern carer notices only; a crisis text is the urgent
+    `help_request` with the crisis reply; anything else is a reply for staff to read."""
+    if kind in ("stop", "start"):
+        carer.sms_opted_out = kind == "stop"
+        carer.sms_opted_out_at = now if kind == "stop" else None
+        carer.updated_at = now
+        audit.record(
+            session,
+            channel.SMS_ACTOR,
+            "carer.sms_opt_out" if kind == "stop" else "carer.sms_opt_in",
+            at=now,
+            patient_id=patient.id,
+            ward_id=patient.ward_id,
+            object_type="carer",
+            object_id=patient.id,
+        )
+        return None
+    if kind == "help":
+        return await _crisis(session, patient, ward, number, inbound_id, now, "The carer")
+    await replies.hold(
+        session,
+        inbound_id=inbound_id,
+        patient=patient,
+        ward=ward,
+        received_at=now,
+        from_carer=True,
+        low_score=False,
+    )
+    return None
+
+
+async def _crisis(
+    session: AsyncSession,
+    patient: Patient,
+    ward: Ward,
+    number: str,
+    inbound_id: uuid.UUID,
+    now: datetime,
+    who: str,
+) -> str:
+    """The urgent `help_request` and the ward's crisis message as the reply to `number`."""
+    await raise_escalation(
+        session,
+        patient_id=patient.id,
+        ward_id=patient.ward_id,
+        reason="help_request",
+        severity="urgent",
+        source_type="sms_inbound",
+        source_id=inbound_id,
+        now=now,
+        note=f"{who} asked for help by text.",
+        actor=channel.SMS_ACTOR,
+    )
+    reply = crisis_reply(ward)
+    await outbox.record_twiml_reply(
+        session,
+        dedupe_key=f"inbound:{inbound_id}:crisis_reply",
+        to_number=number,
+        body=reply,
+        purpose="crisis_reply",
+        now=now,
+        patient_id=patient.id,
+        ward_id=patient.ward_id,
+    )
+    return reply
 
 
 async def _act(
@@ -176,6 +299,18 @@ async def _act(
     if kind == "start":
         await channel.opt_in(session, patient.id, now)
         return None
+    # Before any question takes the text as its answer: whatever else it does, a text only a
+    # person can understand is read by one.
+    if replies.needs_reading(kind, text):
+        await replies.hold(
+            session,
+            inbound_id=inbound_id,
+            patient=patient,
+            ward=ward,
+            received_at=now,
+            from_carer=False,
+            low_score=meaning.score in LOW_SCORES,
+        )
     # A survey item awaiting its answer takes the reply first; HELP always reaches staff.
     if kind != "help" and await proms.handle_survey_reply(session, patient, text, now):
         return None
@@ -191,29 +326,7 @@ async def _act(
 
     reply: str | None = None
     if kind == "help":
-        await raise_escalation(
-            session,
-            patient_id=patient.id,
-            ward_id=patient.ward_id,
-            reason="help_request",
-            severity="urgent",
-            source_type="sms_inbound",
-            source_id=inbound_id,
-            now=now,
-            note="The patient asked for help by text.",
-            actor=channel.SMS_ACTOR,
-        )
-        reply = crisis_reply(ward)
-        await outbox.record_twiml_reply(
-            session,
-            dedupe_key=f"inbound:{inbound_id}:crisis_reply",
-            to_number=number,
-            body=reply,
-            purpose="crisis_reply",
-            now=now,
-            patient_id=patient.id,
-            ward_id=patient.ward_id,
-        )
+        reply = await _crisis(session, patient, ward, number, inbound_id, now, "The patient")
     if meaning.score in LOW_SCORES:
         await raise_escalation(
             session,

@@ -15,6 +15,7 @@ Reason = Literal[
     "follow_up_due",
     "agency_concern",
     "referral_unanswered",
+    "unread_reply",
 ]
 Severity = Literal["routine", "urgent"]
 Status = Literal["open", "acknowledged", "resolved"]

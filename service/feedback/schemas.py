@@ -59,4 +59,6 @@ class CarerOut(msgspec.Struct):
     consent_given_at: datetime | None
     consent_withdrawn_at: datetime | None
     consent_in_force: bool
+    # The carer texted STOP (START undoes it): no carer notices meanwhile.
+    sms_opted_out: bool
     updated_at: datetime

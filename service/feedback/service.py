@@ -107,6 +107,7 @@ def carer_out(row: Carer, now: datetime) -> CarerOut:
         consent_given_at=row.consent_given_at,
         consent_withdrawn_at=row.consent_withdrawn_at,
         consent_in_force=consent_in_force(row, now),
+        sms_opted_out=bool(row.sms_opted_out),
         updated_at=row.updated_at,
     )
 
@@ -136,6 +137,9 @@ async def put_carer(
     if row is None:
         row = Carer(patient_id=patient.id, created_at=now)
         session.add(row)
+    if row.mobile != mobile:
+        # A STOP was the old number's; a new number has not asked for anything yet.
+        row.sms_opted_out, row.sms_opted_out_at = False, None
     row.name = data.name
     row.relationship = data.relationship
     row.mobile = mobile

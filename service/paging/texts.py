@@ -98,11 +98,15 @@ async def carer_notice(
     """Queue one discreet text to the patient's carer when an urgent escalation has reached
     level 2 and the carer's consent is in force. No patient details, no clinical words.
     Idempotent per escalation (dedupe key); returns the outbox id, or None when nothing
-    was queued (not urgent, below level 2, no carer, no consent, no number, already sent)."""
+    was queued (not urgent, below level 2, no carer, no consent, no number, the carer
+    texted STOP, already sent)."""
     if escalation.severity != "urgent" or escalation.level < 2 or escalation.status == "resolved":
         return None
     carer = await session.get(Carer, escalation.patient_id)
     if carer is None or carer.mobile is None or not consent_in_force(carer, now):
+        return None
+    if carer.sms_opted_out:
+        # The carer texted STOP: consent may stand, but they asked for no more texts.
         return None
     ward = await session.get(Ward, escalation.ward_id)
     if ward is None:

@@ -26,6 +26,8 @@ class EscalationPolicy(msgspec.Struct, forbid_unknown_fields=True):
     ack_minutes: AckMinutes = msgspec.field(default_factory=AckMinutes)
     on_call_phone: Annotated[str, msgspec.Meta(max_length=32)] | None = None
     crisis_phone: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    # Minutes a free-text reply may wait unread before it raises `unread_reply`.
+    read_minutes: Minutes = 60
 
 
 class WardCreate(msgspec.Struct, forbid_unknown_fields=True):

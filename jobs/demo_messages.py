@@ -26,6 +26,7 @@ from service.checkins import dispatch, lifecycle
 from service.conversation import channel
 from service.conversation.delivery import DELIVERY_HOOKS
 from service.conversation.inbound import LOW_SCORES
+from service.conversation.questions import make_room_for_check_in
 from service.proms import service as proms
 
 REPLIES = {1: "1 bad day", 2: "2", 3: "3 ok", 4: "4", 5: "5 good"}
@@ -71,7 +72,10 @@ class TextPlayer:
         check_in: CheckIn,
         send_at: datetime,
     ) -> None:
-        if await dispatch.advance(session, check_in, send_at) != "prompted":
+        if (
+            await dispatch.advance(session, check_in, send_at, make_room=make_room_for_check_in)
+            != "prompted"
+        ):
             await session.flush()
             return
         await session.flush()
@@ -89,7 +93,7 @@ class TextPlayer:
         at = send_at + timedelta(minutes=check_in.reminder_after_minutes)
         deadline = dispatch.reply_deadline(check_in)
         while check_in.status in ("sent", "reminded"):
-            step = await dispatch.advance(session, check_in, at)
+            step = await dispatch.advance(session, check_in, at, make_room=make_room_for_check_in)
             await session.flush()
             if step == "reminded":
                 await self._delivery(session, check_in, "reminder", rng, always=True)

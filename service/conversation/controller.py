@@ -8,7 +8,7 @@ from litestar.params import FromQuery
 from twilio.twiml.messaging_response import MessagingResponse
 
 from service.conversation import inbound, messages
-from service.conversation.schemas import MessageList
+from service.conversation.schemas import ConversationOut, MessageList
 from service.errors import Forbidden
 from service.http.auth import WARD, public, roles
 from service.http.params import DEFAULT_LIMIT, Caller, ClockDep, Cursor, Db, IdPath, Limit, Res
@@ -144,3 +144,11 @@ class PatientMessageController(Controller):
             db, caller, patient_id, clock.now(), cursor=cursor, limit=limit
         )
         return MessageList(items=items, next_cursor=next_cursor)
+
+    @get(
+        "/conversation", summary="The patient's open question and the questions waiting their turn"
+    )
+    async def conversation(
+        self, patient_id: IdPath, db: Db, caller: Caller, clock: ClockDep
+    ) -> ConversationOut:
+        return await messages.read_conversation(db, caller, patient_id, clock.now())

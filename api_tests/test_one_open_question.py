@@ -176,7 +176,9 @@ async def test_a_sweep_asks_nothing_while_another_transaction_decides_for_the_pa
 
     async with sessionmaker() as other:
         # Another worker (or a reply being recorded) holds the patient row.
-        await other.execute(select(Patient.id).where(Patient.id == patient.id).with_for_update())
+        await other.execute(
+            select(Patient.id).where(Patient.id == patient.id).with_for_update(key_share=True)
+        )
         await sms_worker.run_once("checkins")
         await sms_worker.run_once("proms")
         assert await _questions_sent(db, patient.id) == []

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import CheckIn, OutboxMessage, Patient
 from service.checkins import turns
+from service.checkins.lifecycle import open_check_in
 from service.checkins.prompts import prompt_body, question_for
 from service.checkins.windows import is_open, next_send_time
 from service.escalations.service import raise_escalation
@@ -130,7 +131,7 @@ async def _prompt(
     if not await turns.claim_turn(session, patient.id, wait=False):
         # Another transaction is deciding what to ask this patient: try again next tick.
         return "busy"
-    other = await turns.open_check_in(session, patient.id)
+    other = await open_check_in(session, patient.id, lock=False)
     if other is not None and other.id != check_in.id:
         # One check-in at a time: this one waits until the open one is answered or ends.
         check_in.next_action_at = reply_deadline(other)

@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import CheckIn, Patient
-from service.checkins.lifecycle import OPEN_STATUSES
+from service.checkins.lifecycle import open_check_in
 
 
 async def claim_turn(session: AsyncSession, patient_id: uuid.UUID, *, wait: bool) -> bool:
@@ -37,17 +37,6 @@ async def claim_turn(session: AsyncSession, patient_id: uuid.UUID, *, wait: bool
     query = select(Patient.id).where(Patient.id == patient_id)
     query = query.with_for_update() if wait else query.with_for_update(skip_locked=True)
     return await session.scalar(query) is not None
-
-
-async def open_check_in(session: AsyncSession, patient_id: uuid.UUID) -> CheckIn | None:
-    """The patient's open check-in (prompt or reminder sent, not closed), unlocked."""
-    result: CheckIn | None = await session.scalar(
-        select(CheckIn)
-        .where(CheckIn.patient_id == patient_id, CheckIn.status.in_(OPEN_STATUSES))
-        .order_by(CheckIn.sent_at.desc(), CheckIn.id.desc())
-        .limit(1)
-    )
-    return result
 
 
 async def due_check_ins(
@@ -74,7 +63,7 @@ async def check_in_first(
     An open check-in holds the turn until its reply window ends (an answer wakes the survey
     earlier); a check-in ready to go out now makes the survey look again on the next tick,
     by when the check-in has gone out (or been put off)."""
-    current = await open_check_in(session, patient_id)
+    current = await open_check_in(session, patient_id, lock=False)
     if current is not None:
         assert current.sent_at is not None
         return current.sent_at + _reply_window(current)

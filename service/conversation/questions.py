@@ -62,9 +62,7 @@ async def open_question(
     while the reply is being recorded."""
     if lock:
         await turns.claim_turn(session, patient_id, wait=True)
-        check_in = await lifecycle.open_check_in(session, patient_id)
-    else:
-        check_in = await turns.open_check_in(session, patient_id)
+    check_in = await lifecycle.open_check_in(session, patient_id, lock=lock)
     if check_in is not None:
         return OpenQuestion(
             kind="check_in",

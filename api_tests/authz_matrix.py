@@ -1165,6 +1165,13 @@ RULES: list[Rule] = [
     ),
     Rule(
         "GET",
+        "/api/v1/patients/{patient_id}/conversation",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        audits_denials=True,
+    ),
+    Rule(
+        "GET",
         "/api/v1/escalations",
         expect(ok=ALL_WARD),
         check=empty_for_foreign_callers,

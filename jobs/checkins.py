@@ -1,7 +1,8 @@
 """The check-in sweep: due check-ins take their next step (prompt, reminder, missed).
 
 Claimed with FOR UPDATE SKIP LOCKED, so concurrent sweeps split the work; prompts and
-reminders are outbox rows with unique dedupe keys, so nothing is queued twice.
+reminders are outbox rows with unique dedupe keys, so nothing is queued twice. A prompt takes
+the patient's one open question (service.conversation.questions), setting back a survey item.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from db.models import CheckIn
 from jobs.runner import SweepContext
 from service.checkins import dispatch
+from service.conversation.questions import make_room_for_check_in
 
 
 async def checkin_sweep(ctx: SweepContext) -> int:
@@ -16,6 +18,6 @@ async def checkin_sweep(ctx: SweepContext) -> int:
     due = await dispatch.claim_due(ctx.session, now)
 
     async def step(check_in: CheckIn) -> None:
-        await dispatch.advance(ctx.session, check_in, now)
+        await dispatch.advance(ctx.session, check_in, now, make_room=make_room_for_check_in)
 
     return await ctx.each(due, step)

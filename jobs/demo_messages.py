@@ -81,7 +81,8 @@ class Phones:
     async def _survey_reply(
         self, session: AsyncSession, rng: random.Random, story: Story, dedupe_key: str
     ) -> str | None:
-        _, survey_ref, item_key = dedupe_key.split(":")  # prom:<survey id>:<item key>
+        # prom:<survey id>:<item key>, with ":again<n>" when an item is asked again.
+        _, survey_ref, item_key, *_ = dedupe_key.split(":")
         survey = await session.get(PromSurvey, uuid.UUID(survey_ref))
         item = await session.get(PromItem, item_key)
         if survey is None or item is None:

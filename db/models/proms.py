@@ -86,6 +86,9 @@ class PromSurvey(UUIDPrimaryKey, Base):
     next_action_at: Mapped[datetime | None]
     awaiting_item_key: Mapped[str | None] = mapped_column(ForeignKey("prom_items.key"))
     awaiting_since: Mapped[datetime | None]
+    # How often an awaiting item was set back to make way for a check-in; a re-asked item
+    # needs its own outbox dedupe key, and this count is part of it.
+    set_backs: Mapped[int] = mapped_column(Integer, server_default="0")
     completed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -6,11 +6,17 @@ scheduled ──(window open, channel usable)──▶ sent ──(reminder_afte
     └─(no consent / no mobile / bad number)▶ skipped           missed ◀──────┘
 A reply (service.conversation.inbound) moves sent/reminded to answered.
 
+One open question per patient (service.checkins.turns): a prompt goes only while the sweep
+holds the patient row and no other check-in is open; a survey item awaiting its answer is set
+back by `make_room` (the conversation's rule, handed in by the caller) and asked again later.
+
 A miss raises a `no_reply` escalation, urgent after several misses in a row.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -18,6 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import CheckIn, OutboxMessage, Patient
+from service.checkins import turns
+from service.checkins.lifecycle import open_check_in
 from service.checkins.prompts import prompt_body, question_for
 from service.checkins.windows import is_open, next_send_time
 from service.escalations.service import raise_escalation
@@ -26,8 +34,10 @@ from service.principal import SystemActor
 from service.sms import outbox
 
 Step = Literal[
-    "deferred", "prompted", "reminded", "missed", "cancelled", "skipped", "waiting", "none"
+    "deferred", "prompted", "reminded", "missed", "cancelled", "skipped", "waiting", "busy", "none"
 ]
+# Clears the way for a check-in prompt: sets back whatever else awaits the patient's answer.
+MakeRoom = Callable[[AsyncSession, uuid.UUID, datetime], Awaitable[None]]
 SWEEP_BATCH = 200
 # Three silent check-ins in a row make the no_reply escalation urgent.
 MISSES_FOR_URGENT = 3
@@ -80,12 +90,14 @@ def _close(check_in: CheckIn, status: str, reason: str | None, now: datetime) ->
     check_in.updated_at = now
 
 
-async def advance(session: AsyncSession, check_in: CheckIn, now: datetime) -> Step:
+async def advance(
+    session: AsyncSession, check_in: CheckIn, now: datetime, *, make_room: MakeRoom
+) -> Step:
     """Take the one step that is due for this check-in."""
     patient = await session.get(Patient, check_in.patient_id)
     assert patient is not None
     if check_in.status == "scheduled":
-        return await _prompt(session, patient, check_in, now)
+        return await _prompt(session, patient, check_in, now, make_room)
     if check_in.status == "sent":
         return await _remind_or_close(session, patient, check_in, now)
     if check_in.status == "reminded":
@@ -99,7 +111,11 @@ async def advance(session: AsyncSession, check_in: CheckIn, now: datetime) -> St
 
 
 async def _prompt(
-    session: AsyncSession, patient: Patient, check_in: CheckIn, now: datetime
+    session: AsyncSession,
+    patient: Patient,
+    check_in: CheckIn,
+    now: datetime,
+    make_room: MakeRoom,
 ) -> Step:
     blocked = await why_not_send(session, patient)
     if blocked is not None:
@@ -112,6 +128,16 @@ async def _prompt(
         check_in.next_action_at = next_send_time(now, *window)
         check_in.updated_at = now
         return "deferred"
+    if not await turns.claim_turn(session, patient.id, wait=False):
+        # Another transaction is deciding what to ask this patient: try again next tick.
+        return "busy"
+    other = await open_check_in(session, patient.id, lock=False)
+    if other is not None and other.id != check_in.id:
+        # One check-in at a time: this one waits until the open one is answered or ends.
+        check_in.next_action_at = reply_deadline(other)
+        check_in.updated_at = now
+        return "waiting"
+    await make_room(session, patient.id, now)
     assert patient.mobile is not None
     body = prompt_body(patient, await question_for(session, patient.id))
     await outbox.enqueue(

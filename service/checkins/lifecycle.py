@@ -251,15 +251,18 @@ async def skip_check_in(
     return result.first() is not None
 
 
-async def open_check_in(session: AsyncSession, patient_id: uuid.UUID) -> CheckIn | None:
-    """The check-in a reply answers: the most recently sent one still open, locked."""
-    result: CheckIn | None = await session.scalar(
+async def open_check_in(
+    session: AsyncSession, patient_id: uuid.UUID, *, lock: bool = True
+) -> CheckIn | None:
+    """The check-in a reply answers: the most recently sent one still open (locked unless
+    `lock=False`, for a look that changes nothing)."""
+    query = (
         select(CheckIn)
         .where(CheckIn.patient_id == patient_id, CheckIn.status.in_(OPEN_STATUSES))
         .order_by(CheckIn.sent_at.desc(), CheckIn.id.desc())
         .limit(1)
-        .with_for_update()
     )
+    result: CheckIn | None = await session.scalar(query.with_for_update() if lock else query)
     return result
 
 

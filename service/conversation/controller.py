@@ -8,7 +8,7 @@ from litestar.params import FromQuery
 from twilio.twiml.messaging_response import MessagingResponse
 
 from service.conversation import inbound, messages, unmatched
-from service.conversation.schemas import MessageList, UnmatchedTextList
+from service.conversation.schemas import ConversationOut, MessageList, UnmatchedTextList
 from service.errors import Forbidden
 from service.http.auth import ADMIN, WARD, public, roles
 from service.http.params import DEFAULT_LIMIT, Caller, ClockDep, Cursor, Db, IdPath, Limit, Res
@@ -162,3 +162,11 @@ class UnmatchedTextController(Controller):
     ) -> UnmatchedTextList:
         rows, next_cursor = await unmatched.list_unmatched(db, caller, clock.now(), cursor, limit)
         return UnmatchedTextList(items=[unmatched.to_out(r) for r in rows], next_cursor=next_cursor)
+
+    @get(
+        "/conversation", summary="The patient's open question and the questions waiting their turn"
+    )
+    async def conversation(
+        self, patient_id: IdPath, db: Db, caller: Caller, clock: ClockDep
+    ) -> ConversationOut:
+        return await messages.read_conversation(db, caller, patient_id, clock.now())

@@ -19,7 +19,7 @@ from db.base import new_id
 from db.models import Carer, InboundMessage, OutboxMessage, Patient, Ward
 from service import audit
 from service.checkins import lifecycle
-from service.conversation import channel, unmatched
+from service.conversation import channel, questions, unmatched
 from service.escalations.service import raise_escalation
 from service.interpretation.meaning import Interpretation, interpret
 from service.proms import service as proms
@@ -311,11 +311,18 @@ async def _act(
             from_carer=False,
             low_score=meaning.score in LOW_SCORES,
         )
-    # A survey item awaiting its answer takes the reply first; HELP always reaches staff.
-    if kind != "help" and await proms.handle_survey_reply(session, patient, text, now):
+    # The reply answers the one open question (questions.open_question: an open check-in
+    # outranks a survey item). HELP is never a survey answer; it always reaches staff.
+    question = await questions.open_question(session, patient.id)
+    survey = question.survey if question is not None else None
+    if (
+        survey is not None
+        and kind != "help"
+        and await proms.record_reply(session, survey, text, now)
+    ):
+        await questions.after_answer(session, patient.id, now)
         return None
-
-    check_in = await lifecycle.open_check_in(session, patient.id)
+    check_in = question.check_in if question is not None else None
     if check_in is not None:
         lifecycle.answer(check_in, now, score=meaning.score, reply=text)
         await session.execute(
@@ -323,6 +330,7 @@ async def _act(
             .where(InboundMessage.id == inbound_id)
             .values(check_in_id=check_in.id)
         )
+        await questions.after_answer(session, patient.id, now)
 
     reply: str | None = None
     if kind == "help":

@@ -1,4 +1,4 @@
-"""The SMS conversation with a patient, both directions, newest first."""
+"""The SMS conversation with a patient: both directions, newest first, and its open question."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from sqlalchemy import DateTime, Integer, String, and_, cast, literal, null, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import InboundMessage, OutboxMessage
-from service.conversation.schemas import MessageOut
+from service.conversation import questions
+from service.conversation.schemas import (
+    ConversationOut,
+    MessageOut,
+    OpenQuestionOut,
+    WaitingQuestionOut,
+)
 from service.pagination import decode_cursor, encode_cursor
 from service.patient_access.staff import patient_for_staff
 from service.principal import Principal
@@ -79,3 +85,23 @@ async def list_messages(
     ]
     next_cursor = encode_cursor(items[-1].at, items[-1].id) if len(rows) > limit else None
     return items, next_cursor
+
+
+async def read_conversation(
+    session: AsyncSession, caller: Principal, patient_id: uuid.UUID, now: datetime
+) -> ConversationOut:
+    await patient_for_staff(session, caller, patient_id, action="conversation.read", now=now)
+    state = await questions.conversation(session, patient_id, now)
+    current = state.open_question
+    return ConversationOut(
+        open_question=None
+        if current is None
+        else OpenQuestionOut(
+            kind=current.kind,
+            id=current.id,
+            asked_at=current.asked_at,
+            reply_due_at=current.reply_due_at,
+            item_key=current.item_key,
+        ),
+        waiting=[WaitingQuestionOut(kind=w.kind, id=w.id, due_at=w.due_at) for w in state.waiting],
+    )

@@ -48,3 +48,27 @@ class UnmatchedTextOut(msgspec.Struct):
 class UnmatchedTextList(msgspec.Struct):
     items: list[UnmatchedTextOut]
     next_cursor: str | None
+
+
+class OpenQuestionOut(msgspec.Struct):
+    kind: Literal["check_in", "survey_item"]
+    # The check-in's id, or the survey's.
+    id: uuid.UUID
+    asked_at: datetime
+    reply_due_at: datetime
+    # Survey items only: which item of the survey awaits its answer.
+    item_key: str | None
+
+
+class WaitingQuestionOut(msgspec.Struct):
+    kind: Literal["check_in", "survey_item"]
+    # The check-in's id, or the survey's (its next unanswered item waits).
+    id: uuid.UUID
+    due_at: datetime
+
+
+class ConversationOut(msgspec.Struct):
+    """The patient's one open question, if any, and what waits its turn, in asking order."""
+
+    open_question: OpenQuestionOut | None
+    waiting: list[WaitingQuestionOut]

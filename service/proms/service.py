@@ -2,9 +2,12 @@
 
 Surveys are scheduled from a discharge (`schedule_surveys`), advanced by the PROMs sweep
 (`claim_due` + `advance`) inside the patient's contact window, and answered by
-`handle_survey_reply`, which inbound routing calls before the check-in handling.
-A survey whose awaited item goes unanswered for REPLY_WINDOW closes as `partial` (some
-answers kept) or `unanswered` (none). Scores: the mean of the answered life-domain items and
+`record_reply`, which inbound routing calls when the survey item is the patient's one open
+question (service.conversation.questions). Check-ins come first: no item is sent while a
+check-in is open or ready to go (service.checkins.turns), and an item awaiting its answer
+when a check-in goes out is set back (`set_back`) to be asked again, with a fresh reply
+window, once the check-in is over. A survey whose awaited item goes unanswered for
+REPLY_WINDOW closes as `partial` (some answers kept) or `unanswered` (none). Scores: the mean of the answered life-domain items and
 the mean of the answered treatment items, with how many of each were answered.
 """
 
@@ -16,13 +19,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import new_id
 from db.models import Patient, PromAnswer, PromItem, PromSurvey
-from service.checkins import windows
+from service.checkins import turns, windows
 from service.interpretation.meaning import interpret
 from service.patient_access.texting import why_not_text
 from service.sms import outbox
@@ -189,11 +192,25 @@ async def _advance(session: AsyncSession, survey: PromSurvey, now: datetime) -> 
     if send_at > now:
         survey.next_action_at = send_at
         return
+    if not await turns.claim_turn(session, patient.id, wait=False):
+        return  # another transaction is deciding what to ask this patient: next tick
+    held_until = await turns.check_in_first(session, patient.id, now)
+    if held_until is None:
+        other = await awaiting_survey(session, patient.id)
+        if other is not None and other.id != survey.id:
+            assert other.awaiting_since is not None
+            held_until = other.awaiting_since + REPLY_WINDOW
+    if held_until is not None:
+        # Another question is open (or a check-in goes first); an answer wakes us earlier.
+        survey.next_action_at = held_until
+        return
     item = pending[0]
     assert patient.mobile is not None  # the texting rule refuses a patient without one
+    # An item asked again after a set-back is a new text; a repeated sweep is not.
+    again = f":again{survey.set_backs}" if survey.set_backs else ""
     await outbox.enqueue(
         session,
-        dedupe_key=f"prom:{survey.id}:{item.key}",
+        dedupe_key=f"prom:{survey.id}:{item.key}{again}",
         to_number=patient.mobile,
         body=item.prompt,
         purpose=f"prom_{survey.instrument}",
@@ -207,23 +224,104 @@ async def _advance(session: AsyncSession, survey: PromSurvey, now: datetime) -> 
     survey.next_action_at = now + REPLY_WINDOW
 
 
+async def awaiting_survey(
+    session: AsyncSession, patient_id: uuid.UUID, *, lock: bool = False
+) -> PromSurvey | None:
+    """The patient's survey with an item awaiting its answer (the latest asked), if any."""
+    query = (
+        select(PromSurvey)
+        .where(PromSurvey.patient_id == patient_id, PromSurvey.awaiting_item_key.is_not(None))
+        .order_by(PromSurvey.awaiting_since.desc())
+        .limit(1)
+    )
+    result: PromSurvey | None = await session.scalar(query.with_for_update() if lock else query)
+    return result
+
+
+async def waiting_surveys(
+    session: AsyncSession, patient_id: uuid.UUID, now: datetime
+) -> list[PromSurvey]:
+    """Surveys whose time has come with no item out: their next item waits its turn."""
+    rows = await session.scalars(
+        select(PromSurvey)
+        .where(
+            PromSurvey.patient_id == patient_id,
+            PromSurvey.status.in_(("scheduled", "in_progress")),
+            PromSurvey.awaiting_item_key.is_(None),
+            PromSurvey.due_at <= now,
+        )
+        .order_by(PromSurvey.due_at, PromSurvey.id)
+    )
+    return list(rows.all())
+
+
+async def set_back(session: AsyncSession, patient_id: uuid.UUID, now: datetime) -> int:
+    """A check-in takes the turn: items awaiting an answer go back to be asked again.
+
+    The item stays unanswered but is not counted as unanswered: nothing awaits, so no reply
+    window runs out; the sweep asks it again once the check-in is over, with a new window.
+    Call with the patient row held (service.checkins.turns lock order). Returns how many."""
+    rows = await session.scalars(
+        select(PromSurvey)
+        .where(PromSurvey.patient_id == patient_id, PromSurvey.awaiting_item_key.is_not(None))
+        .with_for_update()
+    )
+    surveys = list(rows.all())
+    for survey in surveys:
+        survey.awaiting_item_key = None
+        survey.awaiting_since = None
+        survey.set_backs += 1
+        # The sweep looks at once and then waits for the check-in to be over.
+        survey.next_action_at = now
+        survey.updated_at = now
+    await session.flush()
+    return len(surveys)
+
+
+async def wake_waiting(session: AsyncSession, patient_id: uuid.UUID, now: datetime) -> None:
+    """A question closed: surveys held back behind it may ask at once (the sweep still
+    checks the window and the turn). Rows a sweep has claimed are skipped; it decides them."""
+    waiting = (
+        await session.scalars(
+            select(PromSurvey.id)
+            .where(
+                PromSurvey.patient_id == patient_id,
+                PromSurvey.status.in_(("scheduled", "in_progress")),
+                PromSurvey.awaiting_item_key.is_(None),
+                PromSurvey.due_at <= now,
+                PromSurvey.next_action_at > now,
+            )
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    if waiting:
+        await session.execute(
+            update(PromSurvey)
+            .where(PromSurvey.id.in_(waiting))
+            .values(next_action_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def handle_survey_reply(
     session: AsyncSession, patient: Patient, body: str, now: datetime
 ) -> bool:
-    """Consume a reply when one of the patient's survey items awaits one. STOP, START and
-    HELP are never consumed (the caller handles them); nor is a reply that does not fit
-    the item (e.g. "8" to a 1-7 item), which then goes on to the check-in handling."""
+    """`record_reply` for the patient's survey awaiting an answer, if there is one."""
+    survey = await awaiting_survey(session, patient.id, lock=True)
+    if survey is None:
+        return False
+    return await record_reply(session, survey, body, now)
+
+
+async def record_reply(session: AsyncSession, survey: PromSurvey, body: str, now: datetime) -> bool:
+    """Consume a reply to the survey's awaiting item (the survey row locked by the caller).
+    STOP, START and HELP are never consumed (the caller handles them); nor is a reply that
+    does not fit the item (e.g. "8" to a 1-7 item), which the caller then handles as a reply
+    to no question."""
     meaning = interpret(body)
     if meaning.kind in ("stop", "start", "help"):
         return False
-    survey = await session.scalar(
-        select(PromSurvey)
-        .where(PromSurvey.patient_id == patient.id, PromSurvey.awaiting_item_key.is_not(None))
-        .order_by(PromSurvey.awaiting_since.desc())
-        .limit(1)
-        .with_for_update()
-    )
-    if survey is None or survey.awaiting_item_key is None:
+    if survey.awaiting_item_key is None:
         return False
     item = await session.get(PromItem, survey.awaiting_item_key)
     assert item is not None

@@ -145,6 +145,14 @@ class PatientMessageController(Controller):
         )
         return MessageList(items=items, next_cursor=next_cursor)
 
+    @get(
+        "/conversation", summary="The patient's open question and the questions waiting their turn"
+    )
+    async def conversation(
+        self, patient_id: IdPath, db: Db, caller: Caller, clock: ClockDep
+    ) -> ConversationOut:
+        return await messages.read_conversation(db, caller, patient_id, clock.now())
+
 
 class UnmatchedTextController(Controller):
     path = "/api/v1/admin/unmatched-texts"
@@ -162,11 +170,3 @@ class UnmatchedTextController(Controller):
     ) -> UnmatchedTextList:
         rows, next_cursor = await unmatched.list_unmatched(db, caller, clock.now(), cursor, limit)
         return UnmatchedTextList(items=[unmatched.to_out(r) for r in rows], next_cursor=next_cursor)
-
-    @get(
-        "/conversation", summary="The patient's open question and the questions waiting their turn"
-    )
-    async def conversation(
-        self, patient_id: IdPath, db: Db, caller: Caller, clock: ClockDep
-    ) -> ConversationOut:
-        return await messages.read_conversation(db, caller, patient_id, clock.now())

@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Patient, SmsNumberFlag
+from service.errors import Conflict
 
 # Why a text may not go, in the order they are checked; also stored as the reason on a
 # withdrawn text or a closed check-in.
@@ -87,6 +88,24 @@ def refusal(
     # A patient row that is not there (or no patient named at all) is a refusal too.
     present = exists().where(Patient.id == patient_id)
     return case((~present, "no_patient"), else_=reason)
+
+
+# What staff are told when a text (a check-in, a message) is refused, by the rule's reason.
+CANNOT_TEXT = {
+    "closed": "Texts go only to patients at home: this patient is not discharged.",
+    "on_ward": "Texts go only to patients at home: this patient is not discharged.",
+    "opted_out": "The patient has opted out of SMS.",
+    "no_consent": "The patient has not consented to SMS.",
+    "no_mobile": "The patient has no mobile number on record.",
+    "undeliverable": "The carrier refused the patient's mobile number; record a working one.",
+}
+
+
+async def require_textable(session: AsyncSession, patient: Patient) -> None:
+    """409 with the reason in staff's words when the rule refuses a text to the patient now."""
+    refused = await why_not_text(session, patient)
+    if refused is not None:
+        raise Conflict(CANNOT_TEXT.get(refused, "The patient cannot be texted now."))
 
 
 async def why_not_text(session: AsyncSession, patient: Patient) -> str | None:

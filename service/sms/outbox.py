@@ -18,6 +18,14 @@ The outbox imports no domain module. What a failure, an unconfirmed send or a ca
 decided by the `OutboxHooks` on the channel (service.sms.hooks), and the domain's rule for
 "may this patient be texted now" comes from there too, applied in the statement that marks
 a row `sending` as the last word.
+
+That statement also asks the domain whether the text may go at this very moment
+(`hooks.send_refusal`: for patients, the contact window and whether the words still suit
+discreet mode). A text it stops stays `queued`, out of the pass, and the domain says what
+becomes of it (`hooks.refused_at_send`): try again at a time (the window's next opening), or
+withdraw it with a reason (a check-in question whose reply window would be over by then:
+`window_passed`; words for a private phone: `wording_changed`). The per-purpose choices and
+their reasons are in service.conversation.delivery.
 """
 
 from __future__ import annotations

@@ -100,6 +100,10 @@ class OutboxMessage(UUIDPrimaryKey, Base):
     to_number: Mapped[str] = mapped_column(String(16))
     # Patient data: stored, never logged.
     body: Mapped[str] = mapped_column(Text)
+    # Whether the words suit a shared phone (discreet mode), as its queuer chose them; NULL
+    # when it did not say. The send step withdraws a text marked false once discreet mode
+    # is on.
+    fit_for_discreet: Mapped[bool | None] = mapped_column(Boolean)
     status: Mapped[str] = mapped_column(String(16), server_default="queued")
     # Why it is in that status, in words safe for logs: "opted_out", "timeout", "21211", ...
     status_reason: Mapped[str | None] = mapped_column(String(40))

@@ -11,6 +11,13 @@ holds the patient row and no other check-in is open; a survey item awaiting its 
 back by `make_room` (the conversation's rule, handed in by the caller) and asked again later.
 
 A miss raises a `no_reply` escalation, urgent after several misses in a row.
+
+The outbox checks again when a prompt or reminder would leave (service.conversation.delivery):
+- Outside the contact window it waits for the next opening, unless the reply window would
+  be over by then (`still_answerable`): a question that cannot be answered in time lapses
+  rather than arrive late, and the check-in closes as `skipped` (`not_sent`) at its deadline.
+- Worded for a private phone while discreet mode is now on, it is withdrawn and the step that
+  queued it runs again at once (`reword`), so the words are chosen again.
 """
 
 from __future__ import annotations
@@ -20,16 +27,16 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import CheckIn, OutboxMessage, Patient
 from service.checkins import turns
-from service.checkins.lifecycle import open_check_in
+from service.checkins.lifecycle import OPEN_STATUSES, open_check_in
 from service.checkins.prompts import prompt_body, question_for
 from service.checkins.windows import is_open, next_send_time
 from service.escalations.service import raise_escalation
-from service.patient_access.texting import why_not_text
+from service.patient_access.texting import WORDING_CHANGED, why_not_text
 from service.principal import SystemActor
 from service.sms import outbox
 
@@ -44,6 +51,8 @@ MISSES_FOR_URGENT = 3
 # Prompt statuses after which silence is the patient's: the carrier took the text.
 REACHED_CARRIER = ("sent", "delivered")
 CHECKIN_ACTOR = SystemActor("checkins")
+PROMPT = "checkin_prompt"
+REMINDER = "checkin_reminder"
 
 
 async def claim_due(
@@ -142,10 +151,11 @@ async def _prompt(
     body = prompt_body(patient, await question_for(session, patient.id))
     await outbox.enqueue(
         session,
-        dedupe_key=f"checkin:{check_in.id}:prompt",
+        dedupe_key=await _dedupe_key(session, check_in, "prompt"),
         to_number=patient.mobile,
         body=body,
-        purpose="checkin_prompt",
+        purpose=PROMPT,
+        fit_for_discreet=patient.discreet_messages,
         now=now,
         patient_id=patient.id,
         ward_id=patient.ward_id,
@@ -179,10 +189,11 @@ async def _remind_or_close(
     body = prompt_body(patient, await question_for(session, patient.id), reminder=True)
     await outbox.enqueue(
         session,
-        dedupe_key=f"checkin:{check_in.id}:reminder",
+        dedupe_key=await _dedupe_key(session, check_in, "reminder"),
         to_number=patient.mobile,
         body=body,
-        purpose="checkin_reminder",
+        purpose=REMINDER,
+        fit_for_discreet=patient.discreet_messages,
         now=now,
         patient_id=patient.id,
         ward_id=patient.ward_id,
@@ -193,6 +204,65 @@ async def _remind_or_close(
     check_in.next_action_at = deadline
     check_in.updated_at = now
     return "reminded"
+
+
+async def _dedupe_key(session: AsyncSession, check_in: CheckIn, step: str) -> str:
+    """One text per step; a step whose text was withdrawn for its words (see `reword`) runs
+    again under a fresh key, so the second text is not taken for a repeat of the first."""
+    reworded = await session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.check_in_id == check_in.id,
+            OutboxMessage.purpose == f"checkin_{step}",
+            OutboxMessage.status_reason == WORDING_CHANGED,
+        )
+    )
+    key = f"checkin:{check_in.id}:{step}"
+    return f"{key}:reworded:{reworded}" if reworded else key
+
+
+async def still_answerable(
+    session: AsyncSession, check_in_id: uuid.UUID, arrives_at: datetime
+) -> bool:
+    """Whether a prompt or reminder of this check-in arriving at `arrives_at` would still
+    leave time to answer it: the check-in is open and its reply window not over by then."""
+    check_in = await session.get(CheckIn, check_in_id, populate_existing=True)
+    if check_in is None or check_in.status not in OPEN_STATUSES or check_in.sent_at is None:
+        return False
+    return arrives_at < reply_deadline(check_in)
+
+
+async def reword(
+    session: AsyncSession, check_in_id: uuid.UUID, purpose: str, now: datetime
+) -> bool:
+    """The outbox withdrew this check-in's prompt or reminder because its words no longer suit
+    the patient (discreet mode came on after it was queued): put the check-in back before
+    the step that queued it, due now, so the sweep queues it again in the right words.
+
+    Nothing reached the patient, so the step starts afresh (a prompt's reply window runs
+    from the new text). False when the check-in sweep holds the check-in right now (the
+    caller asks again shortly; waiting for it could deadlock with the outbox's own locks);
+    True otherwise, also when the check-in has moved on and there is nothing to redo."""
+    check_in = await session.scalar(
+        select(CheckIn)
+        .where(CheckIn.id == check_in_id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    if check_in is None:
+        return False
+    if purpose == PROMPT and check_in.status == "sent" and check_in.reminded_at is None:
+        check_in.status = "scheduled"
+        check_in.sent_at = None
+    elif purpose == REMINDER and check_in.status == "reminded":
+        check_in.status = "sent"
+        check_in.reminded_at = None
+    else:
+        return True
+    check_in.next_action_at = now
+    check_in.updated_at = now
+    return True
 
 
 async def mark_missed(session: AsyncSession, check_in: CheckIn, now: datetime) -> None:

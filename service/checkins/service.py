@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import CheckIn, CheckInSchedule, Episode, Patient
+from db.models import CheckIn, CheckInSchedule, Episode
 from service.checkins import lifecycle
 from service.checkins.schemas import CheckInCreate, CheckInOut, ScheduleIn, ScheduleOut
-from service.errors import Conflict, InvalidInput
+from service.errors import InvalidInput
 from service.pagination import decode_cursor, page_after, split_page
 from service.patient_access.staff import patient_for_staff
-from service.patient_access.texting import why_not_text
+from service.patient_access.texting import require_textable
 from service.principal import Principal
 
 EXTRA_MAX_AHEAD = timedelta(days=366)
@@ -136,7 +136,7 @@ async def create_check_in(
     if reminder_after >= reply_window and data.reminder_after_minutes is None:
         reminder_after = max(5, reply_window // 2)
     _check_reminder(reminder_after, reply_window)
-    await _check_can_text(session, patient)
+    await require_textable(session, patient)
     row = CheckIn(
         patient_id=patient.id,
         kind="extra",
@@ -152,23 +152,6 @@ async def create_check_in(
     session.add(row)
     await session.flush()
     return row
-
-
-# Why an extra check-in is refused, in the words of the texting rule's reasons.
-_CANNOT_TEXT = {
-    "closed": "Check-ins are for patients at home: this patient is not discharged.",
-    "on_ward": "Check-ins are for patients at home: this patient is not discharged.",
-    "opted_out": "The patient has opted out of SMS.",
-    "no_consent": "The patient has not consented to SMS.",
-    "no_mobile": "The patient has no mobile number on record.",
-    "undeliverable": "The carrier refused the patient's mobile number; record a working one.",
-}
-
-
-async def _check_can_text(session: AsyncSession, patient: Patient) -> None:
-    refused = await why_not_text(session, patient)
-    if refused is not None:
-        raise Conflict(_CANNOT_TEXT.get(refused, "The patient cannot be texted now."))
 
 
 async def list_check_ins(

@@ -4,11 +4,17 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromQuery
+from litestar.params import FromQuery, JSONBody
 from twilio.twiml.messaging_response import MessagingResponse
 
 from service.conversation import inbound, messages, unmatched
-from service.conversation.schemas import ConversationOut, MessageList, UnmatchedTextList
+from service.conversation.schemas import (
+    ConversationOut,
+    MessageIn,
+    MessageList,
+    MessageOut,
+    UnmatchedTextList,
+)
 from service.errors import Forbidden
 from service.http.auth import ADMIN, WARD, public, roles
 from service.http.params import DEFAULT_LIMIT, Caller, ClockDep, Cursor, Db, IdPath, Limit, Res
@@ -152,6 +158,39 @@ class PatientMessageController(Controller):
         self, patient_id: IdPath, db: Db, caller: Caller, clock: ClockDep
     ) -> ConversationOut:
         return await messages.read_conversation(db, caller, patient_id, clock.now())
+
+    @post(
+        "/messages",
+        status_code=201,
+        summary="Send the patient a text from the ward (queued; the outbox sends it)",
+        description=(
+            "Queues the text and answers with it as the conversation lists it (`status` "
+            "`queued`); 201 because the message exists from now on, in the conversation "
+            "and the outbox, though it leaves later. It goes within the patient's contact "
+            "window: written outside it, it waits for the next opening. `body` is trimmed, "
+            "1-612 characters (four SMS segments), no NUL characters, and for a patient "
+            "with discreet messages on, no words that name health services (422). 409 when "
+            "the patient may not be texted (opted out, no consent, no mobile, not at home). "
+            "Send an `Idempotency-Key` so a retried request is one text."
+        ),
+    )
+    async def send(
+        self,
+        request: Request[Any, Any, Any],
+        patient_id: IdPath,
+        data: JSONBody[MessageIn],
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+    ) -> MessageOut:
+        return await messages.send_message(
+            db,
+            caller,
+            patient_id,
+            data.body,
+            clock.now(),
+            idempotency_key=request.headers.get("idempotency-key"),
+        )
 
 
 class UnmatchedTextController(Controller):

@@ -9,14 +9,25 @@
 - The hourly cap is holding texts: each affected ward's managers and on-call line are told.
 - A page to staff or the carer notice failed: noted in its escalation's history.
 And the one rule for whether a patient text may go (service.patient_access.texting), which the
-outbox applies again as the last word when it marks a text `sending`.
+outbox applies again as the last word when it marks a text `sending`, with what may stop it at
+that very moment and what then becomes of it:
+- Outside the patient's contact window, a text waits (stays queued) for the next opening
+  (`service.checkins.windows.next_send_time`): a staff message, a survey item (its 48 h
+  reply window outlasts any night) and any other patient text. A check-in prompt or
+  reminder waits too unless its reply window would be over by the opening; then it lapses
+  (cancelled, `window_passed`) rather than ask a question nobody can answer in time. An
+  answer to the patient's own text (the crisis reply) is never held.
+- Words chosen for a private phone, while discreet mode is now on: withdrawn
+  (`wording_changed`). A check-in prompt or reminder is queued again at once in the right
+  words by the check-in sweep (`checkins.dispatch.reword`); a staff message is not
+  rewritten for its writer: it shows as cancelled in the conversation.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
@@ -24,7 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import OutboxMessage, Patient
 from service import audit
-from service.checkins import lifecycle
+from service.checkins import dispatch, lifecycle
+from service.checkins.windows import next_send_time
 from service.conversation.channel import SMS_ACTOR, flag_number, opt_out
 from service.escalations.notify import note_not_delivered
 from service.escalations.service import raise_escalation
@@ -33,6 +45,10 @@ from service.patient_access import texting
 from service.sms.gateway import UNDELIVERABLE_NUMBER_CODES
 
 log = logging.getLogger("homeward.conversation.delivery")
+
+# A check-in text the check-in sweep holds at this moment is asked about again this soon.
+BUSY_RETRY = timedelta(seconds=30)
+WINDOW_PASSED = "window_passed"
 
 
 class DeliveryHooks:
@@ -43,6 +59,40 @@ class DeliveryHooks:
         self, patient_id: ColumnElement[Any], to_number: ColumnElement[Any]
     ) -> ColumnElement[str | None]:
         return texting.refusal(patient_id, to_number)
+
+    def send_refusal(
+        self,
+        patient_id: ColumnElement[Any],
+        purpose: ColumnElement[Any],
+        fit_for_discreet: ColumnElement[Any],
+        now: ColumnElement[Any],
+    ) -> ColumnElement[str | None]:
+        return texting.send_refusal(patient_id, purpose, fit_for_discreet, now)
+
+    async def refused_at_send(
+        self, session: AsyncSession, message: OutboxMessage, reason: str, now: datetime
+    ) -> datetime | str:
+        check_in_text = message.check_in_id is not None and message.purpose in (
+            dispatch.PROMPT,
+            dispatch.REMINDER,
+        )
+        if reason == texting.WORDING_CHANGED:
+            if check_in_text:
+                assert message.check_in_id is not None
+                if not await dispatch.reword(session, message.check_in_id, message.purpose, now):
+                    return now + BUSY_RETRY
+            return reason
+        patient = await session.get(Patient, message.patient_id)
+        if patient is None:
+            return "no_patient"
+        opening = next_send_time(
+            now, patient.timezone, patient.contact_window_start, patient.contact_window_end
+        )
+        if check_in_text:
+            assert message.check_in_id is not None
+            if not await dispatch.still_answerable(session, message.check_in_id, opening):
+                return WINDOW_PASSED
+        return opening
 
     async def failed(
         self,

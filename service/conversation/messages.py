@@ -1,7 +1,17 @@
-"""The SMS conversation with a patient: both directions, newest first, and its open question."""
+"""The SMS conversation with a patient: both directions, newest first, its open question, and
+staff's own texts.
+
+A text from the ward is queued through the outbox, never sent inside the request, and goes
+through the same checks as every patient text: the texting rule when it is queued (refused
+with 409) and again when it is sent, with the contact window (a message written at night
+waits for the patient's window to open: staff write when they are on shift, not when the
+patient wants texts) and the discreet-mode check (the words are marked as fit for a shared
+phone or not, so a text written before discreet mode came on is withdrawn, not sent).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 from typing import Any
@@ -10,6 +20,7 @@ from sqlalchemy import DateTime, Integer, String, and_, cast, literal, null, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import InboundMessage, OutboxMessage
+from service.checkins.prompts import is_discreet_safe
 from service.conversation import questions
 from service.conversation.schemas import (
     ConversationOut,
@@ -17,9 +28,16 @@ from service.conversation.schemas import (
     OpenQuestionOut,
     WaitingQuestionOut,
 )
+from service.errors import InvalidInput
 from service.pagination import decode_cursor, encode_cursor
-from service.patient_access.staff import patient_for_staff
+from service.patient_access.staff import patient_for_staff, patient_for_staff_deferred
+from service.patient_access.texting import require_textable
 from service.principal import Principal
+from service.sms import outbox
+
+WARD_MESSAGE = "ward_message"
+# Four SMS segments of the GSM alphabet (153 characters each once concatenated).
+MAX_BODY_CHARS = 612
 
 
 async def list_messages(
@@ -105,3 +123,82 @@ async def read_conversation(
         ),
         waiting=[WaitingQuestionOut(kind=w.kind, id=w.id, due_at=w.due_at) for w in state.waiting],
     )
+
+
+def _clean_body(body: str) -> str:
+    if "\x00" in body:
+        raise InvalidInput.field("body", "must not contain NUL characters")
+    cleaned = body.strip()
+    if not cleaned:
+        raise InvalidInput.field("body", "must not be empty")
+    if len(cleaned) > MAX_BODY_CHARS:
+        raise InvalidInput.field("body", f"must be at most {MAX_BODY_CHARS} characters")
+    return cleaned
+
+
+def _dedupe_key(patient_id: uuid.UUID, caller: Principal, idempotency_key: str | None) -> str:
+    """A retried request (same caller, same Idempotency-Key) is one text even when the first
+    attempt committed but its answer was never stored; without a key, every request is new."""
+    if idempotency_key is None:
+        return f"{WARD_MESSAGE}:{uuid.uuid4()}"
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+    return f"{WARD_MESSAGE}:{patient_id}:{caller.user_id}:{digest}"
+
+
+def _message_out(row: OutboxMessage) -> MessageOut:
+    return MessageOut(
+        id=row.id,
+        direction="outbound",
+        at=row.created_at,
+        body=row.body,
+        status=row.status,
+        purpose=row.purpose,
+        check_in_id=row.check_in_id,
+        sent_at=row.sent_at,
+        error_code=row.error_code,
+        kind=None,
+        score=None,
+    )
+
+
+async def send_message(
+    session: AsyncSession,
+    caller: Principal,
+    patient_id: uuid.UUID,
+    body: str,
+    now: datetime,
+    *,
+    idempotency_key: str | None,
+) -> MessageOut:
+    """Queue a text from the ward to the patient; the outbox sweep sends it."""
+    patient, event = await patient_for_staff_deferred(
+        session, caller, patient_id, action="sms.send", now=now, object_type="sms_outbox"
+    )
+    text = _clean_body(body)
+    fit_for_discreet = is_discreet_safe(text)
+    if patient.discreet_messages and not fit_for_discreet:
+        raise InvalidInput.field(
+            "body",
+            "must not name health services or care (the patient has discreet messages on)",
+        )
+    await require_textable(session, patient)
+    assert patient.mobile is not None  # the texting rule refuses a patient without one
+    key = _dedupe_key(patient.id, caller, idempotency_key)
+    await outbox.enqueue(
+        session,
+        dedupe_key=key,
+        to_number=patient.mobile,
+        body=text,
+        purpose=WARD_MESSAGE,
+        now=now,
+        patient_id=patient.id,
+        ward_id=patient.ward_id,
+        fit_for_discreet=fit_for_discreet,
+    )
+    row = await session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == key))
+    assert row is not None
+    # Never the words themselves: the audit log is read more widely than the conversation.
+    event.object_id = str(row.id)
+    event.detail = {"purpose": WARD_MESSAGE, "chars": len(row.body)}
+    session.add(event)
+    return _message_out(row)

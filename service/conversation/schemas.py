@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -24,6 +24,12 @@ class MessageOut(msgspec.Struct):
     # Inbound: what the reply was read as (score, ok, help, stop, start, free_text).
     kind: str | None
     score: int | None
+
+
+class MessageIn(msgspec.Struct, forbid_unknown_fields=True):
+    # Trimmed, then 1 to 612 characters (four SMS segments); checked by the service. The
+    # schema's own bound only stops an absurd body before it is read any further.
+    body: Annotated[str, msgspec.Meta(max_length=10_000)]
 
 
 class MessageList(msgspec.Struct):

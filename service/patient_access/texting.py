@@ -8,16 +8,37 @@ number since replaced), and the carrier has not refused that number.
 `refusal` is a SQL expression, so the same rule is applied twice: by every path that queues
 a patient text (`why_not_text`, one round trip) and by the outbox's send step, as the last
 word in the very statement that marks the text `sending` (wired through service.sms.hooks).
+
+Two more conditions hold only at the moment a text leaves (`send_refusal`, applied by the
+same statement): the patient's contact window is open at that moment (a text queued at
+19:55 and held by an outage must not arrive at 03:00), and the words still suit the
+patient's discreet setting (a text worded for a private phone must not go once discreet
+mode is on). They are not part of `why_not_text`: a text may be queued at night to wait
+for the window, and its words are chosen when it is queued.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, case, exists, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    String,
+    Time,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Patient, SmsNumberFlag
+from service.errors import Conflict
 
 # Why a text may not go, in the order they are checked; also stored as the reason on a
 # withdrawn text or a closed check-in.
@@ -31,6 +52,14 @@ REFUSALS = (
     "number_changed",
     "undeliverable",
 )
+
+
+# Why a text the rule above allows may still not go at the moment it would be sent.
+OUTSIDE_WINDOW = "outside_window"
+WORDING_CHANGED = "wording_changed"
+# Answers to a text the patient has just sent go at once, whatever the hour: they are awake
+# and asked (the crisis reply above all).
+WINDOW_EXEMPT_PURPOSES = ("crisis_reply",)
 
 
 def refusal(
@@ -61,6 +90,24 @@ def refusal(
     return case((~present, "no_patient"), else_=reason)
 
 
+# What staff are told when a text (a check-in, a message) is refused, by the rule's reason.
+CANNOT_TEXT = {
+    "closed": "Texts go only to patients at home: this patient is not discharged.",
+    "on_ward": "Texts go only to patients at home: this patient is not discharged.",
+    "opted_out": "The patient has opted out of SMS.",
+    "no_consent": "The patient has not consented to SMS.",
+    "no_mobile": "The patient has no mobile number on record.",
+    "undeliverable": "The carrier refused the patient's mobile number; record a working one.",
+}
+
+
+async def require_textable(session: AsyncSession, patient: Patient) -> None:
+    """409 with the reason in staff's words when the rule refuses a text to the patient now."""
+    refused = await why_not_text(session, patient)
+    if refused is not None:
+        raise Conflict(CANNOT_TEXT.get(refused, "The patient cannot be texted now."))
+
+
 async def why_not_text(session: AsyncSession, patient: Patient) -> str | None:
     """The rule for a text about to be queued to the patient's mobile; None when it may go.
 
@@ -70,3 +117,40 @@ async def why_not_text(session: AsyncSession, patient: Patient) -> str | None:
         select(refusal(literal(patient.id), literal(patient.mobile, String)))
     )
     return result
+
+
+def send_refusal(
+    patient_id: ColumnElement[Any],
+    purpose: ColumnElement[Any],
+    fit_for_discreet: ColumnElement[Any],
+    now: ColumnElement[Any],
+) -> ColumnElement[str | None]:
+    """SQL: why a queued text to the patient may not go at `now`; NULL when it may.
+
+    `fit_for_discreet` is what the text's queuer said of its words: true when they are fit
+    for a shared phone, false when they are not, NULL when it did not say (not checked).
+    `wording_changed` comes first: such a text is withdrawn and re-worded, never held.
+    The window is read as `service.checkins.windows.in_window` reads it ([start, end),
+    wrapping midnight, start == end always open), on the local clock at `now` as the
+    database's time zone rules give it (so a clock change is handled there)."""
+    local = cast(func.timezone(Patient.timezone, cast(now, DateTime(timezone=True))), Time)
+    start, end = Patient.contact_window_start, Patient.contact_window_end
+    window_open = or_(
+        start == end,
+        and_(start < end, local >= start, local < end),
+        and_(start > end, or_(local >= start, local < end)),
+    )
+    return (
+        select(
+            case(
+                (and_(fit_for_discreet.is_(False), Patient.discreet_messages), WORDING_CHANGED),
+                (
+                    and_(purpose.not_in(WINDOW_EXEMPT_PURPOSES), ~window_open),
+                    OUTSIDE_WINDOW,
+                ),
+                else_=None,
+            )
+        )
+        .where(Patient.id == patient_id)
+        .scalar_subquery()
+    )

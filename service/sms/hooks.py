@@ -7,6 +7,9 @@ worker hand it (on the `SmsChannel`) when they start:
 - whether a patient text may still go now, as SQL (`refusal`), so the send step applies the
   domain's one "may we text this patient" rule in the same statement that marks a row
   `sending`;
+- whether it may go at this very moment, as SQL too (`send_refusal`: the contact window,
+  words that no longer suit the patient), and, for a text it stops, what becomes of it
+  (`refused_at_send`: a time to try again, or withdrawn with a reason);
 - what happened to a message (failed, unconfirmed, refused because the carrier says the
   person opted out, held by the daily or hourly cap), so the domain decides what that means.
 
@@ -34,6 +37,24 @@ class OutboxHooks(Protocol):
         self, patient_id: ColumnElement[uuid.UUID], to_number: ColumnElement[str]
     ) -> ColumnElement[str | None]:
         """SQL: why a text to this patient at this number may not go now; NULL when it may."""
+        ...
+
+    def send_refusal(
+        self,
+        patient_id: ColumnElement[uuid.UUID],
+        purpose: ColumnElement[str],
+        fit_for_discreet: ColumnElement[bool | None],
+        now: ColumnElement[datetime],
+    ) -> ColumnElement[str | None]:
+        """SQL: why a patient text `refusal` allows may still not go at `now` (the pass's
+        time, a bound parameter); NULL when it may."""
+        ...
+
+    async def refused_at_send(
+        self, session: AsyncSession, message: OutboxMessage, reason: str, now: datetime
+    ) -> datetime | str:
+        """A text `send_refusal` stopped, for `reason`: when to try it again (it stays
+        queued), or the reason to withdraw it with (it is cancelled)."""
         ...
 
     async def failed(

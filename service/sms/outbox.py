@@ -18,6 +18,14 @@ The outbox imports no domain module. What a failure, an unconfirmed send or a ca
 decided by the `OutboxHooks` on the channel (service.sms.hooks), and the domain's rule for
 "may this patient be texted now" comes from there too, applied in the statement that marks
 a row `sending` as the last word.
+
+That statement also asks the domain whether the text may go at this very moment
+(`hooks.send_refusal`: for patients, the contact window and whether the words still suit
+discreet mode). A text it stops stays `queued`, out of the pass, and the domain says what
+becomes of it (`hooks.refused_at_send`): try again at a time (the window's next opening), or
+withdraw it with a reason (a check-in question whose reply window would be over by then:
+`window_passed`; words for a private phone: `wording_changed`). The per-purpose choices and
+their reasons are in service.conversation.delivery.
 """
 
 from __future__ import annotations
@@ -30,8 +38,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     String,
     TextClause,
     and_,
@@ -66,6 +76,8 @@ BACKOFF_CAP = timedelta(minutes=30)
 CONFIRM_AFTER = timedelta(minutes=30)
 # How long an ambiguous send waits for a callback before staff are told.
 UNKNOWN_GRACE = timedelta(minutes=15)
+# The shortest wait for a text held at the send step.
+HELD_MIN_WAIT = timedelta(seconds=30)
 # Stop looking up a message this long after it was sent.
 LOOKUP_HORIZON = timedelta(hours=48)
 
@@ -128,11 +140,14 @@ async def enqueue(
     escalation_id: uuid.UUID | None = None,
     escalation_level: int | None = None,
     send_after: datetime | None = None,
+    fit_for_discreet: bool | None = None,
 ) -> uuid.UUID | None:
     """Queue one SMS. Returns its id, or None when this dedupe key was queued before.
 
     A text about an escalation (a staff page, a carer notice) names it and the level it was
-    sent for, so a failure can be reported against that escalation."""
+    sent for, so a failure can be reported against that escalation. `fit_for_discreet` says
+    whether a patient text's words suit a shared phone (None: not said, not checked), for
+    the send step to ask the domain about (`hooks.send_refusal`)."""
     inserted: uuid.UUID | None = await session.scalar(
         insert(OutboxMessage)
         .values(
@@ -148,6 +163,7 @@ async def enqueue(
             purpose=purpose,
             to_number=to_number,
             body=body,
+            fit_for_discreet=fit_for_discreet,
             status="queued",
             attempts=0,
             lookups=0,
@@ -302,37 +318,50 @@ async def claim_batch(
 
 
 # The two statements every chunk runs, as plain SQL: built once per process (the refusal
-# rule comes from the hooks wired at start-up), no per-call compilation.
+# rules come from the hooks wired at start-up), no per-call compilation.
 _MARK_SENDING = """
     UPDATE sms_outbox AS o SET
-        status = CASE WHEN t.blocked IS NOT NULL THEN 'cancelled' ELSE 'sending' END,
-        status_reason = t.blocked,
-        attempts = o.attempts + CASE WHEN t.blocked IS NOT NULL THEN 0 ELSE 1 END,
-        sending_started_at = CASE WHEN t.blocked IS NOT NULL THEN NULL ELSE :now END,
+        status = CASE WHEN t.blocked IS NOT NULL THEN 'cancelled'
+                      WHEN t.held IS NOT NULL THEN 'queued' ELSE 'sending' END,
+        status_reason = COALESCE(t.blocked, t.held),
+        attempts = o.attempts + CASE WHEN t.going THEN 1 ELSE 0 END,
+        sending_started_at = CASE WHEN t.going THEN :now
+                                  WHEN t.held IS NOT NULL THEN o.sending_started_at END,
         next_attempt_at = CASE WHEN t.blocked IS NOT NULL THEN NULL ELSE o.next_attempt_at END,
         finished_at = CASE WHEN t.blocked IS NOT NULL THEN :now END,
-        lease_until = CASE WHEN t.blocked IS NOT NULL THEN NULL ELSE :lease_until END,
+        lease_until = CASE WHEN t.going THEN :lease_until END,
         updated_at = :now
     FROM (
-        SELECT x.id,
-               CASE
-                   WHEN x.recipient_kind <> 'patient' THEN NULL
-                   -- The domain's rule first (opted out, no consent, number changed or
-                   -- flagged, record closed, back on the ward, ...), then the spend guard:
-                   -- what this patient was sent in 24 h plus this one's place in the batch
-                   -- may not pass the daily cap.
-                   ELSE COALESCE(
-                       ({refusal}),
-                       CASE WHEN (SELECT count(*) FROM sms_outbox y
-                                  WHERE y.patient_id = x.patient_id
-                                    AND y.recipient_kind = 'patient'
-                                    AND y.sending_started_at > :day_ago)
-                                 + row_number() OVER (PARTITION BY x.patient_id, x.recipient_kind
-                                                      ORDER BY x.created_at, x.id) > :daily_cap
-                            THEN 'daily_cap' END)
-               END AS blocked
-        FROM sms_outbox x
-        WHERE x.id = ANY(:ids)
+        SELECT s.id, s.held,
+               s.refused IS NULL AND s.held IS NULL AND NOT s.capped AS going,
+               COALESCE(s.refused, CASE WHEN s.capped THEN 'daily_cap' END) AS blocked
+        FROM (
+            SELECT r.id, r.refused, CASE WHEN r.refused IS NULL THEN r.held END AS held,
+                   -- The spend guard, over the texts that would go: what this patient was
+                   -- sent in 24 h plus this one's place among them may not pass the cap.
+                   COALESCE(r.patient_text AND r.refused IS NULL AND r.held IS NULL
+                       AND (SELECT count(*) FROM sms_outbox y
+                            WHERE y.patient_id = r.patient_id
+                              AND y.recipient_kind = 'patient'
+                              AND y.sending_started_at > :day_ago)
+                           + row_number() OVER (
+                               PARTITION BY r.patient_id, r.patient_text,
+                                            r.refused IS NULL AND r.held IS NULL
+                               ORDER BY r.created_at, r.id) > :daily_cap,
+                       false) AS capped
+            FROM (
+                SELECT x.id, x.patient_id, x.created_at,
+                       x.recipient_kind = 'patient' AS patient_text,
+                       -- The domain's rule first (opted out, no consent, number changed or
+                       -- flagged, record closed, back on the ward, ...): withdrawn. Then
+                       -- this moment's (outside the contact window, words no longer
+                       -- suited): the hooks say what becomes of the text.
+                       CASE WHEN x.recipient_kind = 'patient' THEN ({refusal}) END AS refused,
+                       CASE WHEN x.recipient_kind = 'patient' THEN ({send_refusal}) END AS held
+                FROM sms_outbox x
+                WHERE x.id = ANY(:ids)
+            ) AS r
+        ) AS s
     ) AS t
     WHERE o.id = t.id AND o.status = 'queued' AND o.leased_by = :owner
     RETURNING o.id, o.status, o.status_reason, o.patient_id, o.ward_id
@@ -341,10 +370,21 @@ _MARK_SENDING = """
 
 @functools.cache
 def _mark_sending_statement(hooks: OutboxHooks) -> TextClause:
-    rule = hooks.refusal(literal_column("x.patient_id"), literal_column("x.to_number"))
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    compiled = rule.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
-    return text(_MARK_SENDING.replace("{refusal}", str(compiled))).bindparams(
+
+    def sql(rule: ColumnElement[Any]) -> str:
+        return str(rule.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+    refusal = hooks.refusal(literal_column("x.patient_id"), literal_column("x.to_number"))
+    # `:now` stays a parameter of the statement: the pass's time, never one compiled in.
+    at_send = hooks.send_refusal(
+        literal_column("x.patient_id"),
+        literal_column("x.purpose"),
+        literal_column("x.fit_for_discreet"),
+        literal_column(":now", type_=UTCDateTime()),
+    )
+    statement = _MARK_SENDING.replace("{refusal}", sql(refusal))
+    return text(statement.replace("{send_refusal}", sql(at_send))).bindparams(
         bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))),
         bindparam("now", type_=UTCDateTime()),
         bindparam("day_ago", type_=UTCDateTime()),
@@ -385,7 +425,9 @@ async def mark_sending(
 
     In the same statement, patient messages that must not go become `cancelled` instead,
     with the reason: the domain's rule refuses them now (`hooks.refusal`), or the patient's
-    daily cap is reached (the spend guard, reported once per patient per pass).
+    daily cap is reached (the spend guard, reported once per patient per pass). Those that
+    may not go at this moment (`hooks.send_refusal`) stay `queued`, out of this pass, and
+    the domain says what becomes of each (`hooks.refused_at_send`).
     """
     result = await session.execute(
         _mark_sending_statement(hooks),
@@ -403,7 +445,29 @@ async def mark_sending(
     for patient_id, ward_id in capped:
         log.warning("sms daily cap reached", extra={"patient_ref": str(patient_id)[:8]})
         await hooks.daily_cap_reached(session, patient_id, ward_id, now)
+    for r in rows:
+        if r.status == "queued":
+            await _held(session, hooks, r.id, r.status_reason, now)
     return {r.id for r in rows if r.status == "sending"}
+
+
+async def _held(
+    session: AsyncSession, hooks: OutboxHooks, outbox_id: uuid.UUID, reason: str, now: datetime
+) -> None:
+    """A text stopped at the send step: try again when the domain says, or withdraw it."""
+    row = await session.get(OutboxMessage, outbox_id, populate_existing=True)
+    assert row is not None
+    decision = await hooks.refused_at_send(session, row, reason, now)
+    row.leased_by = None
+    row.updated_at = now
+    if isinstance(decision, datetime):
+        # Never sooner than the next pass: a time already past would spin on this row.
+        row.next_attempt_at = max(decision, now + HELD_MIN_WAIT)
+        return
+    row.status = "cancelled"
+    row.status_reason = decision[:40]
+    row.next_attempt_at = None
+    row.finished_at = now
 
 
 async def sent_in_last_hour(session: AsyncSession, now: datetime) -> int:

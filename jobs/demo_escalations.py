@@ -17,12 +17,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Escalation, Ward
+from db.models import Escalation, ReplyToRead, Ward
 from jobs.demo_world import Event, World
 from service.escalations import concerns
 from service.escalations import service as escalations
 from service.escalations.history import ack_minutes
 from service.principal import Principal
+from service.replies import service as replies
 
 RESOLVE_NOTES = {
     "follow_up_due": "Community team visiting today.",
@@ -40,6 +41,7 @@ class Staff:
     ward_id: uuid.UUID
     nurse: Principal
     raised: int = 0
+    held: int = 0
     policy: dict[str, object] = field(default_factory=dict)
 
     async def load_policy(self, session: AsyncSession) -> None:
@@ -48,8 +50,34 @@ class Staff:
             or {}
         )
 
+    def reply_held(self, world: World, reply: ReplyToRead) -> None:
+        """Most replies are read within the hour; every third waits until the sweep raises
+        `unread_reply`, and reading it then settles that escalation too."""
+        self.held += 1
+        if self.held % 3 != 0:
+            read_at = reply.received_at + timedelta(minutes=15 + self.held % 30)
+            world.at(read_at, self._read(world, reply.id, "Read; nothing more needed."))
+
+    def _read(self, world: World, reply_id: uuid.UUID, note: str) -> Event:
+        async def run(at: datetime) -> None:
+            status = await world.session.scalar(
+                select(ReplyToRead.status)
+                .where(ReplyToRead.id == reply_id)
+                .execution_options(populate_existing=True)
+            )
+            if status == "unread":
+                await replies.read_reply(world.session, self.nurse, reply_id, at, note)
+
+        return run
+
     def noticed(self, world: World, row: Escalation) -> None:
         """Plan when the nurse acknowledges (inside the allowance of the level reached)."""
+        if row.reason == "unread_reply":
+            # Answered by reading the reply, which resolves the escalation.
+            read_at = row.opened_at + timedelta(minutes=30)
+            reply_id = uuid.UUID(row.source_id)
+            world.at(read_at, self._read(world, reply_id, "Rang the patient back."))
+            return
         self.raised += 1
         climbs = 2 if self.raised % 15 == 0 else 1 if self.raised % 6 == 0 else 0
         allowed = [ack_minutes(self.policy, row.severity, level) for level in (1, 2, 3)]

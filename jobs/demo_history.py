@@ -62,6 +62,7 @@ class WardHistory:
             report=phones.report,
             on_delivered=lambda row, at: phones.delivered(world, row, at),
             on_escalation=lambda row: self.escalations.noticed(world, row),
+            on_reply=lambda reply: self.escalations.reply_held(world, reply),
         )
         for story in stories(self.ward_number, self.now, count):
             world.at(story.stays[0].admitted_at, _Life(self, world, phones, story).register)

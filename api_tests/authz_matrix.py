@@ -409,6 +409,10 @@ async def discharge_body(w: World, role: str) -> dict[str, Any]:
     return {"discharged_at": w.now.isoformat(), "suicide_risk": False, "destination": "Home"}
 
 
+async def suicide_risk_body(w: World, role: str) -> dict[str, Any]:
+    return {"suicide_risk": True}
+
+
 async def attempt_body(w: World, role: str) -> dict[str, Any]:
     return {"occurred_at": w.now.isoformat(), "method": "phone", "successful": False}
 
@@ -888,6 +892,14 @@ RULES: list[Rule] = [
         body=now_body,
         audits_denials=True,
         variant="admitting a patient already on the ward is a conflict",
+    ),
+    Rule(
+        "PUT",
+        "/api/v1/patients/{patient_id}/suicide-risk",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params={"patient_id": fresh_discharged_patient},
+        body=suicide_risk_body,
+        audits_denials=True,
     ),
     Rule(
         "POST",

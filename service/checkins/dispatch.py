@@ -10,7 +10,8 @@ One open question per patient (service.checkins.turns): a prompt goes only while
 holds the patient row and no other check-in is open; a survey item awaiting its answer is set
 back by `make_room` (the conversation's rule, handed in by the caller) and asked again later.
 
-A miss raises a `no_reply` escalation, urgent after several misses in a row.
+A miss raises a `no_reply` escalation, urgent after several misses in a row, or at the
+first miss when suicide risk is recorded (`service.risk`).
 
 The outbox checks again when a prompt or reminder would leave (service.conversation.delivery):
 - Outside the contact window it waits for the next opening, unless the reply window would
@@ -38,6 +39,7 @@ from service.checkins.windows import is_open, next_send_time
 from service.escalations.service import raise_escalation
 from service.patient_access.texting import WORDING_CHANGED, why_not_text
 from service.principal import SystemActor
+from service.risk import suicide_risk_recorded
 from service.sms import outbox
 
 Step = Literal[
@@ -302,7 +304,11 @@ async def mark_missed(session: AsyncSession, check_in: CheckIn, now: datetime) -
         patient_id=patient.id,
         ward_id=patient.ward_id,
         reason="no_reply",
-        severity="urgent" if misses >= MISSES_FOR_URGENT else "routine",
+        # With suicide risk recorded, one silence is already urgent: waiting for a third
+        # miss would leave days between a patient at risk going quiet and anyone acting.
+        severity="urgent"
+        if misses >= MISSES_FOR_URGENT or await suicide_risk_recorded(session, patient.id)
+        else "routine",
         source_type="check_in",
         source_id=check_in.id,
         now=now,

@@ -24,6 +24,7 @@ from service.escalations.service import raise_escalation
 from service.interpretation.meaning import Interpretation, interpret
 from service.proms import service as proms
 from service.replies import service as replies
+from service.risk import suicide_risk_recorded
 from service.sms import outbox
 from service.wards.service import crisis_reply
 
@@ -336,12 +337,14 @@ async def _act(
     if kind == "help":
         reply = await _crisis(session, patient, ward, number, inbound_id, now, "The patient")
     if meaning.score in LOW_SCORES:
+        # A 2 is routine unless suicide risk is recorded: then any low score is urgent.
+        urgent = meaning.score == 1 or await suicide_risk_recorded(session, patient.id)
         await raise_escalation(
             session,
             patient_id=patient.id,
             ward_id=patient.ward_id,
             reason="low_score",
-            severity="urgent" if meaning.score == 1 else "routine",
+            severity="urgent" if urgent else "routine",
             source_type="sms_inbound",
             source_id=inbound_id,
             now=now,

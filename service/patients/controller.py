@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, get, patch, post, put
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from service.agencies.schemas import AgencyPatientOut
@@ -19,6 +19,7 @@ from service.patients.schemas import (
     PatientOut,
     PatientStatus,
     PatientUpdate,
+    SuicideRiskIn,
 )
 
 NhsQuery = Annotated[
@@ -125,6 +126,28 @@ class PatientController(Controller):
         clock: ClockDep,
     ) -> EpisodeOut:
         episode = await episodes.discharge(db, caller, patient_id, data, clock.now())
+        return episodes.to_out(episode)
+
+    @put(
+        "/{patient_id:uuid}/suicide-risk",
+        status_code=200,
+        summary="Record or clear suicide risk for the stay at home (the last discharge)",
+        description=(
+            "Sets `suicide_risk` on the patient's last discharged episode and answers it; "
+            "audited as `patient.suicide_risk`. 409 while the patient is on the ward or was "
+            "never discharged. Missed check-ins and low scores from now on take the new "
+            "severity; the follow-up already created keeps its due time."
+        ),
+    )
+    async def record_suicide_risk(
+        self,
+        patient_id: IdPath,
+        data: JSONBody[SuicideRiskIn],
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+    ) -> EpisodeOut:
+        episode = await episodes.record_suicide_risk(db, caller, patient_id, data, clock.now())
         return episodes.to_out(episode)
 
     @get("/{patient_id:uuid}/episodes", summary="A patient's stays, newest first")

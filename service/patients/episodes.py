@@ -20,7 +20,7 @@ from service.escalations import service as escalations
 from service.follow_ups.service import create_for_discharge
 from service.pagination import decode_cursor, page_after, split_page
 from service.patient_access.staff import patient_for_staff_deferred
-from service.patients.schemas import DischargeIn, EpisodeOut
+from service.patients.schemas import DischargeIn, EpisodeOut, SuicideRiskIn
 from service.principal import Principal
 from service.proms import service as proms
 from service.referrals import service as referrals
@@ -164,6 +164,38 @@ async def discharge(
     await checkins.start_schedule(session, patient.id, discharged_at, now)
     await proms.schedule_surveys(session, patient.id, discharged_at, now)
     event.object_type, event.object_id = "episode", str(episode.id)
+    event.detail = detail
+    session.add(event)
+    return episode
+
+
+async def record_suicide_risk(
+    session: AsyncSession,
+    caller: Principal,
+    patient_id: uuid.UUID,
+    data: SuicideRiskIn,
+    now: datetime,
+) -> Episode:
+    """Record or clear suicide risk on the last discharge (the stay at home now); the audit
+    row holds who and when. 409 for a patient on the ward or never discharged: risk on the
+    ward is the ward's own record, and there is no stay at home to mark. The follow-up
+    already created keeps its due time: moving a deadline after the fact would hide a
+    breach of the one set at discharge."""
+    patient, event = await patient_for_staff_deferred(
+        session, caller, patient_id, action="patient.suicide_risk", now=now, for_update=True
+    )
+    if await open_episode_of(session, patient.id) is not None:
+        raise Conflict("The patient is on the ward: risk after discharge needs a discharge.")
+    episode = await last_discharged_episode(session, patient.id)
+    if episode is None:
+        raise Conflict("The patient has never been discharged.")
+    previous = episode.suicide_risk
+    episode.suicide_risk = data.suicide_risk
+    event.object_type, event.object_id = "episode", str(episode.id)
+    note = " ".join(data.note.split()) if data.note else ""
+    detail: dict[str, object] = {"suicide_risk": data.suicide_risk, "previous": previous}
+    if note:
+        detail["note"] = note
     event.detail = detail
     session.add(event)
     return episode

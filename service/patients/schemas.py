@@ -116,6 +116,13 @@ class DischargeIn(msgspec.Struct, forbid_unknown_fields=True):
     destination: Destination | None = None
 
 
+class SuicideRiskIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Risk recorded or cleared for the stay at home; the note goes to the audit trail only."""
+
+    suicide_risk: bool
+    note: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+
+
 class EpisodeOut(msgspec.Struct):
     id: uuid.UUID
     patient_id: uuid.UUID

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import new_id
-from db.models import Episode, InboundMessage, Patient, ReplyToRead, Ward
+from db.models import InboundMessage, Patient, ReplyToRead, Ward
 from service import audit
 from service.errors import Conflict, NotFound
 from service.escalations.service import resolve_for_source
@@ -25,6 +25,7 @@ from service.pagination import decode_cursor, page_after, split_page
 from service.principal import Principal
 from service.replies.access import readable_replies
 from service.replies.schemas import ReplyOut
+from service.risk import suicide_risk_recorded
 
 # Used when a ward's policy lacks a value (the ward schema always fills it in).
 DEFAULT_READ_MINUTES = 60
@@ -64,16 +65,6 @@ def read_minutes(policy: dict[str, Any] | None) -> int:
     return value if isinstance(value, int) and value > 0 else DEFAULT_READ_MINUTES
 
 
-async def _suicide_risk_at_last_discharge(session: AsyncSession, patient_id: uuid.UUID) -> bool:
-    risk = await session.scalar(
-        select(Episode.suicide_risk)
-        .where(Episode.patient_id == patient_id, Episode.discharged_at.is_not(None))
-        .order_by(Episode.discharged_at.desc())
-        .limit(1)
-    )
-    return bool(risk)
-
-
 async def hold(
     session: AsyncSession,
     *,
@@ -86,7 +77,7 @@ async def hold(
 ) -> None:
     """Put an inbound text in the ward's replies to read, due by the ward's `read_minutes`.
     Urgent when it came with a low score or the last discharge recorded suicide risk."""
-    urgent = low_score or await _suicide_risk_at_last_discharge(session, patient.id)
+    urgent = low_score or await suicide_risk_recorded(session, patient.id)
     await session.execute(
         insert(ReplyToRead)
         .values(

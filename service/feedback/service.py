@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Carer, PatientFeedback
-from service.checks import check_not_future
+from service.checks import check_aware, check_not_future
 from service.errors import InvalidInput, NotFound
 from service.feedback.schemas import CarerIn, CarerOut, FeedbackIn, FeedbackOut
 from service.pagination import decode_cursor, page_after, split_page
@@ -20,9 +20,7 @@ from service.principal import Principal
 
 
 def _aware(value: datetime, field: str, now: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInput.field(field, "needs a time zone offset (RFC 3339)")
-    return check_not_future(value, now, field)
+    return check_not_future(check_aware(value, field), now, field)
 
 
 def feedback_out(row: PatientFeedback) -> FeedbackOut:

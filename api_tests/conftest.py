@@ -139,7 +139,11 @@ async def fake_twilio() -> AsyncIterator[FakeTwilio]:
 
 @pytest.fixture
 def sms_settings(settings: Settings, fake_twilio: FakeTwilio) -> Settings:
-    """Settings with the twilio backend pointed at the fake (fast timeout, no pacing wait)."""
+    """Settings with the twilio backend pointed at the fake (no pacing wait).
+
+    The timeout is generous: on a loaded CI machine a 0.5 s timeout sometimes fired before
+    the fake even saw the request, so a test expecting a send saw a retry instead. Tests of
+    the timeout path open their own channel with a short one."""
     return replace(
         settings,
         sms_backend="twilio",
@@ -147,7 +151,7 @@ def sms_settings(settings: Settings, fake_twilio: FakeTwilio) -> Settings:
         twilio_auth_token=fake_twilio.auth_token,
         twilio_from_number=TWILIO_FROM,
         twilio_api_base_url=fake_twilio.base_url,
-        twilio_timeout_seconds=0.5,
+        twilio_timeout_seconds=10.0,
         sms_rate_per_second=1000,
     )
 

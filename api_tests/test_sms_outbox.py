@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -138,7 +139,9 @@ async def test_a_dropped_connection_after_twilio_accepted_is_never_resent(
     assert (await _row(db, outbox_id)).status == "unknown"
 
 
-async def test_a_500_or_a_timeout_is_ambiguous_and_not_resent(db, clock, sms_worker, fake_twilio):
+async def test_a_500_or_a_timeout_is_ambiguous_and_not_resent(
+    db, sessionmaker, clock, sms_settings, fake_twilio
+):
     ward = await builders.ward(db)
     patient = await builders.home_patient(db, ward.id)
     first = await _queue(db, patient, clock, key="test:500")
@@ -146,11 +149,15 @@ async def test_a_500_or_a_timeout_is_ambiguous_and_not_resent(db, clock, sms_wor
     second = await _queue(db, patient, clock, key="test:slow")
     fake_twilio.fail_next("server_error")
     fake_twilio.fail_next("slow")
-    sms_worker.extras[CHANNEL_KEY].concurrency = 1  # in order: the 500, then the slow one
-
-    await sms_worker.run_once("outbox")
-    clock.advance(timedelta(minutes=1))
-    await sms_worker.run_once("outbox")
+    # A timeout short enough to meet, with the slow answer well past it even under load.
+    fake_twilio.slow_seconds = 4.0
+    impatient = replace(sms_settings, twilio_timeout_seconds=2.0)
+    async with open_channel(impatient, DELIVERY_HOOKS) as channel:
+        channel.concurrency = 1  # in order: the 500, then the slow one
+        worker = Worker(sessionmaker, clock, 1, extras={CHANNEL_KEY: channel})
+        await worker.run_once("outbox")
+        clock.advance(timedelta(minutes=1))
+        await worker.run_once("outbox")
 
     assert [(await _row(db, i)).status for i in (first, second)] == ["unknown", "unknown"]
     assert [(await _row(db, i)).status_reason for i in (first, second)] == ["20500", "timeout"]

@@ -128,7 +128,10 @@ async def test_discharge_to_resolution_texts_each_step_exactly_once(
     assert (acked.json()["status"], acked.json()["level"]) == ("acknowledged", 3)
     resolved = await sms_client.post(
         f"{url}/resolve",
-        json={"resolution_note": "Phoned the patient; phone had been lost. Safe and well."},
+        json={
+            "resolution_outcome": "contacted_patient_safe",
+            "resolution_note": "Phoned the patient; phone had been lost. Safe and well.",
+        },
         headers=nurse_headers,
     )
     assert resolved.status_code == 200, resolved.text

@@ -268,7 +268,9 @@ async def test_acknowledged_in_time_means_nobody_else_is_texted(
         f"/api/v1/escalations/{row.id}/acknowledge", headers=builders.bearer(app, key_worker)
     )
     assert acked.status_code == 200
-    await _tick(sms_worker, clock, 24 * 60)
+    # Quiet until the resolve-by deadline (urgent: 4 h after acknowledging), not for ever:
+    # test_escalation_resolve_by.py covers what happens at it.
+    await _tick(sms_worker, clock, 239)
     assert [m.to for m in fake_twilio.accepted] == [key_worker.mobile]
     staff_rows = await db.scalars(
         select(OutboxMessage.purpose).where(OutboxMessage.recipient_kind == "staff")

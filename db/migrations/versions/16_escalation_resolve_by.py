@@ -7,9 +7,11 @@ Create Date: 2026-12-01 12:00:00
 Acknowledged is not done: acknowledging now sets `resolve_due_at` from the ward's policy and
 a sweep re-opens the escalation one level up when it passes (read through a partial index on
 acknowledged rows, so the sweep's cost follows the work due). Resolving records an outcome
-from a short list. Rows acknowledged before this revision get no deadline (NULL, never due):
-back-filling one would re-page every old acknowledgement at once. Rows resolved before it
-keep a NULL outcome: what staff found was not recorded anywhere to copy from.
+from a short list. Rows already acknowledged get one full default allowance from the upgrade
+(urgent 4 h, routine 24 h; no ward had resolve deadlines to read yet): they are exactly the
+forgotten ones, but dating the deadline from their old acknowledgement would page them all
+at once. Rows resolved before it keep a NULL outcome: what staff found was not recorded
+anywhere to copy from.
 """
 
 from collections.abc import Sequence
@@ -44,6 +46,14 @@ def upgrade() -> None:
         op.f("ck_escalations_resolution_outcome_known"),
         "escalations",
         f"resolution_outcome IS NULL OR resolution_outcome IN {OUTCOMES!r}",
+    )
+    op.execute(
+        """
+        UPDATE escalations
+        SET resolve_due_at = now() + CASE severity WHEN 'urgent' THEN interval '4 hours'
+                                                   ELSE interval '24 hours' END
+        WHERE status = 'acknowledged'
+        """
     )
     op.create_index(
         "ix_escalations_resolve_due_at_acknowledged",

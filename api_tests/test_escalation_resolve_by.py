@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from api_tests import builders
+from api_tests.conftest import TEST_JWT_SECRET
 from db.models import AuditEvent, Escalation, EscalationEvent, Ward
 from jobs.escalations import resolve_by_sweep
 from jobs.runner import run_sweep
@@ -26,6 +27,7 @@ from service.escalations.service import (
 )
 from service.principal import SystemActor
 from service.wards.schemas import EscalationPolicy, ResolveMinutes
+from service.web.session import csrf_for
 
 ON_CALL = "+442079460777"
 CRISIS = "+442079460999"
@@ -434,3 +436,35 @@ async def test_a_ward_stored_before_resolve_deadlines_gets_the_default(client, d
 
     assert acked.status_code == 200, acked.text
     assert (await _fresh(db, row.id)).resolve_due_at == clock.now() + timedelta(hours=24)
+
+
+async def test_the_board_shows_the_resolve_by_time_and_resolves_with_an_outcome(
+    app, client, db, clock
+):
+    _, key_worker, _, patient = await _ward(db)  # Europe/London: 09:00 UTC is 09:00 there
+    row = await _raise(db, patient, clock)
+    await acknowledge(db, builders.principal(key_worker), row.id, clock.now())
+    await db.commit()
+    token = builders.bearer(app, key_worker)["Authorization"].removeprefix("Bearer ")
+    headers = {"Cookie": f"homeward_session={token}"}
+
+    board = await client.get("/board", headers=headers)
+
+    assert board.status_code == 200
+    assert "resolve by 13:00" in board.text  # urgent: 4 h after acknowledging at 09:00
+    assert 'name="resolution_outcome"' in board.text
+    assert '<option value="could_not_contact">' in board.text
+    resolved = await client.post(
+        f"/board/escalations/{row.id}/resolve",
+        data={
+            "csrf_token": csrf_for(TEST_JWT_SECRET, token),
+            "resolution_outcome": "could_not_contact",
+            "resolution_note": "No answer.",
+        },
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert resolved.status_code == 303, resolved.text
+    assert (await _fresh(db, row.id)).resolution_outcome == "could_not_contact"
+    follow_on = await db.scalar(select(Escalation).where(Escalation.source_id == str(row.id)))
+    assert follow_on is not None and follow_on.status == "open"

@@ -1237,14 +1237,17 @@ RULES: list[Rule] = [
         "/api/v1/escalations/{escalation_id}/resolve",
         expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
         params={"escalation_id": fresh_escalation},
-        body={"resolution_note": "Spoke to the patient; settled."},
+        body={
+            "resolution_outcome": "contacted_patient_safe",
+            "resolution_note": "Spoke to the patient; settled.",
+        },
     ),
     Rule(
         "POST",
         "/api/v1/escalations/{escalation_id}/resolve",
         expect(invalid=[*WARD_OF_PATIENT, OTHER_STAFF]),
         params={"escalation_id": fresh_escalation},
-        body={"resolution_note": "done", "status": "open"},
+        body={"resolution_outcome": "other", "resolution_note": "done", "status": "open"},
         variant="status smuggled into a resolution",
     ),
     Rule(

@@ -50,21 +50,33 @@ _JOIN = "JOIN pids ON pids.k = i % pids.total"
 _WARD = "(SELECT id FROM wards ORDER BY name LIMIT 1)"
 
 TABLES: dict[str, str] = {
+    # Groups: 0 open and due, 1 open and waiting, 2 acknowledged past resolve-by, 3 acknowledged
+    # and waiting, 4 resolved. Acknowledged rows are as many as due and about n/20.
     "escalations": f"""
     {_PIDS}
     INSERT INTO escalations (id, patient_id, ward_id, reason, severity, level, status,
                              source_type, source_id, opened_at, ack_due_at, acknowledged_at,
-                             resolved_at, created_at, updated_at)
+                             resolve_due_at, resolved_at, created_at, updated_at)
     SELECT gen_random_uuid(), {_PATIENT}, {_WARD}, 'no_reply', 'routine', 1,
-           CASE WHEN i < :start + :due + :n / 20 THEN 'open' ELSE 'resolved' END,
+           CASE WHEN g <= 1 THEN 'open' WHEN g <= 3 THEN 'acknowledged' ELSE 'resolved' END,
            'bulk', i::text, :now - interval '1 day',
-           CASE WHEN i < :start + :due THEN :now - interval '1 minute' - i * interval '1 ms'
-                WHEN i < :start + :due + :n / 20 THEN :now + interval '1 hour' + i * interval '1 ms'
+           CASE WHEN g = 0 THEN :now - interval '1 minute' - i * interval '1 ms'
+                WHEN g = 1 THEN :now + interval '1 hour' + i * interval '1 ms'
                 ELSE :now - interval '20 hours' - i * interval '1 ms' END,
-           NULL,
-           CASE WHEN i < :start + :due + :n / 20 THEN NULL ELSE :now - interval '21 hours' END,
+           CASE WHEN g IN (2, 3) THEN :now - interval '21 hours' END,
+           CASE WHEN g = 2 THEN :now - interval '1 minute' - i * interval '1 ms'
+                WHEN g = 3 THEN :now + interval '1 hour' + i * interval '1 ms'
+                WHEN g = 4 THEN :now - interval '20 hours' END,
+           CASE WHEN g = 4 THEN :now - interval '19 hours' END,
            :now - interval '1 day', :now - interval '1 day'
     FROM generate_series(:start, :start + :n - 1) AS i {_JOIN}
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN i < :start + :due THEN 0
+                    WHEN i < :start + :due + :n / 20 THEN 1
+                    WHEN i < :start + 2 * :due + :n / 20 THEN 2
+                    WHEN i < :start + 2 * :due + :n / 10 THEN 3
+                    ELSE 4 END
+    ) AS grp(g)
     """,
     "check_ins": f"""
     {_PIDS}

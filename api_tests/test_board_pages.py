@@ -127,7 +127,10 @@ async def attempt_form(w: World) -> dict[str, str]:
 
 
 async def resolve_form(w: World) -> dict[str, str]:
-    return {"resolution_note": "Spoke with the patient; safe."}
+    return {
+        "resolution_outcome": "contacted_patient_safe",
+        "resolution_note": "Spoke with the patient; safe.",
+    }
 
 
 async def _count(w: World, model: Any) -> int:
@@ -446,7 +449,11 @@ async def test_resolving_needs_a_note(app, client, db, clock):
     url = await resolve_url(world)
     response = await client.post(
         url,
-        data={"csrf_token": csrf_of(world, STAFF), "resolution_note": "   "},
+        data={
+            "csrf_token": csrf_of(world, STAFF),
+            "resolution_outcome": "contacted_patient_safe",
+            "resolution_note": "   ",
+        },
         headers=session_headers(world, STAFF),
         follow_redirects=False,
     )

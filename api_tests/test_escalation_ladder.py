@@ -128,7 +128,10 @@ async def test_discharge_to_resolution_texts_each_step_exactly_once(
     assert (acked.json()["status"], acked.json()["level"]) == ("acknowledged", 3)
     resolved = await sms_client.post(
         f"{url}/resolve",
-        json={"resolution_note": "Phoned the patient; phone had been lost. Safe and well."},
+        json={
+            "resolution_outcome": "contacted_patient_safe",
+            "resolution_note": "Phoned the patient; phone had been lost. Safe and well.",
+        },
         headers=nurse_headers,
     )
     assert resolved.status_code == 200, resolved.text
@@ -265,7 +268,9 @@ async def test_acknowledged_in_time_means_nobody_else_is_texted(
         f"/api/v1/escalations/{row.id}/acknowledge", headers=builders.bearer(app, key_worker)
     )
     assert acked.status_code == 200
-    await _tick(sms_worker, clock, 24 * 60)
+    # Quiet until the resolve-by deadline (urgent: 4 h after acknowledging), not for ever:
+    # test_escalation_resolve_by.py covers what happens at it.
+    await _tick(sms_worker, clock, 239)
     assert [m.to for m in fake_twilio.accepted] == [key_worker.mobile]
     staff_rows = await db.scalars(
         select(OutboxMessage.purpose).where(OutboxMessage.recipient_kind == "staff")

@@ -113,19 +113,32 @@ async def test_staff_list_filter_acknowledge_and_resolve(client, db, clock):
     )
     assert (await client.post(f"{url}/acknowledge", headers=headers)).status_code == 409
 
-    no_note = await client.post(f"{url}/resolve", json={"resolution_note": "  "}, headers=headers)
+    no_note = await client.post(
+        f"{url}/resolve",
+        json={"resolution_outcome": "contacted_patient_safe", "resolution_note": "  "},
+        headers=headers,
+    )
     assert no_note.status_code == 422
     missing = await client.post(f"{url}/resolve", json={}, headers=headers)
     assert missing.status_code == 422
     resolved = await client.post(
-        f"{url}/resolve", json={"resolution_note": "Phoned; safe at home."}, headers=headers
+        f"{url}/resolve",
+        json={
+            "resolution_outcome": "contacted_patient_safe",
+            "resolution_note": "Phoned; safe at home.",
+        },
+        headers=headers,
     )
     assert resolved.status_code == 200
     assert (resolved.json()["status"], resolved.json()["resolution_note"]) == (
         "resolved",
         "Phoned; safe at home.",
     )
-    again = await client.post(f"{url}/resolve", json={"resolution_note": "x"}, headers=headers)
+    again = await client.post(
+        f"{url}/resolve",
+        json={"resolution_outcome": "other", "resolution_note": "x"},
+        headers=headers,
+    )
     assert again.status_code == 409
 
     detail = (await client.get(url, headers=headers)).json()
@@ -151,7 +164,10 @@ async def test_an_open_escalation_can_be_resolved_directly(client, db, clock):
 
     resolved = await client.post(
         f"/api/v1/escalations/{row.id}/resolve",
-        json={"resolution_note": "Seen in clinic today."},
+        json={
+            "resolution_outcome": "contacted_patient_safe",
+            "resolution_note": "Seen in clinic today.",
+        },
         headers=headers,
     )
 

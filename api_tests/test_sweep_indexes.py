@@ -18,7 +18,7 @@ from api_tests import bulk_rows
 from db.engine import async_url, make_sessionmaker
 from service.checkins import dispatch
 from service.conversation.delivery import DELIVERY_HOOKS
-from service.escalations import ladder
+from service.escalations import ladder, resolve_by
 from service.follow_ups import service as follow_ups
 from service.follow_ups import warnings
 from service.referrals import unanswered
@@ -44,6 +44,11 @@ def _claim_batch(session: AsyncSession) -> Awaitable[Any]:
 # (table, the claim as the sweep calls it, the index it must read through)
 CLAIMS: list[tuple[str, Claim, str]] = [
     ("escalations", lambda s: ladder.claim_due(s, NOW), "ix_escalations_ack_due_at_open"),
+    (
+        "escalations",
+        lambda s: resolve_by.claim_overdue(s, NOW),
+        "ix_escalations_resolve_due_at_acknowledged",
+    ),
     ("check_ins", lambda s: dispatch.claim_due(s, NOW), "ix_check_ins_next_action_at_due"),
     ("follow_ups", lambda s: follow_ups.claim_overdue(s, NOW), "ix_follow_ups_due_at_pending"),
     ("follow_ups", lambda s: warnings.claim_warnable(s, NOW), "ix_follow_ups_due_at_unwarned"),
@@ -139,6 +144,7 @@ async def test_due_claims_read_through_their_partial_indexes(sessionmaker):
                 problems.append(f"{table} read whole for {index}: {scans}")
         # And the claims themselves find exactly the few due rows.
         assert len(await ladder.claim_due(session, NOW)) == DUE
+        assert len(await resolve_by.claim_overdue(session, NOW)) == DUE
         assert len(await dispatch.claim_due(session, NOW)) == DUE
         assert len(await follow_ups.claim_overdue(session, NOW)) == DUE
         assert len(await warnings.claim_warnable(session, NOW)) == DUE

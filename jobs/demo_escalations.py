@@ -21,19 +21,26 @@ from db.models import Escalation, ReplyToRead, Ward
 from jobs.demo_world import Event, World
 from service.escalations import concerns
 from service.escalations import service as escalations
-from service.escalations.history import ack_minutes
+from service.escalations.history import ack_minutes, resolve_minutes
 from service.principal import Principal
 from service.replies import service as replies
 
-RESOLVE_NOTES = {
-    "follow_up_due": "Community team visiting today.",
-    "help_request": "Crisis team called the patient back; safe at home.",
-    "referral_unanswered": "Called the agency; they will respond today.",
-    "agency_concern": "Home visit by the community team; patient well.",
-    "opted_out": "Contacted the patient by phone instead.",
-    "undeliverable": "Contacted the patient by phone instead.",
+# What the nurse found (the outcome) and wrote (the note), by reason.
+RESOLUTIONS = {
+    "follow_up_due": ("contacted_patient_needs_support", "Community team visiting today."),
+    "help_request": (
+        "contacted_patient_safe",
+        "Crisis team called the patient back; safe at home.",
+    ),
+    "referral_unanswered": ("other", "Called the agency; they will respond today."),
+    "agency_concern": (
+        "contacted_patient_safe",
+        "Home visit by the community team; patient well.",
+    ),
+    "opted_out": ("contacted_patient_safe", "Contacted the patient by phone instead."),
+    "undeliverable": ("contacted_patient_safe", "Contacted the patient by phone instead."),
 }
-DEFAULT_NOTE = "Spoke with the patient; plan reviewed."
+DEFAULT_RESOLUTION = ("contacted_patient_safe", "Spoke with the patient; plan reviewed.")
 
 
 @dataclass
@@ -84,26 +91,38 @@ class Staff:
         fraction = (3 + self.raised % 6) / 10
         minutes = sum(allowed[:climbs]) + round(allowed[climbs] * fraction)
         ack_at = row.opened_at + timedelta(minutes=minutes)
-        resolve_at = ack_at + timedelta(hours=1 + self.raised % 5)
-        note = RESOLVE_NOTES.get(row.reason, DEFAULT_NOTE)
-        world.at(ack_at, self._acknowledge(world, row.id, resolve_at, note))
+        # Resolved inside the ward's resolve-by allowance, so the demo re-opens nothing.
+        allowance = resolve_minutes(self.policy, row.severity)
+        resolve_at = ack_at + timedelta(minutes=min(60 * (1 + self.raised % 5), allowance - 15))
+        resolution = RESOLUTIONS.get(row.reason, DEFAULT_RESOLUTION)
+        world.at(ack_at, self._acknowledge(world, row.id, resolve_at, resolution))
 
     def _acknowledge(
-        self, world: World, escalation_id: uuid.UUID, resolve_at: datetime, note: str
+        self,
+        world: World,
+        escalation_id: uuid.UUID,
+        resolve_at: datetime,
+        resolution: tuple[str, str],
     ) -> Event:
         async def run(at: datetime) -> None:
             # Its source may have settled it meanwhile (a follow-up made, a referral answered).
             if await self._status(world.session, escalation_id) != "open":
                 return
             await escalations.acknowledge(world.session, self.nurse, escalation_id, at)
-            world.at(resolve_at, self._resolve(world, escalation_id, note))
+            world.at(resolve_at, self._resolve(world, escalation_id, resolution))
 
         return run
 
-    def _resolve(self, world: World, escalation_id: uuid.UUID, note: str) -> Event:
+    def _resolve(
+        self, world: World, escalation_id: uuid.UUID, resolution: tuple[str, str]
+    ) -> Event:
+        outcome, note = resolution
+
         async def run(at: datetime) -> None:
             if await self._status(world.session, escalation_id) == "acknowledged":
-                await escalations.resolve(world.session, self.nurse, escalation_id, at, note)
+                await escalations.resolve(
+                    world.session, self.nurse, escalation_id, at, outcome, note
+                )
 
         return run
 

@@ -205,6 +205,13 @@ class World:
                 ZERO,
             ),
             (
+                "escalation_resolve_by",
+                select(func.min(Escalation.resolve_due_at)).where(
+                    Escalation.status == "acknowledged", Escalation.patient_id.in_(ids)
+                ),
+                ZERO,
+            ),
+            (
                 "proms",
                 select(func.min(PromSurvey.next_action_at)).where(PromSurvey.patient_id.in_(ids)),
                 ZERO,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jobs.checkins import checkin_sweep
-from jobs.escalations import ladder_sweep
+from jobs.escalations import ladder_sweep, resolve_by_sweep
 from jobs.follow_ups import follow_up_sweep
 from jobs.heartbeat import heartbeat
 from jobs.outbox import outbox_sweep
@@ -32,6 +32,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("referrals", referral_sweep),
     JobSpec("replies", replies_sweep),
     JobSpec("escalation_ladder", ladder_sweep),
+    JobSpec("escalation_resolve_by", resolve_by_sweep),
     JobSpec("proms", proms_sweep),
     JobSpec("outbox", outbox_sweep),
 )

@@ -34,6 +34,18 @@ ESCALATION_REASONS = (
 )
 ESCALATION_SEVERITIES = ("routine", "urgent")
 ESCALATION_STATUSES = ("open", "acknowledged", "resolved")
+# What staff found when they closed the loop; the API accepts these from people.
+STAFF_OUTCOMES = (
+    "contacted_patient_safe",
+    "contacted_patient_needs_support",
+    "could_not_contact",
+    "duplicate",
+    "other",
+)
+# Set only by the system: the source was dealt with elsewhere (a follow-up made, a referral
+# answered, a reply read), or the patient was admitted, so nobody is sent to find them.
+SYSTEM_OUTCOMES = ("source_dealt_with", "patient_admitted")
+RESOLUTION_OUTCOMES = STAFF_OUTCOMES + SYSTEM_OUTCOMES
 
 
 class Escalation(UUIDPrimaryKey, Base):
@@ -43,6 +55,11 @@ class Escalation(UUIDPrimaryKey, Base):
         CheckConstraint(f"severity IN {ESCALATION_SEVERITIES!r}", name="severity_known"),
         CheckConstraint(f"status IN {ESCALATION_STATUSES!r}", name="status_known"),
         CheckConstraint("level BETWEEN 1 AND 3", name="level_range"),
+        # NULL only on rows resolved before outcomes were recorded (revision 0101).
+        CheckConstraint(
+            f"resolution_outcome IS NULL OR resolution_outcome IN {RESOLUTION_OUTCOMES!r}",
+            name="resolution_outcome_known",
+        ),
         # One source raises one escalation per reason, however often it is reported.
         UniqueConstraint("reason", "source_type", "source_id", name="uq_escalations_source"),
         Index("ix_escalations_ward_id_opened_at_id", "ward_id", "opened_at", "id"),
@@ -52,6 +69,12 @@ class Escalation(UUIDPrimaryKey, Base):
             "ix_escalations_ack_due_at_open",
             "ack_due_at",
             postgresql_where=text("status = 'open'"),
+        ),
+        # The resolve-by sweep's due column: acknowledged is not done.
+        Index(
+            "ix_escalations_resolve_due_at_acknowledged",
+            "resolve_due_at",
+            postgresql_where=text("status = 'acknowledged'"),
         ),
     )
 
@@ -69,9 +92,12 @@ class Escalation(UUIDPrimaryKey, Base):
     ack_due_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    # Set on acknowledgement from the ward's resolve deadline; past it the escalation re-opens.
+    resolve_due_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     resolution_note: Mapped[str | None] = mapped_column(Text)
+    resolution_outcome: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

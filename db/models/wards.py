@@ -16,7 +16,8 @@ class Ward(UUIDPrimaryKey, Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     timezone: Mapped[str] = mapped_column(String(64))
     crisis_message: Mapped[str] = mapped_column(Text)
-    # {"ack_minutes": {"urgent": [l1, l2, l3], "routine": [...]}, "on_call_phone", "crisis_phone"}
+    # {"ack_minutes": {"urgent": [l1, l2, l3], "routine": [...]},
+    #  "resolve_minutes": {"urgent": m, "routine": m}, "on_call_phone", "crisis_phone", ...}
     escalation_policy: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

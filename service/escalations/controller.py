@@ -61,6 +61,11 @@ class EscalationController(Controller):
         "/{escalation_id:uuid}/acknowledge",
         status_code=200,
         summary="Acknowledge an open escalation",
+        description=(
+            "Only staff of the patient's ward (others get 404); records who. Sets `resolve_due_at` "
+            "from the ward's `escalation_policy.resolve_minutes`: still unresolved then, the "
+            "escalation re-opens one level up and is paged again."
+        ),
     )
     async def acknowledge(
         self,
@@ -77,7 +82,14 @@ class EscalationController(Controller):
     @post(
         "/{escalation_id:uuid}/resolve",
         status_code=200,
-        summary="Resolve an escalation (resolution_note required)",
+        summary="Resolve an escalation (resolution_outcome and resolution_note required)",
+        description=(
+            "Only staff of the patient's ward (others get 404). The outcome is one of "
+            "`contacted_patient_safe`, `contacted_patient_needs_support`, `could_not_contact`, "
+            "`duplicate`, `other`; a non-blank note is required with each. `could_not_contact` "
+            "on an urgent escalation opens a follow-on urgent escalation one level up (its "
+            "`follow_on_of` names this one), paged at once."
+        ),
     )
     async def resolve(
         self,
@@ -87,7 +99,9 @@ class EscalationController(Controller):
         caller: Caller,
         clock: ClockDep,
     ) -> EscalationOut:
-        row = await service.resolve(db, caller, escalation_id, clock.now(), data.resolution_note)
+        row = await service.resolve(
+            db, caller, escalation_id, clock.now(), data.resolution_outcome, data.resolution_note
+        )
         return service.to_out(row)
 
 

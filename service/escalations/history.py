@@ -15,6 +15,7 @@ LADDER_ACTOR = SystemActor("ladder")  # audit roles hold 20 characters: "system:
 
 # Used when a ward's policy lacks a value (the ward schema always fills them in).
 DEFAULT_ACK_MINUTES: dict[str, list[int]] = {"urgent": [15, 30, 60], "routine": [240, 480, 1440]}
+DEFAULT_RESOLVE_MINUTES: dict[str, int] = {"urgent": 240, "routine": 1440}
 
 
 def ack_minutes(policy: dict[str, Any] | None, severity: str, level: int) -> int:
@@ -25,6 +26,17 @@ def ack_minutes(policy: dict[str, Any] | None, severity: str, level: int) -> int
     except (KeyError, IndexError, TypeError):
         return fallback
     return int(value) if isinstance(value, int) and value > 0 else fallback
+
+
+def resolve_minutes(policy: dict[str, Any] | None, severity: str) -> int:
+    """Minutes the ward allows from acknowledging an escalation of this severity to resolving
+    it. Wards created before resolve deadlines existed have none stored: the default applies."""
+    fallback = DEFAULT_RESOLVE_MINUTES[severity]
+    try:
+        value = (policy or {})["resolve_minutes"][severity]
+    except (KeyError, TypeError):
+        return fallback
+    return value if isinstance(value, int) and value > 0 else fallback
 
 
 def history_event(

@@ -19,6 +19,24 @@ Reason = Literal[
 ]
 Severity = Literal["routine", "urgent"]
 Status = Literal["open", "acknowledged", "resolved"]
+# What staff may record when they resolve (db.models.escalations.STAFF_OUTCOMES).
+StaffOutcome = Literal[
+    "contacted_patient_safe",
+    "contacted_patient_needs_support",
+    "could_not_contact",
+    "duplicate",
+    "other",
+]
+# Plus what the system records when it closes one (db.models.escalations.SYSTEM_OUTCOMES).
+Outcome = Literal[
+    "contacted_patient_safe",
+    "contacted_patient_needs_support",
+    "could_not_contact",
+    "duplicate",
+    "other",
+    "source_dealt_with",
+    "patient_admitted",
+]
 
 
 class EscalationEventOut(msgspec.Struct):
@@ -44,12 +62,17 @@ class EscalationOut(msgspec.Struct):
     ack_due_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by: uuid.UUID | None
+    # Set when acknowledged; past it, unresolved, the escalation re-opens one level up.
+    resolve_due_at: datetime | None
     resolved_at: datetime | None
     resolved_by: uuid.UUID | None
+    resolution_outcome: Outcome | None
     resolution_note: str | None
     note: str | None
     source_type: str
     source_id: str
+    # Set on the follow-on raised when staff could not contact the patient (urgent only).
+    follow_on_of: uuid.UUID | None
 
 
 class EscalationDetail(EscalationOut):
@@ -66,6 +89,10 @@ class AcknowledgeIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ResolveIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Both fields are required, for every outcome (`other` and `duplicate` included): the note
+    says what was done. `could_not_contact` on an urgent escalation opens a follow-on."""
+
+    resolution_outcome: StaffOutcome
     resolution_note: Annotated[str, msgspec.Meta(max_length=4000)]
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import new_id
 from db.models import Escalation, EscalationEvent, Patient, Ward
-from db.models.escalations import ESCALATION_REASONS, ESCALATION_SEVERITIES
+from db.models.escalations import ESCALATION_REASONS, ESCALATION_SEVERITIES, STAFF_OUTCOMES
 from service import audit
 from service.errors import Conflict, InvalidInput, NotFound
 from service.escalations.access import readable_escalations
@@ -24,6 +24,7 @@ from service.escalations.history import (
     LADDER_ACTOR,
     ack_minutes,
     history_event,
+    resolve_minutes,
 )
 from service.escalations.notify import announce
 from service.escalations.schemas import (
@@ -32,6 +33,7 @@ from service.escalations.schemas import (
     EscalationOut,
 )
 from service.pagination import decode_cursor, page_after, split_page
+from service.paging.recipients import TOP_LEVEL
 from service.principal import Actor, Principal, actor_identity
 
 
@@ -47,8 +49,10 @@ async def raise_escalation(
     now: datetime,
     note: str | None = None,
     actor: Actor = None,
+    level: int = 1,
 ) -> Escalation:
-    """Open an escalation at level 1, or return the one this source already raised.
+    """Open an escalation at `level` (1 unless it follows on from one that already climbed),
+    or return the one this source already raised.
 
     Safe under concurrency: the unique (reason, source_type, source_id) key decides, so two
     sweeps or two webhook deliveries reporting the same thing produce one escalation.
@@ -61,7 +65,7 @@ async def raise_escalation(
     # Loaded into the session: announcing below reads the same ward without a second query.
     ward = await session.get(Ward, ward_id)
     policy = ward.escalation_policy if ward is not None else None
-    due = now + timedelta(minutes=ack_minutes(policy, severity, 1))
+    due = now + timedelta(minutes=ack_minutes(policy, severity, level))
     escalation_id = new_id()
     inserted = await session.scalar(
         insert(Escalation)
@@ -71,7 +75,7 @@ async def raise_escalation(
             ward_id=ward_id,
             reason=reason,
             severity=severity,
-            level=1,
+            level=level,
             status="open",
             source_type=source_type,
             source_id=source,
@@ -132,13 +136,23 @@ def to_out(row: Escalation) -> EscalationOut:
         ack_due_at=row.ack_due_at,
         acknowledged_at=row.acknowledged_at,
         acknowledged_by=row.acknowledged_by,
+        resolve_due_at=row.resolve_due_at,
         resolved_at=row.resolved_at,
         resolved_by=row.resolved_by,
+        resolution_outcome=row.resolution_outcome,  # type: ignore[arg-type]
         resolution_note=row.resolution_note,
         note=row.note,
         source_type=row.source_type,
         source_id=row.source_id,
+        follow_on_of=_follow_on_of(row),
     )
+
+
+def _follow_on_of(row: Escalation) -> uuid.UUID | None:
+    """The escalation this one follows on from (raised when staff could not make contact)."""
+    if row.source_type != FOLLOW_ON_SOURCE:
+        return None
+    return uuid.UUID(row.source_id)
 
 
 async def to_detail(session: AsyncSession, row: Escalation) -> EscalationDetail:
@@ -191,6 +205,7 @@ async def _for_staff(
     action: str,
     now: datetime,
     for_update: bool = False,
+    detail: dict[str, str] | None = None,
 ) -> Escalation:
     # Imported here, not at the top, while this package is being reorganised (hoist it after).
     query = readable_escalations(caller).where(Escalation.id == escalation_id)
@@ -208,6 +223,7 @@ async def _for_staff(
         ward_id=row.ward_id,
         object_type="escalation",
         object_id=row.id,
+        detail=detail,
     )
     return row
 
@@ -275,6 +291,11 @@ async def acknowledge(
     row.status = "acknowledged"
     row.acknowledged_at = now
     row.acknowledged_by = caller.user_id
+    # Acknowledged is not done: past this the resolve-by sweep re-opens it a level up. The
+    # ward's policy as it is now applies, so a changed policy counts from the next deadline.
+    ward = await session.get(Ward, row.ward_id)
+    policy = ward.escalation_policy if ward is not None else None
+    row.resolve_due_at = now + timedelta(minutes=resolve_minutes(policy, row.severity))
     row.updated_at = now
     session.add(
         history_event(
@@ -285,28 +306,87 @@ async def acknowledge(
     return row
 
 
+FOLLOW_ON_SOURCE = "escalation"
+
+
 async def resolve(
     session: AsyncSession,
     caller: Principal,
     escalation_id: uuid.UUID,
     now: datetime,
+    resolution_outcome: str,
     resolution_note: str,
 ) -> Escalation:
+    """Close the loop with what staff found (one of STAFF_OUTCOMES) and a note, both required.
+
+    `could_not_contact` on an urgent escalation closes this one but does not close the loop:
+    a follow-on urgent escalation, linked by its source, opens one level up and is paged.
+    """
+    if resolution_outcome not in STAFF_OUTCOMES:
+        raise InvalidInput.field(
+            "resolution_outcome", f"must be one of {', '.join(STAFF_OUTCOMES)}"
+        )
     note = resolution_note.strip()
     if not note:
         raise InvalidInput.field("resolution_note", "is required")
     row = await _for_staff(
-        session, caller, escalation_id, action="escalation.resolve", now=now, for_update=True
+        session,
+        caller,
+        escalation_id,
+        action="escalation.resolve",
+        now=now,
+        for_update=True,
+        detail={"outcome": resolution_outcome},
     )
     if row.status == "resolved":
         raise Conflict("This escalation is already resolved.")
-    _mark_resolved(session, row, caller, now, note)
+    _mark_resolved(session, row, caller, now, note, resolution_outcome)
+    if resolution_outcome == "could_not_contact" and row.severity == "urgent":
+        await _raise_follow_on(session, row, caller, now)
     await session.flush()
     return row
 
 
+async def _raise_follow_on(
+    session: AsyncSession, row: Escalation, caller: Principal, now: datetime
+) -> Escalation:
+    """Nobody could reach a patient in an urgent situation: open a new urgent escalation one
+    level above the one closed, so someone with more reach is paged and has a deadline. Keyed
+    by the closed escalation's id, so it is raised once however the resolve is retried."""
+    follow_on = await raise_escalation(
+        session,
+        patient_id=row.patient_id,
+        ward_id=row.ward_id,
+        reason=row.reason,
+        severity="urgent",
+        source_type=FOLLOW_ON_SOURCE,
+        source_id=row.id,
+        now=now,
+        note=f"Follow-on: staff could not contact the patient (escalation {row.id}).",
+        actor=caller,
+        level=min(row.level + 1, TOP_LEVEL),
+    )
+    session.add(
+        history_event(
+            row,
+            "follow_on_raised",
+            now,
+            caller,
+            from_status="resolved",
+            note=f"could not contact the patient; follow-on escalation {follow_on.id} "
+            f"opened at level {follow_on.level}",
+        )
+    )
+    return follow_on
+
+
 def _mark_resolved(
-    session: AsyncSession, row: Escalation, actor: Actor, now: datetime, note: str
+    session: AsyncSession,
+    row: Escalation,
+    actor: Actor,
+    now: datetime,
+    note: str,
+    outcome: str,
 ) -> None:
     """Close the escalation with its note and history. A person resolving it answers it, so
     that counts as the acknowledgement too when nobody had acknowledged it; a system closing
@@ -320,6 +400,7 @@ def _mark_resolved(
     row.resolved_at = now
     row.resolved_by = user_id
     row.resolution_note = note
+    row.resolution_outcome = outcome
     row.updated_at = now
     session.add(history_event(row, "resolved", now, actor, from_status=previous, note=note))
 
@@ -330,10 +411,11 @@ def _resolve_audited(
     actor: Actor,
     now: datetime,
     note: str,
+    outcome: str,
     detail: dict[str, str],
 ) -> None:
     """Resolve on someone's behalf outside the escalation routes, and audit it there."""
-    _mark_resolved(session, row, actor, now, note)
+    _mark_resolved(session, row, actor, now, note, outcome)
     audit.record(
         session,
         actor,
@@ -372,7 +454,15 @@ async def resolve_for_source(
     )
     if row is None or row.status == "resolved":
         return None
-    _resolve_audited(session, row, actor, now, note, {"by_source": source_type})
+    _resolve_audited(
+        session,
+        row,
+        actor,
+        now,
+        note,
+        "source_dealt_with",
+        {"by_source": source_type, "outcome": "source_dealt_with"},
+    )
     await session.flush()
     return row
 
@@ -395,6 +485,14 @@ async def resolve_all_for_patient(
         )
     ).all()
     for row in rows:
-        _resolve_audited(session, row, actor, now, note, {"by": "admission"})
+        _resolve_audited(
+            session,
+            row,
+            actor,
+            now,
+            note,
+            "patient_admitted",
+            {"by": "admission", "outcome": "patient_admitted"},
+        )
     await session.flush()
     return len(rows)

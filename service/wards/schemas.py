@@ -22,8 +22,20 @@ class AckMinutes(msgspec.Struct, forbid_unknown_fields=True):
     )
 
 
+# Time from acknowledging to resolving: at least 15 minutes to act, at most 3 days of quiet.
+ResolveBy = Annotated[int, msgspec.Meta(ge=15, le=3 * 24 * 60)]
+
+
+class ResolveMinutes(msgspec.Struct, forbid_unknown_fields=True):
+    """Minutes an acknowledged escalation may stay unresolved before it re-opens a level up."""
+
+    urgent: ResolveBy = 240
+    routine: ResolveBy = 1440
+
+
 class EscalationPolicy(msgspec.Struct, forbid_unknown_fields=True):
     ack_minutes: AckMinutes = msgspec.field(default_factory=AckMinutes)
+    resolve_minutes: ResolveMinutes = msgspec.field(default_factory=ResolveMinutes)
     on_call_phone: Annotated[str, msgspec.Meta(max_length=32)] | None = None
     crisis_phone: Annotated[str, msgspec.Meta(max_length=32)] | None = None
     # Minutes a free-text reply may wait unread before it raises `unread_reply`.

@@ -161,7 +161,12 @@ class BoardPages(Controller):
     ) -> Redirect:
         fields = await form_of(request, res)
         await escalations.resolve(
-            db, caller, escalation_id, clock.now(), fields.get("resolution_note", "")
+            db,
+            caller,
+            escalation_id,
+            clock.now(),
+            fields.get("resolution_outcome", ""),
+            fields.get("resolution_note", ""),
         )
         return back_to(_return_path(fields))
 

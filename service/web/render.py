@@ -11,6 +11,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
+from db.models.escalations import STAFF_OUTCOMES
+
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
@@ -62,6 +64,7 @@ def environment() -> Environment:
     env.filters["local"] = local_time
     env.filters["humanise"] = humanise
     env.globals["time_left"] = time_left
+    env.globals["resolution_outcomes"] = STAFF_OUTCOMES
     return env
 
 

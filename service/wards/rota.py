@@ -158,7 +158,16 @@ async def remove_shift(
         )
     ).first()
     if removed is None:
-        raise NotFound("No such shift on this ward's rota.")
+        # Absent, or another ward's: the same answer, and the attempt is kept.
+        raise audit.denied(
+            caller,
+            "ward.on_call.remove",
+            NotFound("No such shift on this ward's rota."),
+            at=now,
+            ward_id=ward.id,
+            object_type="on_call_shift",
+            object_id=shift_id,
+        )
     # The audit row is the shift's record once it is gone.
     audit.record(
         session,

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, text
 
 from api_tests import builders
 from db.models import AuditEvent, OnCallShift
 from service.escalations.service import raise_escalation
+from service.paging.recipients import recipients_at
 from service.wards.schemas import EscalationPolicy
 
 ON_CALL = "+442079460777"
@@ -327,3 +328,70 @@ async def test_the_rota_lists_current_and_coming_shifts_and_past_ones_on_request
     since = (clock.now() - timedelta(days=1)).isoformat()
     history = (await client.get(url, params={"from": since}, headers=headers)).json()["items"]
     assert [s["id"] for s in history] == [past["id"], coming["id"]]
+
+
+async def test_who_is_on_call_now_reads_the_rota_ahead_not_its_history(db, clock):
+    """Years of ended shifts: the page's rota queries read through the (ward_id, ends_at)
+    index, so their cost follows the shifts still to come, not every shift ever held."""
+    ward, _, key_worker, patient = await _ward(db)
+    nurse = await _nurse(db, ward)
+    conn = await db.connection()
+    for who in (key_worker, nurse):
+        await conn.execute(
+            text(
+                """
+                INSERT INTO on_call_shifts (id, ward_id, user_id, starts_at, ends_at, created_at)
+                SELECT gen_random_uuid(), :ward, :user, t - interval '8 hours', t, t
+                FROM generate_series(1, 10000) AS d,
+                     LATERAL (SELECT CAST(:now AS timestamptz) - d * interval '8 hours') AS x(t)
+                """
+            ),
+            {"ward": ward.id, "user": who.id, "now": clock.now()},
+        )
+    db.add(
+        OnCallShift(
+            ward_id=ward.id,
+            user_id=nurse.id,
+            starts_at=clock.now() - timedelta(hours=1),
+            ends_at=clock.now() + timedelta(hours=7),
+            created_at=clock.now(),
+        )
+    )
+    await db.commit()
+    await (await db.connection()).exec_driver_sql("ANALYZE on_call_shifts")
+    await db.commit()
+    await db.refresh(ward)
+
+    seen: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, *_):
+        seen.append((statement, parameters))
+
+    engine = db.bind.sync_engine
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        level, found = await recipients_at(db, ward, patient.id, 1, clock.now())
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert (level, [r.user_id for r in found]) == (1, [nurse.id])
+
+    rota_statements = [(s, p) for s, p in seen if "on_call_shifts" in s]
+    assert len(rota_statements) == 2  # the key worker's shift, then who is on call
+    conn = await db.connection()
+    for statement, parameters in rota_statements:
+        result = await conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters)
+        nodes = list(_nodes(result.scalar_one()[0]["Plan"]))
+        reads = {
+            (n["Node Type"], n.get("Index Name"))
+            for n in nodes
+            if n.get("Relation Name") == "on_call_shifts"
+        }
+        assert reads, nodes
+        assert all(name == "ix_on_call_shifts_ward_id_ends_at" for _, name in reads), reads
+    await db.rollback()
+
+
+def _nodes(plan):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)

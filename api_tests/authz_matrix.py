@@ -42,6 +42,7 @@ from db.models import (
     Consent,
     Goal,
     InboundMessage,
+    OnCallShift,
     Patient,
     Referral,
     RelapsePreventionPlan,
@@ -558,6 +559,49 @@ async def own_ward_events(w: World, role: str, body: Any) -> None:
 async def empty_for_foreign_callers(w: World, role: str, body: Any) -> None:
     if role in (OTHER_STAFF, AGENCY_NO_CONSENT, OTHER_AGENCY):
         assert body["items"] == [], "a filter widened a foreign caller's view"
+
+
+# ---- on-call branch (issue 16): ward settings and the rota
+
+
+async def fresh_ward_name(w: World, role: str) -> dict[str, Any]:
+    return {"name": f"Ward {uuid.uuid4().hex[:12]}", "crisis_message": "Ring the ward."}
+
+
+async def fresh_on_call_body(w: World, role: str) -> dict[str, Any]:
+    """A shift covering now for a new member of the ward's staff (with a mobile)."""
+    nurse = await builders.user(w.db, "ward_staff", ward_id=w.ward.id, mobile=builders.mobile())
+    return {
+        "user_id": str(nurse.id),
+        "starts_at": (w.now - timedelta(hours=1)).isoformat(),
+        "ends_at": (w.now + timedelta(hours=8)).isoformat(),
+    }
+
+
+async def foreign_on_call_body(w: World, role: str) -> dict[str, Any]:
+    """A shift for another ward's staff member: refused (422) for those who may write."""
+    body = await fresh_on_call_body(w, role)
+    return {**body, "user_id": str(w.users[OTHER_STAFF].id)}
+
+
+def fresh_shift(ward: str) -> Factory:
+    async def make(w: World, role: str) -> str:
+        ward_row = getattr(w, ward)
+        nurse = await builders.user(
+            w.db, "ward_staff", ward_id=ward_row.id, mobile=builders.mobile()
+        )
+        row = OnCallShift(
+            ward_id=ward_row.id,
+            user_id=nurse.id,
+            starts_at=w.now - timedelta(hours=1),
+            ends_at=w.now + timedelta(hours=8),
+            created_at=w.now,
+        )
+        w.db.add(row)
+        await w.db.commit()
+        return str(row.id)
+
+    return make
 
 
 PATIENT = {"patient_id": attr("patient.id")}
@@ -1340,6 +1384,57 @@ RULES: list[Rule] = [
         audits_denials=True,
     ),
     # == end of outcomes branch block ==========================================================
+    # == on-call branch (issue 16): ward settings and the on-call rota ========================
+    Rule(
+        "PATCH",
+        "/api/v1/wards/{ward_id}",
+        expect(ok=[ADMIN, MANAGER], not_found=[OTHER_STAFF]),
+        params={"ward_id": attr("ward.id")},
+        body=fresh_ward_name,
+    ),
+    Rule(
+        "PATCH",
+        "/api/v1/wards/{ward_id}",
+        expect(invalid=[ADMIN, MANAGER], not_found=[OTHER_STAFF]),
+        params={"ward_id": attr("ward.id")},
+        body={"name": "Changed too", "escalation_policy": {"on_call_phone": "12345"}},
+        variant="a number that is not one",
+    ),
+    Rule(
+        "GET",
+        "/api/v1/wards/{ward_id}/on-call",
+        expect(ok=[ADMIN, *WARD_OF_PATIENT], not_found=[OTHER_STAFF]),
+        params={"ward_id": attr("ward.id")},
+    ),
+    Rule(
+        "POST",
+        "/api/v1/wards/{ward_id}/on-call",
+        expect(ok=[ADMIN, MANAGER], not_found=[OTHER_STAFF]),
+        params={"ward_id": attr("ward.id")},
+        body=fresh_on_call_body,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/wards/{ward_id}/on-call",
+        expect(invalid=[ADMIN, MANAGER], not_found=[OTHER_STAFF]),
+        params={"ward_id": attr("ward.id")},
+        body=foreign_on_call_body,
+        variant="another ward's staff member",
+    ),
+    Rule(
+        "DELETE",
+        "/api/v1/wards/{ward_id}/on-call/{shift_id}",
+        expect(ok=[ADMIN, MANAGER], not_found=[OTHER_STAFF]),
+        params={"ward_id": attr("ward.id"), "shift_id": fresh_shift("ward")},
+    ),
+    Rule(
+        "DELETE",
+        "/api/v1/wards/{ward_id}/on-call/{shift_id}",
+        expect(not_found=[ADMIN, MANAGER, OTHER_STAFF]),
+        params={"ward_id": attr("ward.id"), "shift_id": fresh_shift("other_ward")},
+        variant="another ward's shift through this ward",
+    ),
+    # == end of on-call branch block ===========================================================
 ]
 
 

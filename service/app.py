@@ -60,7 +60,7 @@ from service.sms.backends import open_channel
 from service.sms.gateway import CHANNEL_KEY
 from service.support_actions.controller import SupportActionController
 from service.users.controller import UserController
-from service.wards.controller import WardController
+from service.wards.controller import OnCallController, WardController
 from service.web.render import template_config
 from service.web.router import web_router
 
@@ -70,6 +70,7 @@ ROUTE_HANDLERS: list[Any] = [
     HealthController,
     AuthController,
     WardController,
+    OnCallController,
     UserController,
     AgencyController,
     AgencyPatientsController,

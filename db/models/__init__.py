@@ -16,6 +16,7 @@ from db.models.plans import RelapsePreventionPlan
 from db.models.proms import PromAnswer, PromItem, PromSurvey
 from db.models.referrals import Referral, ReferralStatusChange
 from db.models.replies import ReplyToRead
+from db.models.rota import OnCallShift
 from db.models.sms import InboundMessage, OutboxMessage, SmsNumberFlag, UnmatchedInbound
 from db.models.support_actions import SupportAction
 from db.models.users import User
@@ -39,6 +40,7 @@ __all__ = [
     "InboundMessage",
     "JobHeartbeat",
     "LoginAttempt",
+    "OnCallShift",
     "OutboxMessage",
     "Patient",
     "PatientFeedback",

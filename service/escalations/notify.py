@@ -28,7 +28,9 @@ async def announce(session: AsyncSession, escalation: Escalation, now: datetime)
     if ward is None:
         return "ward not found; nobody could be texted"
     asked_level = escalation.level
-    told_level, recipients = await recipients_at(session, ward, escalation.patient_id, asked_level)
+    told_level, recipients = await recipients_at(
+        session, ward, escalation.patient_id, asked_level, now
+    )
     if not recipients:
         return f"nobody reachable at level {asked_level} or above; see the ward board"
     if told_level > asked_level:

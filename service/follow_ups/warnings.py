@@ -54,7 +54,7 @@ async def warn(session: AsyncSession, follow_up: FollowUp, now: datetime) -> int
         .where(Patient.id == follow_up.patient_id)
     )
     assert ward is not None
-    _, recipients = await recipients_at(session, ward, follow_up.patient_id, 1)
+    _, recipients = await recipients_at(session, ward, follow_up.patient_id, 1, now)
     queued = await text_staff(
         session,
         recipients,

@@ -160,7 +160,7 @@ async def alert_sms_paused(session: AsyncSession, now: datetime) -> int:
     wards = await session.scalars(select(Ward).where(Ward.id.in_(select(held.c.ward_id))))
     queued = 0
     for ward in wards:
-        _, recipients = await recipients_at(session, ward, None, 2)
+        _, recipients = await recipients_at(session, ward, None, 2, now)
         queued += await text_staff(
             session,
             recipients,

@@ -1,0 +1,165 @@
+"""Is the worker doing its job? The read side of the sweeps' heartbeats, for /health/jobs,
+the metrics and the board's banner.
+
+The worker writes a heartbeat row per sweep (jobs/runner.py) with the interval it runs the
+sweep at; a sweep is stale when its last success is older than `STALE_AFTER_INTERVALS` of
+those intervals, or it has never succeeded. Services do not import the jobs, so the names of
+the sweeps a healthy worker runs are listed here (`SWEEPS`) and `jobs/schedule.py` binds each
+to its function; a test holds the two lists equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Escalation, JobHeartbeat, OutboxMessage, SweepItemFailure
+
+# Each sweep's cadence as a multiple of JOBS_INTERVAL_SECONDS, in the order the worker runs them.
+SWEEPS: Mapping[str, float] = {
+    "heartbeat": 1.0,
+    "checkins": 1.0,
+    "follow_ups": 1.0,
+    "referrals": 1.0,
+    "replies": 1.0,
+    "escalation_ladder": 1.0,
+    "proms": 1.0,
+    "outbox": 1.0,
+}
+
+# A few missed ticks, not one: a slow tick (a big batch of texts) is not a dead worker.
+STALE_AFTER_INTERVALS = 3
+
+
+@dataclass(frozen=True)
+class SweepState:
+    name: str
+    last_succeeded_at: datetime | None
+    interval_seconds: float
+    stale_after_seconds: float
+    stale: bool
+    last_error: str | None
+    runs: int
+    items_handled: int
+    item_failures: int
+    set_aside: int
+
+
+@dataclass(frozen=True)
+class SetAside:
+    item_kind: str
+    item_id: str
+    sweep: str
+    failures: int
+    set_aside_at: datetime
+
+
+@dataclass(frozen=True)
+class JobsHealth:
+    sweeps: list[SweepState]
+    set_aside: list[SetAside]
+
+    @property
+    def stale(self) -> list[str]:
+        return [s.name for s in self.sweeps if s.stale]
+
+    @property
+    def healthy(self) -> bool:
+        return not self.stale
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """How long the oldest waiting work has waited (None: nothing waiting)."""
+
+    oldest_due_outbox_seconds: float | None
+    oldest_overdue_escalation_seconds: float | None
+
+
+SET_ASIDE_LISTED = 50
+
+
+async def jobs_health(session: AsyncSession, now: datetime, interval_seconds: float) -> JobsHealth:
+    """Every expected sweep's state; `interval_seconds` (this process's JOBS_INTERVAL_SECONDS)
+    judges a sweep whose worker has not said its own interval, or that never ran."""
+    rows = {r.name: r for r in await session.scalars(select(JobHeartbeat))}
+    aside_counts = dict(
+        (
+            await session.execute(
+                select(SweepItemFailure.sweep, func.count())
+                .where(SweepItemFailure.set_aside_at.is_not(None))
+                .group_by(SweepItemFailure.sweep)
+            )
+        ).all()
+    )
+    names = list(SWEEPS) + sorted(set(rows) - set(SWEEPS))
+    sweeps = []
+    for name in names:
+        row = rows.get(name)
+        interval = (row.interval_seconds if row is not None else None) or (
+            interval_seconds * SWEEPS.get(name, 1.0)
+        )
+        stale_after = interval * STALE_AFTER_INTERVALS
+        last = row.last_succeeded_at if row is not None else None
+        # A sweep no longer in the list (an old worker's) is shown but judged by nobody.
+        expected = name in SWEEPS
+        stale = expected and (last is None or now - last > timedelta(seconds=stale_after))
+        sweeps.append(
+            SweepState(
+                name=name,
+                last_succeeded_at=last,
+                interval_seconds=interval,
+                stale_after_seconds=stale_after,
+                stale=stale,
+                last_error=row.last_error if row is not None else None,
+                runs=row.runs if row is not None else 0,
+                items_handled=row.items_handled if row is not None else 0,
+                item_failures=row.item_failures if row is not None else 0,
+                set_aside=int(aside_counts.get(name, 0)),
+            )
+        )
+    aside = await session.execute(
+        select(SweepItemFailure)
+        .where(SweepItemFailure.set_aside_at.is_not(None))
+        .order_by(SweepItemFailure.set_aside_at.desc())
+        .limit(SET_ASIDE_LISTED)
+    )
+    listed = [
+        SetAside(
+            item_kind=f.item_kind,
+            item_id=str(f.item_id),
+            sweep=f.sweep,
+            failures=f.failures,
+            set_aside_at=f.set_aside_at,
+        )
+        for f in aside.scalars()
+        if f.set_aside_at is not None
+    ]
+    return JobsHealth(sweeps=sweeps, set_aside=listed)
+
+
+async def backlog(session: AsyncSession, now: datetime) -> Backlog:
+    """Each a min() over a partial index (queued texts; open escalations), so it reads the
+    head of the queue, not the table."""
+    oldest_text = await session.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now
+        )
+    )
+    oldest_escalation = await session.scalar(
+        select(func.min(Escalation.ack_due_at)).where(
+            Escalation.status == "open", Escalation.ack_due_at <= now
+        )
+    )
+    return Backlog(
+        oldest_due_outbox_seconds=_age(now, oldest_text),
+        oldest_overdue_escalation_seconds=_age(now, oldest_escalation),
+    )
+
+
+def _age(now: datetime, since: datetime | None) -> float | None:
+    return None if since is None else max(0.0, (now - since).total_seconds())

@@ -566,6 +566,7 @@ RULES: list[Rule] = [
     # -- health, docs and login: public
     Rule("GET", "/health/live", expect(public=True)),
     Rule("GET", "/health/ready", expect(public=True)),
+    Rule("GET", "/health/jobs", expect(public=True)),
     Rule("GET", "/metrics", expect(public=True)),
     Rule("GET", "/docs", expect(public=True)),
     Rule("GET", "/docs/swagger", expect(public=True)),

@@ -6,6 +6,7 @@ The killed-worker test with real processes is in test_sweep_watch_workers.py.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -15,8 +16,10 @@ from sqlalchemy import func, select, update
 from api_tests import builders
 from db.models import Escalation, JobHeartbeat, OutboxMessage, SweepItemFailure, Ward
 from jobs.runner import JobMetrics
+from jobs.schedule import JOBS
 from jobs.worker import Worker
 from service.escalations import ladder
+from service.health.sweeps import SWEEPS
 from service.wards.schemas import EscalationPolicy
 
 ADMIN_MOBILE = "+447700900555"
@@ -245,3 +248,52 @@ def _samples(text: str) -> dict[tuple[str, str], float]:
         for family in text_string_to_metric_families(text)
         for s in family.samples
     }
+
+
+def _banner_shown(html: str) -> bool:
+    tag = re.search(r"<div[^>]*data-jobs-banner[^>]*>", html)
+    assert tag is not None, "the page has no jobs banner"
+    return " hidden" not in tag.group(0)
+
+
+async def test_every_board_page_warns_alerts_may_be_delayed_while_sweeps_are_stale(
+    app, client, db, sessionmaker, clock
+):
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    admin = await builders.user(db, "admin")
+    patient = (await builders.home_patient(db, ward.id)).id
+    cookie = {"Cookie": f"homeward_session={builders.bearer(app, nurse)['Authorization'][7:]}"}
+    admin_cookie = {
+        "Cookie": f"homeward_session={builders.bearer(app, admin)['Authorization'][7:]}"
+    }
+    pages = [
+        ("/board", cookie),
+        (f"/board/patients/{patient}", cookie),
+        ("/board/outcomes", admin_cookie),
+    ]
+
+    # No sweep has run: everyone is warned, on full pages and in the live fragments.
+    for path, who in pages:
+        page = await client.get(path, headers=who)
+        assert page.status_code == 200, path
+        assert _banner_shown(page.text), path
+        assert "Alerts may be delayed" in page.text
+    for path in ("/board/live", f"/board/patients/{patient}/live"):
+        fragment = await client.get(path, headers=cookie)
+        assert fragment.status_code == 200, path
+        assert 'data-jobs-stale="1"' in fragment.text, path
+
+    await Worker(sessionmaker, clock, 1).run_once()
+    for path, who in pages:
+        assert not _banner_shown((await client.get(path, headers=who)).text), path
+    assert 'data-jobs-stale="0"' in (await client.get("/board/live", headers=cookie)).text
+
+    # The worker stops: a few intervals later the warning is back.
+    clock.advance(timedelta(seconds=4))
+    assert _banner_shown((await client.get("/board", headers=cookie)).text)
+    assert 'data-jobs-stale="1"' in (await client.get("/board/live", headers=cookie)).text
+
+
+def test_health_expects_exactly_the_sweeps_the_worker_runs():
+    assert [(j.name, j.every) for j in JOBS] == list(SWEEPS.items())

@@ -100,21 +100,14 @@ async def jobs_health(session: AsyncSession, now: datetime, interval_seconds: fl
     sweeps = []
     for name in names:
         row = rows.get(name)
-        interval = (row.interval_seconds if row is not None else None) or (
-            interval_seconds * SWEEPS.get(name, 1.0)
-        )
-        stale_after = interval * STALE_AFTER_INTERVALS
-        last = row.last_succeeded_at if row is not None else None
-        # A sweep no longer in the list (an old worker's) is shown but judged by nobody.
-        expected = name in SWEEPS
-        stale = expected and (last is None or now - last > timedelta(seconds=stale_after))
+        interval = _interval(name, row, interval_seconds)
         sweeps.append(
             SweepState(
                 name=name,
-                last_succeeded_at=last,
+                last_succeeded_at=row.last_succeeded_at if row is not None else None,
                 interval_seconds=interval,
-                stale_after_seconds=stale_after,
-                stale=stale,
+                stale_after_seconds=interval * STALE_AFTER_INTERVALS,
+                stale=_stale(name, row, now, interval_seconds),
                 last_error=row.last_error if row is not None else None,
                 runs=row.runs if row is not None else 0,
                 items_handled=row.items_handled if row is not None else 0,
@@ -140,6 +133,27 @@ async def jobs_health(session: AsyncSession, now: datetime, interval_seconds: fl
         if f.set_aside_at is not None
     ]
     return JobsHealth(sweeps=sweeps, set_aside=listed)
+
+
+async def stale_sweeps(session: AsyncSession, now: datetime, interval_seconds: float) -> list[str]:
+    """Just the stale sweeps' names (the board's banner asks on every page: one small read)."""
+    rows = {r.name: r for r in await session.scalars(select(JobHeartbeat))}
+    return [name for name in SWEEPS if _stale(name, rows.get(name), now, interval_seconds)]
+
+
+def _interval(name: str, row: JobHeartbeat | None, interval_seconds: float) -> float:
+    return (row.interval_seconds if row is not None else None) or (
+        interval_seconds * SWEEPS.get(name, 1.0)
+    )
+
+
+def _stale(name: str, row: JobHeartbeat | None, now: datetime, interval_seconds: float) -> bool:
+    # A sweep no longer in the list (an old worker's row) is shown but judged by nobody.
+    if name not in SWEEPS:
+        return False
+    last = row.last_succeeded_at if row is not None else None
+    stale_after = timedelta(seconds=_interval(name, row, interval_seconds) * STALE_AFTER_INTERVALS)
+    return last is None or now - last > stale_after
 
 
 async def backlog(session: AsyncSession, now: datetime) -> Backlog:

@@ -10,6 +10,8 @@ import re
 import uuid
 from datetime import timedelta
 
+import pytest
+from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, update
 
@@ -18,8 +20,10 @@ from db.models import Escalation, JobHeartbeat, OutboxMessage, SweepItemFailure,
 from jobs.runner import JobMetrics
 from jobs.schedule import JOBS
 from jobs.worker import Worker
+from service.app import create_app
 from service.escalations import ladder
 from service.health.sweeps import SWEEPS
+from service.settings import Settings, SettingsError, load_settings
 from service.wards.schemas import EscalationPolicy
 
 ADMIN_MOBILE = "+447700900555"
@@ -297,3 +301,18 @@ async def test_every_board_page_warns_alerts_may_be_delayed_while_sweeps_are_sta
 
 def test_health_expects_exactly_the_sweeps_the_worker_runs():
     assert [(j.name, j.every) for j in JOBS] == list(SWEEPS.items())
+
+
+async def test_health_jobs_is_503_unknown_when_the_database_is_unreachable(clock):
+    settings = Settings(database_url="postgresql://nobody@127.0.0.1:1/none", jwt_secret="s" * 40)
+    async with AsyncTestClient(app=create_app(settings, clock=clock)) as client:
+        response = await client.get("/health/jobs")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unknown" and response.json()["database"] is False
+
+
+def test_worker_metrics_port_is_read_and_checked():
+    assert load_settings({}).worker_metrics_port is None
+    assert load_settings({"WORKER_METRICS_PORT": "9464"}).worker_metrics_port == 9464
+    with pytest.raises(SettingsError, match="WORKER_METRICS_PORT must be a number"):
+        load_settings({"WORKER_METRICS_PORT": "metrics"})

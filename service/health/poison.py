@@ -24,9 +24,10 @@ from service.paging.admins import page_admins
 # Five ticks in a row (2.5 minutes at the default 30 s) tells a poison row from a blip.
 SET_ASIDE_AFTER = 5
 
+# One SMS segment; names no patient, only the row's kind and a short reference.
 SET_ASIDE_TEXT = (
-    "Homeward: the {sweep} sweep failed {failures} times on one {kind} row ({ref}) and has set "
-    "it aside; it will not be retried. See /health/jobs and the worker log."
+    "Homeward: the {sweep} sweep set aside {kind} row {ref} after {failures} failures; "
+    "it will not be retried. See /health/jobs."
 )
 
 
@@ -79,7 +80,7 @@ async def record_failure(
         first_failed_at=now,
         last_failed_at=now,
         last_error=error[:200],
-        set_aside_at=now if SET_ASIDE_AFTER <= 1 else None,
+        set_aside_at=None,
     )
     count = table.c.failures + 1
     stmt = insert_row.on_conflict_do_update(

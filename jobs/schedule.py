@@ -24,10 +24,10 @@ class JobSpec:
     every: float = 1.0
 
 
-# Order matters within one tick: sweeps that raise escalations run before the ladder, and
-# everything that queues texts runs before the outbox sends them.
-# The names and cadences are service.health.sweeps.SWEEPS (what /health/jobs expects);
-# this binds each to its function.
+# The names, their order and cadences are service.health.sweeps.SWEEPS (what /health/jobs
+# expects); this binds each to its function. Order matters within one tick (it is SWEEPS'):
+# sweeps that raise escalations run before the ladder, and everything that queues texts
+# runs before the outbox sends them.
 _FUNCTIONS: dict[str, Sweep] = {
     "heartbeat": heartbeat,
     "checkins": checkin_sweep,

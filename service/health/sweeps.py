@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Escalation, JobHeartbeat, OutboxMessage, SweepItemFailure
 
-# Each sweep's cadence as a multiple of JOBS_INTERVAL_SECONDS, in the order the worker runs them.
+# Each sweep's cadence as a multiple of JOBS_INTERVAL_SECONDS, in the order the worker runs
+# them (see jobs/schedule.py for why the order matters).
 SWEEPS: Mapping[str, float] = {
     "heartbeat": 1.0,
     "checkins": 1.0,
@@ -157,22 +158,30 @@ def _stale(name: str, row: JobHeartbeat | None, now: datetime, interval_seconds:
 
 
 async def backlog(session: AsyncSession, now: datetime) -> Backlog:
-    """Each a min() over a partial index (queued texts; open escalations), so it reads the
-    head of the queue, not the table."""
-    oldest_text = await session.scalar(
+    return Backlog(
+        oldest_due_outbox_seconds=_age(now, await oldest_due_text(session, now)),
+        oldest_overdue_escalation_seconds=_age(now, await oldest_overdue_escalation(session, now)),
+    )
+
+
+# Each a min() over a partial index (queued texts; open escalations): it reads the head of
+# the queue, not the table.
+async def oldest_due_text(session: AsyncSession, now: datetime) -> datetime | None:
+    found: datetime | None = await session.scalar(
         select(func.min(OutboxMessage.next_attempt_at)).where(
             OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now
         )
     )
-    oldest_escalation = await session.scalar(
+    return found
+
+
+async def oldest_overdue_escalation(session: AsyncSession, now: datetime) -> datetime | None:
+    found: datetime | None = await session.scalar(
         select(func.min(Escalation.ack_due_at)).where(
             Escalation.status == "open", Escalation.ack_due_at <= now
         )
     )
-    return Backlog(
-        oldest_due_outbox_seconds=_age(now, oldest_text),
-        oldest_overdue_escalation_seconds=_age(now, oldest_escalation),
-    )
+    return found
 
 
 def _age(now: datetime, since: datetime | None) -> float | None:

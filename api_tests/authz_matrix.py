@@ -610,6 +610,8 @@ RULES: list[Rule] = [
     # -- health, docs and login: public
     Rule("GET", "/health/live", expect(public=True)),
     Rule("GET", "/health/ready", expect(public=True)),
+    # Public; no worker runs in the matrix's world, so every caller alike hears 503 (stale).
+    Rule("GET", "/health/jobs", dict.fromkeys(ROLES, 503)),
     Rule("GET", "/metrics", expect(public=True)),
     Rule("GET", "/docs", expect(public=True)),
     Rule("GET", "/docs/swagger", expect(public=True)),

@@ -21,6 +21,7 @@ from service.conversation.delivery import DELIVERY_HOOKS
 from service.escalations import ladder, resolve_by
 from service.follow_ups import service as follow_ups
 from service.follow_ups import warnings
+from service.health import sweeps
 from service.referrals import unanswered
 from service.replies import overdue as replies
 from service.sms import outbox
@@ -67,6 +68,17 @@ CLAIMS: list[tuple[str, Claim, str]] = [
         "sms_outbox",
         lambda s: outbox.expire_sending_leases(s, NOW),
         "ix_sms_outbox_lease_until_sending",
+    ),
+    # Not claims, but read on every metrics scrape: the oldest waiting text and escalation.
+    (
+        "sms_outbox",
+        lambda s: sweeps.oldest_due_text(s, NOW),
+        "ix_sms_outbox_next_attempt_at_queued",
+    ),
+    (
+        "escalations",
+        lambda s: sweeps.oldest_overdue_escalation(s, NOW),
+        "ix_escalations_ack_due_at_open",
     ),
 ]
 

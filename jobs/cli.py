@@ -33,6 +33,7 @@ def _serve_http(settings: Settings, with_worker: bool) -> None:
     import uvicorn
 
     from jobs.first_run import ensure_first_admin
+    from jobs.runner import JobMetrics
     from jobs.worker import Worker
     from service.app import create_app
     from service.clock import SystemClock
@@ -46,8 +47,13 @@ def _serve_http(settings: Settings, with_worker: bool) -> None:
 
         @asynccontextmanager
         async def worker_hook(res: AppResources) -> AsyncIterator[None]:
+            # One process: the worker's figures join the API's /metrics.
             worker = Worker(
-                res.sessionmaker, res.clock, settings.jobs_interval_seconds, extras=res.extras
+                res.sessionmaker,
+                res.clock,
+                settings.jobs_interval_seconds,
+                extras=res.extras,
+                metrics=JobMetrics(registry=res.extras["metrics_registry"]),
             )
             worker.start()
             try:
@@ -78,22 +84,38 @@ def _serve_http(settings: Settings, with_worker: bool) -> None:
 
 
 def _run_worker(settings: Settings) -> None:
+    from prometheus_client import start_http_server
+
     from db.engine import make_engine, make_sessionmaker
+    from jobs.runner import JobMetrics
     from jobs.worker import Worker
     from service.clock import SystemClock
     from service.conversation.delivery import DELIVERY_HOOKS
+    from service.health.metrics import sweep_collector
     from service.sms.backends import open_channel
     from service.sms.gateway import CHANNEL_KEY
 
     async def main() -> None:
         assert settings.database_url is not None
         engine = make_engine(settings.database_url, pool_size=5)
+        metrics = collector = None
+        if settings.worker_metrics_port is not None:
+            metrics = JobMetrics()
+            collector = sweep_collector(metrics.registry)
+            try:
+                start_http_server(
+                    settings.worker_metrics_port, addr=settings.host, registry=metrics.registry
+                )
+            except OSError as exc:
+                _fail(f"cannot serve metrics on port {settings.worker_metrics_port}: {exc}")
         async with open_channel(settings, DELIVERY_HOOKS) as channel:
             worker = Worker(
                 make_sessionmaker(engine),
                 SystemClock(),
                 settings.jobs_interval_seconds,
                 extras={CHANNEL_KEY: channel},
+                metrics=metrics,
+                collector=collector,
             )
             await _until_signalled(worker)
         await engine.dispose()

@@ -13,6 +13,7 @@ from jobs.proms import proms_sweep
 from jobs.referrals import referral_sweep
 from jobs.replies import replies_sweep
 from jobs.runner import Sweep
+from service.health.sweeps import SWEEPS
 
 
 @dataclass(frozen=True)
@@ -23,16 +24,21 @@ class JobSpec:
     every: float = 1.0
 
 
-# Order matters within one tick: sweeps that raise escalations run before the ladder, and
-# everything that queues texts runs before the outbox sends them.
-JOBS: tuple[JobSpec, ...] = (
-    JobSpec("heartbeat", heartbeat),
-    JobSpec("checkins", checkin_sweep),
-    JobSpec("follow_ups", follow_up_sweep),
-    JobSpec("referrals", referral_sweep),
-    JobSpec("replies", replies_sweep),
-    JobSpec("escalation_ladder", ladder_sweep),
-    JobSpec("escalation_resolve_by", resolve_by_sweep),
-    JobSpec("proms", proms_sweep),
-    JobSpec("outbox", outbox_sweep),
+# The names, their order and cadences are service.health.sweeps.SWEEPS (what /health/jobs
+# expects); this binds each to its function. Order matters within one tick (it is SWEEPS'):
+# sweeps that raise escalations run before the ladder, and everything that queues texts
+# runs before the outbox sends them.
+_FUNCTIONS: dict[str, Sweep] = {
+    "heartbeat": heartbeat,
+    "checkins": checkin_sweep,
+    "follow_ups": follow_up_sweep,
+    "referrals": referral_sweep,
+    "replies": replies_sweep,
+    "escalation_ladder": ladder_sweep,
+    "escalation_resolve_by": resolve_by_sweep,
+    "proms": proms_sweep,
+    "outbox": outbox_sweep,
+}
+JOBS: tuple[JobSpec, ...] = tuple(
+    JobSpec(name, _FUNCTIONS[name], every) for name, every in SWEEPS.items()
 )

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from jobs.runner import JobMetrics, run_sweep
 from jobs.schedule import JOBS, JobSpec
 from service.clock import Clock
+from service.health.metrics import SweepCollector
 
 log = logging.getLogger("homeward.worker")
 
@@ -33,6 +34,7 @@ class Worker:
         extras: dict[str, Any] | None = None,
         jobs: Sequence[JobSpec] = JOBS,
         metrics: JobMetrics | None = None,
+        collector: SweepCollector | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.clock = clock
@@ -40,6 +42,8 @@ class Worker:
         self.extras = extras if extras is not None else {}
         self.jobs = tuple(jobs)
         self.metrics = metrics
+        # Database-wide sweep figures for this worker's own metrics port, refreshed each tick.
+        self.collector = collector
         self._scheduler: AsyncIOScheduler | None = None
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -51,7 +55,13 @@ class Worker:
         for spec in self.jobs:
             if name is None or spec.name == name:
                 handled[spec.name] = await run_sweep(
-                    spec.name, spec.sweep, self.sessionmaker, self.clock, self.extras, self.metrics
+                    spec.name,
+                    spec.sweep,
+                    self.sessionmaker,
+                    self.clock,
+                    self.extras,
+                    self.metrics,
+                    self.interval * spec.every,
                 )
         return handled
 
@@ -72,6 +82,17 @@ class Worker:
                 # First run straight away rather than one interval after start-up.
                 next_run_time=datetime.now(UTC),
             )
+        if self.collector is not None:
+            scheduler.add_job(
+                self._observe,
+                "interval",
+                seconds=self.interval,
+                id="observe",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+                next_run_time=datetime.now(UTC),
+            )
         scheduler.start()
         self._scheduler = scheduler
         log.info("worker started", extra={"jobs": [j.name for j in self.jobs]})
@@ -81,12 +102,26 @@ class Worker:
         self._idle.clear()
         try:
             await run_sweep(
-                spec.name, spec.sweep, self.sessionmaker, self.clock, self.extras, self.metrics
+                spec.name,
+                spec.sweep,
+                self.sessionmaker,
+                self.clock,
+                self.extras,
+                self.metrics,
+                self.interval * spec.every,
             )
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
+
+    async def _observe(self) -> None:
+        assert self.collector is not None
+        try:
+            async with self.sessionmaker() as session:
+                await self.collector.refresh(session, self.clock.now(), self.interval)
+        except Exception as exc:
+            log.warning("could not refresh sweep metrics", extra={"exc_class": type(exc).__name__})
 
     async def stop(self, grace_seconds: float = 30) -> None:
         scheduler = self._scheduler

@@ -33,6 +33,7 @@ from service.feedback.controller import CarerController, FeedbackController
 from service.follow_ups.controller import FollowUpController
 from service.goals.controller import GoalController
 from service.health.controller import HealthController
+from service.health.metrics import sweep_collector
 from service.http.auth import (
     BearerAuthMiddleware,
     access_guard,
@@ -141,7 +142,7 @@ def create_app(
         clock=clock or SystemClock(),
         engine=engine,
         sessionmaker=make_sessionmaker(engine),
-        extras={"metrics_registry": registry},
+        extras={"metrics_registry": registry, "sweep_collector": sweep_collector(registry)},
     )
 
     @asynccontextmanager

@@ -44,6 +44,8 @@ class Settings:
     sms_patient_daily_cap: int = PATIENT_DAILY_SMS_CAP
     sms_hourly_cap: int = HOURLY_SMS_CAP
     jobs_interval_seconds: float = 30.0
+    # `homeward worker` serves its Prometheus metrics on this port (None: not served).
+    worker_metrics_port: int | None = None
     login_max_failures: int = 5
     login_window_minutes: int = 15
     log_level: str = "INFO"
@@ -72,6 +74,15 @@ def _port(env: Mapping[str, str]) -> int:
     raw = env.get("PORT", "8000")
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise SettingsError(f"PORT must be a number from 1 to 65535, got {raw!r}")
+    return int(raw)
+
+
+def _optional_port(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name) or ""
+    if raw == "":
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SettingsError(f"{name} must be a number from 1 to 65535, got {raw!r}")
     return int(raw)
 
 
@@ -161,5 +172,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         sms_hourly_cap=int(_positive_float(env, "SMS_HOURLY_CAP", HOURLY_SMS_CAP)),
         jobs_interval_seconds=_positive_float(env, "JOBS_INTERVAL_SECONDS", 30.0),
+        worker_metrics_port=_optional_port(env, "WORKER_METRICS_PORT"),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
     )

@@ -9,7 +9,7 @@ from db.models.feedback import Carer, PatientFeedback
 from db.models.follow_ups import FollowUp, FollowUpAttempt
 from db.models.goals import Goal, GoalStatusChange
 from db.models.idempotency import IdempotencyKey
-from db.models.jobs import JobHeartbeat
+from db.models.jobs import JobHeartbeat, SweepItemFailure
 from db.models.login_attempts import LoginAttempt
 from db.models.patients import Episode, Patient
 from db.models.plans import RelapsePreventionPlan
@@ -53,6 +53,7 @@ __all__ = [
     "ReplyToRead",
     "SmsNumberFlag",
     "SupportAction",
+    "SweepItemFailure",
     "UnmatchedInbound",
     "User",
     "Ward",

@@ -40,6 +40,7 @@ from service.escalations.service import raise_escalation
 from service.patient_access.texting import WORDING_CHANGED, why_not_text
 from service.principal import SystemActor
 from service.risk import suicide_risk_recorded
+from service.set_aside import not_set_aside
 from service.sms import outbox
 
 Step = Literal[
@@ -63,7 +64,7 @@ async def claim_due(
     """Due check-ins, locked for this transaction; other sweeps skip them."""
     rows = await session.scalars(
         select(CheckIn)
-        .where(CheckIn.next_action_at <= now)
+        .where(CheckIn.next_action_at <= now, not_set_aside(CheckIn))
         .order_by(CheckIn.next_action_at)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -19,6 +19,7 @@ from service import audit
 from service.escalations.history import LADDER_ACTOR, ack_minutes, history_event
 from service.escalations.notify import announce
 from service.paging.recipients import TOP_LEVEL
+from service.set_aside import not_set_aside
 
 CLAIM_BATCH = 200
 
@@ -29,7 +30,7 @@ async def claim_due(
     """Open escalations past their acknowledge deadline, locked for this transaction."""
     rows = await session.scalars(
         select(Escalation)
-        .where(Escalation.status == "open", Escalation.ack_due_at <= now)
+        .where(Escalation.status == "open", Escalation.ack_due_at <= now, not_set_aside(Escalation))
         .order_by(Escalation.ack_due_at, Escalation.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -27,6 +27,7 @@ from service.follow_ups.schemas import AttemptIn, AttemptOut, FollowUpOut
 from service.pagination import decode_cursor, page_after, split_page
 from service.patient_access.staff import denial, patient_for_staff_deferred
 from service.principal import Principal, SystemActor
+from service.set_aside import not_set_aside
 from service.standards import FOLLOW_UP_WITHIN, FOLLOW_UP_WITHIN_SUICIDE_RISK, whole_hours
 
 BREACH_ACTOR = SystemActor("follow_ups")
@@ -97,7 +98,7 @@ async def claim_overdue(session: AsyncSession, now: datetime, limit: int = 100) 
     """Pending follow-ups past due, oldest first, locked for this transaction (SKIP LOCKED)."""
     rows = await session.scalars(
         select(FollowUp)
-        .where(FollowUp.status == "pending", FollowUp.due_at < now)
+        .where(FollowUp.status == "pending", FollowUp.due_at < now, not_set_aside(FollowUp))
         .order_by(FollowUp.due_at, FollowUp.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -16,6 +16,7 @@ from service import audit
 from service.follow_ups.service import BREACH_ACTOR, no_longer_due
 from service.paging.recipients import recipients_at
 from service.paging.texts import patient_ref, text_staff
+from service.set_aside import not_set_aside
 
 WARN_BEFORE = timedelta(hours=24)
 CLAIM_BATCH = 200
@@ -33,6 +34,7 @@ async def claim_warnable(
             FollowUp.warned_at.is_(None),
             FollowUp.due_at <= now + WARN_BEFORE,
             FollowUp.due_at > now,
+            not_set_aside(FollowUp),
         )
         .order_by(FollowUp.due_at, FollowUp.id)
         .limit(limit)

@@ -28,6 +28,7 @@ from db.models import Patient, PromAnswer, PromItem, PromSurvey
 from service.checkins import turns, windows
 from service.interpretation.meaning import interpret
 from service.patient_access.texting import why_not_text
+from service.set_aside import not_set_aside
 from service.sms import outbox
 
 REPLY_WINDOW = timedelta(hours=48)
@@ -121,7 +122,11 @@ async def cancel_surveys(session: AsyncSession, patient_id: uuid.UUID, now: date
 async def claim_due(session: AsyncSession, now: datetime, limit: int = BATCH) -> list[PromSurvey]:
     result = await session.scalars(
         select(PromSurvey)
-        .where(PromSurvey.next_action_at.is_not(None), PromSurvey.next_action_at <= now)
+        .where(
+            PromSurvey.next_action_at.is_not(None),
+            PromSurvey.next_action_at <= now,
+            not_set_aside(PromSurvey),
+        )
         .order_by(PromSurvey.next_action_at)
         .limit(limit)
         .with_for_update(skip_locked=True)

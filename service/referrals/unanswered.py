@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Patient, Referral
 from service.escalations.service import raise_escalation
 from service.referrals.service import REFERRALS_ACTOR
+from service.set_aside import not_set_aside
 
 CLAIM_BATCH = 200
 
@@ -30,6 +31,7 @@ async def claim_unanswered(
             Referral.unanswered_escalated_at.is_(None),
             Referral.on_hold_since.is_(None),
             Referral.respond_by <= now,
+            not_set_aside(Referral),
         )
         .order_by(Referral.respond_by, Referral.id)
         .limit(limit)

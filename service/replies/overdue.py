@@ -17,6 +17,7 @@ from db.models import ReplyToRead
 from service.escalations.service import raise_escalation
 from service.principal import SystemActor
 from service.replies.service import ESCALATION_REASON, SOURCE_TYPE
+from service.set_aside import not_set_aside
 
 REPLIES_ACTOR = SystemActor("replies")
 CLAIM_BATCH = 200
@@ -31,6 +32,7 @@ async def claim_overdue(
             ReplyToRead.status == "unread",
             ReplyToRead.escalated_at.is_(None),
             ReplyToRead.read_due_at <= now,
+            not_set_aside(ReplyToRead),
         )
         .order_by(ReplyToRead.read_due_at, ReplyToRead.id)
         .limit(limit)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import User, Ward
 from service.errors import InvalidInput
+from service.health.sweeps import stale_sweeps
 from service.http.auth import PAGE_KEY, roles
 from service.http.state import AppResources
 from service.principal import Principal, Role
@@ -92,6 +93,10 @@ async def render(
             "csrf": request_csrf(request, res.settings.jwt_secret),
             "tz": tz or await ward_zone(session, caller),
             "now": res.clock.now(),
+            # Everyone is told when the worker is late: alerts may not be going out.
+            "sweeps_stale": bool(
+                await stale_sweeps(session, res.clock.now(), res.settings.jobs_interval_seconds)
+            ),
             **context,
         },
         status_code=status_code,

@@ -2,8 +2,25 @@
 // A region marked data-live-url is re-fetched every data-live-seconds (default 20) and its
 // HTML replaced. A region is left alone while someone is typing in it or has a form open,
 // so a half-written resolution note is never wiped.
+// Two banners: "alerts may be delayed" follows the server's word on the background jobs
+// (each fragment carries it), and "not updated" appears once no refresh has succeeded for
+// over a minute (a failed fetch, or one that never answers).
 (function () {
   "use strict";
+
+  var STALE_AFTER_MS = 60 * 1000;
+  var lastFresh = Date.now();
+
+  function banner(selector, show) {
+    var element = document.querySelector(selector);
+    if (element) {
+      element.hidden = !show;
+    }
+  }
+
+  function watchFreshness() {
+    banner("[data-refresh-banner]", Date.now() - lastFresh > STALE_AFTER_MS);
+  }
 
   function busy(region) {
     // Someone working inside the region (focus on a field or a button) keeps it still:
@@ -49,6 +66,8 @@
 
   function refresh(region) {
     if (busy(region)) {
+      // Held still on purpose, not failing: someone is working in it.
+      lastFresh = Date.now();
       return;
     }
     fetch(region.getAttribute("data-live-url"), {
@@ -70,6 +89,12 @@
         return;
       }
       region.innerHTML = html;
+      lastFresh = Date.now();
+      watchFreshness();
+      var jobs = region.querySelector("[data-jobs-stale]");
+      if (jobs) {
+        banner("[data-jobs-banner]", jobs.getAttribute("data-jobs-stale") === "1");
+      }
       status("");
       announce(region);
     }).catch(function () {
@@ -79,6 +104,9 @@
 
   function start() {
     var regions = document.querySelectorAll("[data-live-url]");
+    if (regions.length > 0) {
+      window.setInterval(watchFreshness, 5000);
+    }
     Array.prototype.forEach.call(regions, function (region) {
       var seconds = Number(region.getAttribute("data-live-seconds")) || 20;
       var first = region.querySelector("[data-summary]");

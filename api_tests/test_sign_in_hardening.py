@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
+import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
 from api_tests import builders
+from api_tests.live_server import LiveServer
 from db.models import AuditEvent, LoginAttempt, RevokedToken, User
 from service.auth.service import _key
 
@@ -28,29 +33,42 @@ async def _nurse(db: Any) -> User:
     return await builders.user(db, "ward_staff", ward_id=ward.id)
 
 
-async def _login(client: AsyncTestClient[Any], email: str, password: str, **extra: Any) -> Any:
+async def _login(
+    client: AsyncTestClient[Any] | httpx.AsyncClient, email: str, password: str, **extra: Any
+) -> Any:
     return await client.post(LOGIN, json={"email": email, "password": password, **extra})
 
 
 # ---- the limit is counted before the check
+# Over a real server: the in-process test client answers one request at a time.
 
 
-async def test_forty_wrong_guesses_at_once_have_at_most_the_limit_checked(client, db):
+@pytest.fixture
+async def live(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    server = LiveServer(app).start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+            yield http
+    finally:
+        server.stop()
+
+
+async def test_forty_wrong_guesses_at_once_have_at_most_the_limit_checked(live, db):
     nurse = await _nurse(db)
 
-    answers = await asyncio.gather(*(_login(client, nurse.email, WRONG) for _ in range(40)))
+    answers = await asyncio.gather(*(_login(live, nurse.email, WRONG) for _ in range(40)))
 
     statuses = sorted(a.status_code for a in answers)
     assert statuses.count(401) == LIMIT
     assert statuses.count(429) == 40 - LIMIT
 
 
-async def test_wrong_guesses_and_the_right_one_together_do_not_sign_in_past_the_limit(client, db):
+async def test_wrong_guesses_and_the_right_one_together_do_not_sign_in_past_the_limit(live, db):
     nurse = await _nurse(db)
 
     answers = await asyncio.gather(
-        *(_login(client, nurse.email, WRONG) for _ in range(24)),
-        _login(client, nurse.email, builders.PASSWORD),
+        *(_login(live, nurse.email, WRONG) for _ in range(24)),
+        _login(live, nurse.email, builders.PASSWORD),
     )
 
     right = answers[-1].status_code

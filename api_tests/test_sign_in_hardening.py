@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from api_tests import builders
 from api_tests.live_server import LiveServer
-from db.models import AuditEvent, LoginAttempt, RevokedToken, User
+from db.models import AuditEvent, IdempotencyKey, LoginAttempt, RevokedToken, User
 from service.auth.service import _key
 
 LIMIT = 5  # Settings.login_max_failures, as the test settings leave it
@@ -353,3 +353,14 @@ async def test_board_sign_out_revokes_the_cookies_token(client, db):
     api = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert api.status_code == 401
     assert await db.scalar(select(func.count()).select_from(RevokedToken)) == 1
+
+
+async def test_a_password_change_answer_is_never_stored_for_replay(client, db, app):
+    nurse = await _nurse(db)
+    headers = {**builders.bearer(app, nurse), "Idempotency-Key": "change-1"}
+    body = {"current_password": builders.PASSWORD, "new_password": "a brand new passphrase"}
+
+    changed = await client.post("/api/v1/me/password", headers=headers, json=body)
+
+    assert changed.status_code == 200
+    assert await db.scalar(select(func.count()).select_from(IdempotencyKey)) == 0

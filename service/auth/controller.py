@@ -8,6 +8,7 @@ from litestar.params import JSONBody
 from service.auth import service
 from service.auth.schemas import LoginRequest, LoginResponse, PasswordChange
 from service.http.auth import ANY_USER, public, roles
+from service.http.idempotency import NEVER_REPLAYED
 from service.http.params import Caller, ClockDep, Db, Res
 from service.users.schemas import UserOut
 from service.users.service import get_user, to_out
@@ -73,7 +74,8 @@ class AuthController(Controller):
 
     @post(
         "/me/password",
-        opt=roles(ANY_USER, during_password_change=True),
+        # Its answer holds a fresh token: never kept in the idempotency table for replay.
+        opt={**roles(ANY_USER, during_password_change=True), NEVER_REPLAYED: True},
         status_code=200,
         summary="Change one's own password",
         description=(

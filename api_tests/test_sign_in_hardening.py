@@ -113,6 +113,22 @@ async def test_a_strangers_failures_do_not_stop_the_user_on_their_known_device(c
     assert (await _login(client, nurse.email, builders.PASSWORD)).status_code == 200
 
 
+async def test_an_address_spraying_guesses_does_not_stop_known_devices_behind_it(client, db):
+    # A ward's PCs share one address; someone there sprays guesses across four accounts.
+    nurse = await _nurse(db)
+    device = (await _login(client, nurse.email, builders.PASSWORD)).json()["device_token"]
+    targets = [await _nurse(db) for _ in range(4)]
+    for target in targets:
+        for _ in range(LIMIT):
+            assert (await _login(client, target.email, WRONG)).status_code == 401
+    assert (await _login(client, nurse.email, builders.PASSWORD)).status_code == 429
+
+    known = await _login(client, nurse.email, builders.PASSWORD, device_token=device)
+
+    assert known.status_code == 200
+    assert known.json()["failed_attempts_since_last_sign_in"] == 0
+
+
 async def test_a_device_token_gives_its_own_few_guesses_not_unlimited_ones(client, db):
     nurse = await _nurse(db)
     device = (await _login(client, nurse.email, builders.PASSWORD)).json()["device_token"]

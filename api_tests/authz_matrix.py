@@ -448,6 +448,10 @@ async def login_body(w: World, role: str) -> dict[str, Any]:
     return {"email": w.users[ADMIN].email, "password": builders.PASSWORD}
 
 
+async def password_change_body(w: World, role: str) -> dict[str, Any]:
+    return {"current_password": builders.PASSWORD, "new_password": "a brand new passphrase"}
+
+
 async def referral_body(w: World, role: str) -> dict[str, Any]:
     return {
         "patient_id": str(w.patient.id),
@@ -620,6 +624,9 @@ RULES: list[Rule] = [
     Rule("GET", "/docs/{path}", expect(public=True), params={"path": "swagger"}),
     Rule("POST", "/api/v1/auth/login", expect(public=True), body=login_body),
     Rule("GET", "/api/v1/me", expect(ok=AUTHENTICATED)),
+    # Each role ends (or replaces) only its own token; the harness restores the world after.
+    Rule("POST", "/api/v1/auth/logout", expect(ok=AUTHENTICATED)),
+    Rule("POST", "/api/v1/me/password", expect(ok=AUTHENTICATED), body=password_change_body),
     # -- wards and users (admin)
     Rule("POST", "/api/v1/wards", expect(ok=[ADMIN]), body=new_ward_body),
     Rule("GET", "/api/v1/wards", expect(ok=[ADMIN, *ALL_WARD])),

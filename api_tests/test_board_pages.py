@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -52,6 +52,9 @@ class PageRule:
     form: FormFactory | None = None
     # A change the page must have made (checked after each successful POST).
     done: Callable[[World], Awaitable[int]] | None = None
+    # Call with a token of its own: the page ends the session it is called with (sign-out,
+    # a password change), which must not sign the role out of the rules after it.
+    own_session: bool = False
 
 
 def outcome(*, ok: tuple[str, ...] = (), not_found: tuple[str, ...] = (), ok_status: int = 200):
@@ -133,6 +136,11 @@ async def resolve_form(w: World) -> dict[str, str]:
     }
 
 
+async def password_form(w: World) -> dict[str, str]:
+    new = "a brand new passphrase"
+    return {"current_password": builders.PASSWORD, "new_password": new, "confirm_password": new}
+
+
 async def _count(w: World, model: Any) -> int:
     return int(await w.db.scalar(select(func.count()).select_from(model)) or 0)
 
@@ -183,6 +191,13 @@ PAGE_RULES: list[PageRule] = [
         "/board/logout",
         fixed("/board/logout"),
         outcome(ok=(ADMIN, *ALL_WARD, *ALL_AGENCY), ok_status=303),
+        own_session=True,
+    ),
+    PageRule(
+        "GET",
+        "/board/password",
+        fixed("/board/password"),
+        outcome(ok=(ADMIN, *ALL_WARD, *ALL_AGENCY)),
     ),
     PageRule(
         "POST",
@@ -212,6 +227,15 @@ PAGE_RULES: list[PageRule] = [
         outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
         form=referral_form,
         done=lambda w: _count(w, Referral),
+    ),
+    # Last: a password change ends every token the user holds, the world's too.
+    PageRule(
+        "POST",
+        "/board/password",
+        fixed("/board/password"),
+        outcome(ok=(ADMIN, *ALL_WARD, *ALL_AGENCY), ok_status=303),
+        form=password_form,
+        own_session=True,
     ),
 ]
 
@@ -254,16 +278,21 @@ async def test_page_matrix(app, client, db, clock):
     for rule in PAGE_RULES:
         for role in ROLES:
             url = await rule.url(world)
-            headers = session_headers(world, role)
+            session = world
+            if rule.own_session and role != ANON:
+                own = builders.bearer(app, world.users[role])
+                session = replace(world, headers={**world.headers, role: own})
+            headers = session_headers(session, role)
             before = await rule.done(world) if rule.done else 0
             if rule.method == "GET":
                 response = await client.get(url, headers=headers, follow_redirects=False)
             else:
                 form = dict(await rule.form(world)) if rule.form else {}
-                form["csrf_token"] = csrf_of(world, role)
+                form["csrf_token"] = csrf_of(session, role)
                 response = await client.post(
                     url, data=form, headers=headers, follow_redirects=False
                 )
+            client.cookies.clear()  # a page that sets a session must not sign in the next role
             want = rule.expect[role]
             if want == SIGN_IN:
                 if (response.status_code, response.headers.get("location")) != (

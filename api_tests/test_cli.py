@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import socket
@@ -53,6 +52,8 @@ def _start_serve(data_dir: Path, port: int, log: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=log.open("w"),
         text=True,
+        # No controlling terminal, as under a service manager or a container runtime.
+        start_new_session=True,
     )
 
 
@@ -84,10 +85,14 @@ def serve_dir() -> Iterator[Path]:
     shutil.rmtree(base, ignore_errors=True)
 
 
-def test_serve_first_start_prints_admin_then_reuses_data_and_stops_cleanly(serve_dir):
+def test_serve_first_start_keeps_the_admin_password_out_of_the_log_and_forces_a_change(
+    serve_dir,
+):
     tmp_path = serve_dir
     data_dir = (tmp_path / "data").resolve()
     port = _free_port()
+    base = f"http://127.0.0.1:{port}/api/v1"
+    new_password = "the admin's own passphrase"
 
     log = tmp_path / "serve.log"
     first = _start_serve(data_dir, port, log)
@@ -95,30 +100,51 @@ def test_serve_first_start_prints_admin_then_reuses_data_and_stops_cleanly(serve
         ready = _wait_ready(port, first, log)
         assert "heartbeat" in [j["name"] for j in ready["jobs"]]
         wrong = httpx.post(
-            f"http://127.0.0.1:{port}/api/v1/auth/login",
+            f"{base}/auth/login",
             json={"email": "admin@homeward.local", "password": "definitely wrong"},
         )
         assert wrong.status_code == 401
+        # No terminal: the password is in a file only this user may read, named on stdout.
+        written = data_dir / "first_admin_password"
+        assert written.stat().st_mode & 0o777 == 0o600
+        password = written.read_text().strip()
+        assert len(password) >= 12
+        signed_in = httpx.post(
+            f"{base}/auth/login", json={"email": "admin@homeward.local", "password": password}
+        )
+        assert signed_in.status_code == 200
+        assert signed_in.json()["must_change_password"] is True
+        headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+        assert httpx.get(f"{base}/wards", headers=headers).status_code == 403
+        changed = httpx.post(
+            f"{base}/me/password",
+            headers=headers,
+            json={"current_password": password, "new_password": new_password},
+        )
+        assert changed.status_code == 200
     finally:
         output = _stop(first)
     assert first.returncode == 0
-    match = re.search(r"password: (\S+)", output)
-    assert match, "first start must print the admin password once"
-    password = match.group(1)
+    assert str(written) in output
+    # Neither stdout nor the JSON log on stderr ever carries the password.
+    assert password not in output
+    assert password not in log.read_text()
     assert not _postgres_processes(data_dir), "Ctrl-C must leave no PostgreSQL running"
 
     second = _start_serve(data_dir, port, log)
     try:
         _wait_ready(port, second, log)
         login = httpx.post(
-            f"http://127.0.0.1:{port}/api/v1/auth/login",
-            json={"email": "admin@homeward.local", "password": password},
+            f"{base}/auth/login",
+            json={"email": "admin@homeward.local", "password": new_password},
         )
         assert login.status_code == 200
+        assert login.json()["must_change_password"] is False
     finally:
         output = _stop(second, signal.SIGTERM)  # as a container runtime stops it
     assert second.returncode == 0
-    assert "password:" not in output
+    assert "First start" not in output
+    assert not written.exists(), "the written password is removed once it has been changed"
     assert not _postgres_processes(data_dir)
 
 

@@ -381,7 +381,7 @@ async def test_patient_read_sends_exactly_the_statements_the_benchmark_runs_bare
 
     assert response.status_code == 200
     bare = [
-        bare_sql(PRINCIPAL_QUERY, {"user_id": nurse.id})[0],
+        bare_sql(PRINCIPAL_QUERY, {"user_id": nurse.id, "token_id": ""})[0],
         bare_sql(STAFF_PATIENT_ROW_QUERY, {"patient_id": patient.id, "ward_id": ward.id})[0],
         bare_sql(audit.INSERT, audit.values(None, "", at=datetime.now(UTC)))[0],
     ]

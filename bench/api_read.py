@@ -103,13 +103,15 @@ def _bare_request(pool: asyncpg.Pool, user_id: str, patient_id: str) -> Request:
     lookup, ward-scoped patient select, audit insert), so the two sides cannot drift apart.
     """
     uid, pid = uuid.UUID(user_id), uuid.UUID(patient_id)
-    principal_sql, _ = bare_sql(PRINCIPAL_QUERY, {"user_id": uid})
+    principal_params: dict[str, Any] = {"user_id": uid, "token_id": uuid.uuid4().hex}
+    principal_sql, principal_order = bare_sql(PRINCIPAL_QUERY, principal_params)
+    principal_args = [principal_params[name] for name in principal_order]
     patient_sql, _ = bare_sql(STAFF_PATIENT_ROW_QUERY, {"patient_id": pid, "ward_id": pid})
     audit_sql, audit_order = bare_sql(audit.INSERT, audit.values(None, "", at=datetime.now(UTC)))
 
     async def request() -> None:
         async with pool.acquire() as conn, conn.transaction():
-            user = await conn.fetchrow(principal_sql, uid)
+            user = await conn.fetchrow(principal_sql, *principal_args)
             patient = await conn.fetchrow(patient_sql, pid, user["ward_id"])
             row = {
                 "occurred_at": datetime.now(UTC),

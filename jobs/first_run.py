@@ -1,9 +1,17 @@
-"""First start on the embedded database: a demo ward and an admin whose password is shown once."""
+"""First start on the embedded database: a demo ward and an admin whose password is shown once.
+
+The password goes to the controlling terminal only (/dev/tty), never to stdout or stderr,
+which a service manager or container runtime keeps as the log. Without a terminal it is
+written to a file readable by this user alone in the data folder, which is removed at the
+next start once the admin has changed it. The admin must change it at first sign-in.
+"""
 
 from __future__ import annotations
 
+import os
 import secrets
 import uuid
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -17,21 +25,29 @@ from service.wards import service as wards
 from service.wards.schemas import WardCreate
 
 FIRST_ADMIN_EMAIL = "admin@homeward.local"
+PASSWORD_FILE = "first_admin_password"
 DEMO_WARD_NAME = "Demo Recovery Ward"
 
 
 async def ensure_first_admin(settings: Settings) -> None:
     assert settings.database_url is not None
     engine = make_engine(settings.database_url, pool_size=1)
+    password: str | None = None
     try:
         async with make_sessionmaker(engine)() as session:
             # Serialise concurrent first starts (api and worker launched together).
             await session.execute(select(func.pg_advisory_xact_lock(7_000_001)))
             if await session.scalar(select(func.count()).select_from(User)):
+                still_forced = await session.scalar(
+                    select(User.must_change_password).where(User.email == FIRST_ADMIN_EMAIL)
+                )
+                if not still_forced:
+                    # Changed (or gone): the written-down password opens nothing now.
+                    (settings.data_dir / PASSWORD_FILE).unlink(missing_ok=True)
                 return
             await wards.create_ward(session, WardCreate(name=DEMO_WARD_NAME))
             password = secrets.token_urlsafe(12)
-            await users.create_user(
+            admin = await users.create_user(
                 session,
                 UserCreate(
                     email=FIRST_ADMIN_EMAIL,
@@ -40,15 +56,38 @@ async def ensure_first_admin(settings: Settings) -> None:
                     password=password,
                 ),
             )
+            admin.must_change_password = True
             await session.commit()
     finally:
         await engine.dispose()
-    # Printed to the terminal once, never logged; it is not stored anywhere in clear.
-    print(
+    _show_once(settings.data_dir, password)
+
+
+def _show_once(data_dir: Path, password: str) -> None:
+    """To the terminal if there is one, else to a 0600 file; never through stdout or the log."""
+    words = (
         "\n  First start: created the demo ward and an admin.\n"
         f"    email:    {FIRST_ADMIN_EMAIL}\n"
         f"    password: {password}\n"
-        "  This password is shown once. Change it with PATCH /api/v1/users/{id}.\n",
+        "  This password is shown once and must be changed at first sign-in\n"
+        "  (the board asks, or POST /api/v1/me/password).\n"
+    )
+    try:
+        with open("/dev/tty", "w") as terminal:
+            terminal.write(words)
+        return
+    except OSError:
+        pass  # no controlling terminal (a service, a container, a pipe)
+    path = data_dir / PASSWORD_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(password + "\n")
+    print(
+        "\n  First start: created the demo ward and an admin "
+        f"({FIRST_ADMIN_EMAIL}).\n"
+        f"  No terminal to show its password on: it is in {path.resolve()}\n"
+        "  (readable by this user only; it must be changed at first sign-in).\n",
         flush=True,
     )
 

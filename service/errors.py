@@ -44,6 +44,11 @@ class Forbidden(DomainError):
     type_slug = "forbidden"
 
 
+class PasswordChangeRequired(Forbidden):
+    title = "Password change required"
+    type_slug = "password-change-required"
+
+
 class NotFound(DomainError):
     status = 404
     title = "Not found"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, get_args
 
 Role = Literal["admin", "ward_manager", "ward_staff", "agency_worker"]
@@ -33,6 +34,11 @@ class Principal:
     ward_id: uuid.UUID | None
     agency_id: uuid.UUID | None
     request_id: str | None = None
+    # Until a forced password change is done, only a few routes answer (service.http.auth).
+    must_change_password: bool = False
+    # The bearer token this caller came with, so signing out can revoke exactly it.
+    token_id: str | None = None
+    token_expires_at: datetime | None = None
 
     @property
     def is_admin(self) -> bool:

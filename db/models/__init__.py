@@ -10,7 +10,7 @@ from db.models.follow_ups import FollowUp, FollowUpAttempt
 from db.models.goals import Goal, GoalStatusChange
 from db.models.idempotency import IdempotencyKey
 from db.models.jobs import JobHeartbeat, SweepItemFailure
-from db.models.login_attempts import LoginAttempt
+from db.models.login_attempts import LoginAttempt, RevokedToken
 from db.models.patients import Episode, Patient
 from db.models.plans import RelapsePreventionPlan
 from db.models.proms import PromAnswer, PromItem, PromSurvey
@@ -51,6 +51,7 @@ __all__ = [
     "ReferralStatusChange",
     "RelapsePreventionPlan",
     "ReplyToRead",
+    "RevokedToken",
     "SmsNumberFlag",
     "SupportAction",
     "SweepItemFailure",

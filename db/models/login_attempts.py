@@ -1,15 +1,21 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Index, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base
 
 
 class LoginAttempt(Base):
-    """Failed and successful logins, keyed by hashes (never the raw email or address)."""
+    """Sign-in attempts, keyed by hashes (never the raw email or address).
+
+    A row is written as a failure before the password is checked (under a lock on its key), so
+    concurrent guesses cannot slip past the limit; a verified login turns its row into a success,
+    which forgives the failures claimed before it.
+    """
 
     __tablename__ = "login_attempts"
     __table_args__ = (Index("ix_login_attempts_key_attempted_at", "key", "attempted_at"),)
@@ -18,3 +24,13 @@ class LoginAttempt(Base):
     key: Mapped[str] = mapped_column(String(80))
     attempted_at: Mapped[datetime]
     succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+class RevokedToken(Base):
+    """Access tokens ended by signing out, until they would have expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, func, true
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, false, func, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, UUIDPrimaryKey
@@ -36,5 +36,10 @@ class User(UUIDPrimaryKey, Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     # Bumped on deactivation or password change so tokens already issued stop working.
     token_version: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Set for a password nobody chose (the first-run admin's): every route but changing it,
+    # reading oneself and signing out is refused until it is changed.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

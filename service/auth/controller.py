@@ -1,17 +1,29 @@
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
 from service.auth import service
-from service.auth.schemas import LoginRequest, LoginResponse
+from service.auth.schemas import LoginRequest, LoginResponse, PasswordChange
 from service.http.auth import ANY_USER, public, roles
+from service.http.idempotency import NEVER_REPLAYED
 from service.http.params import Caller, ClockDep, Db, Res
 from service.users.schemas import UserOut
 from service.users.service import get_user, to_out
+
+
+def login_response(result: service.LoginResult) -> LoginResponse:
+    return LoginResponse(
+        access_token=result.access_token,
+        token_type="bearer",
+        expires_at=result.expires_at,
+        user=to_out(result.user),
+        device_token=result.device_token,
+        must_change_password=result.user.must_change_password,
+        failed_attempts_since_last_sign_in=result.failed_attempts,
+    )
 
 
 class AuthController(Controller):
@@ -23,6 +35,10 @@ class AuthController(Controller):
         opt=public(),
         status_code=200,
         summary="Exchange email and password for a token",
+        description=(
+            "Send back the `device_token` of an earlier answer from this device: failed "
+            "guesses by others then do not lock this device out (it has its own budget)."
+        ),
     )
     async def login(
         self,
@@ -32,29 +48,50 @@ class AuthController(Controller):
         clock: ClockDep,
         res: Res,
     ) -> LoginResponse:
-        settings = res.settings
-        policy = service.LoginPolicy(
-            secret=settings.jwt_secret,
-            ttl=timedelta(minutes=settings.jwt_ttl_minutes),
-            max_failures=settings.login_max_failures,
-            window=timedelta(minutes=settings.login_window_minutes),
-        )
-        client = request.client.host if request.client else "unknown"
         result = await service.login(
             db,
-            policy,
+            service.policy_of(res.settings),
             email=data.email,
             password=data.password,
-            client_address=client,
+            client_address=request.client.host if request.client else "unknown",
             now=clock.now(),
+            device_token=data.device_token,
         )
-        return LoginResponse(
-            access_token=result.access_token,
-            token_type="bearer",
-            expires_at=result.expires_at,
-            user=to_out(result.user),
-        )
+        return login_response(result)
 
-    @get("/me", opt=roles(ANY_USER), summary="The caller's own user")
+    @post(
+        "/auth/logout",
+        opt=roles(ANY_USER, during_password_change=True),
+        status_code=204,
+        summary="Sign out: the token used for this call stops working at once",
+    )
+    async def logout(self, db: Db, caller: Caller, clock: ClockDep) -> None:
+        await service.sign_out(db, caller, clock.now())
+
+    @get("/me", opt=roles(ANY_USER, during_password_change=True), summary="The caller's own user")
     async def me(self, db: Db, caller: Caller) -> UserOut:
         return to_out(await get_user(db, caller.user_id))
+
+    @post(
+        "/me/password",
+        # Its answer holds a fresh token: never kept in the idempotency table for replay.
+        opt={**roles(ANY_USER, during_password_change=True), NEVER_REPLAYED: True},
+        status_code=200,
+        summary="Change one's own password",
+        description=(
+            "Ends every token issued before (this one too) and answers a fresh one; clears a "
+            "forced change. A wrong current_password answers 422; repeated, 429."
+        ),
+    )
+    async def change_password(
+        self, data: JSONBody[PasswordChange], db: Db, caller: Caller, clock: ClockDep, res: Res
+    ) -> LoginResponse:
+        result = await service.change_password(
+            db,
+            service.policy_of(res.settings),
+            caller,
+            current_password=data.current_password,
+            new_password=data.new_password,
+            now=clock.now(),
+        )
+        return login_response(result)

@@ -11,6 +11,19 @@ from service.users.schemas import UserOut
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
     email: Annotated[str, msgspec.Meta(min_length=1, max_length=320)]
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    # The device_token an earlier sign-in answered: this client signed in as this user before,
+    # so failed guesses by others on the account do not lock it out.
+    device_token: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1,
+                max_length=200,
+                description="from an earlier login answer on this device",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class LoginResponse(msgspec.Struct):
@@ -18,3 +31,15 @@ class LoginResponse(msgspec.Struct):
     token_type: Literal["bearer"]
     expires_at: datetime
     user: UserOut
+    # Keep it and send it with the next login from this device.
+    device_token: str
+    # True: every route but GET /me, POST /me/password and POST /auth/logout answers 403 until
+    # the password is changed.
+    must_change_password: bool
+    # Failed sign-in attempts on this account since its previous sign-in (tell the user).
+    failed_attempts_since_last_sign_in: int
+
+
+class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
+    current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    new_password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]

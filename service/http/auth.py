@@ -14,7 +14,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-from service.errors import InvalidInput, NotAuthenticated
+from service.errors import InvalidInput, NotAuthenticated, PasswordChangeRequired
 from service.http.context import request_id_var
 from service.http.state import request_session, resources
 from service.identity.callers import principal_for_token
@@ -35,14 +35,19 @@ ROLES_KEY = "roles"
 # Web pages (service.web) carry this: they authenticate from the session cookie, never a header.
 PAGE_KEY = "page"
 SESSION_COOKIE = "homeward_session"
+# Routes that still answer while the caller must change their password (reading oneself,
+# changing it, signing out); every other route refuses them with a problem saying so.
+PASSWORD_CHANGE_KEY = "open_during_password_change"
 
 
 def public() -> dict[str, Any]:
     return {PUBLIC_KEY: True}
 
 
-def roles(*allowed: frozenset[Role]) -> dict[str, Any]:
+def roles(*allowed: frozenset[Role], during_password_change: bool = False) -> dict[str, Any]:
     merged: frozenset[Role] = frozenset().union(*allowed)
+    if during_password_change:
+        return {ROLES_KEY: merged, PASSWORD_CHANGE_KEY: True}
     return {ROLES_KEY: merged}
 
 
@@ -136,3 +141,8 @@ def declared_access_guard(
         raise NotAuthorizedException()
     if user.role not in allowed:
         raise PermissionDeniedException()
+    if user.must_change_password and not handler.opt.get(PASSWORD_CHANGE_KEY):
+        raise PasswordChangeRequired(
+            "This account's password was set for it and must be changed first: "
+            "POST /api/v1/me/password with current_password and new_password."
+        )

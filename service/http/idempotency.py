@@ -20,6 +20,8 @@ from service.http.state import resources
 from service.principal import Principal
 
 HEADER = b"idempotency-key"
+# Route opt for POSTs whose answers must never be stored for replay (they carry new tokens).
+NEVER_REPLAYED = "never_replayed"
 REPLAY_HEADER = b"idempotent-replayed"
 
 
@@ -65,6 +67,9 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         handler = scope.get("route_handler")
+        if getattr(handler, "opt", {}).get(NEVER_REPLAYED):
+            await app(scope, receive, send)
+            return
         allowed = getattr(handler, "opt", {}).get("roles") or frozenset()
         if user.role not in allowed:
             # Let the guard answer 403 first; nothing to remember for a refused role.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import User
+from db.models import RevokedToken, User
 from service.errors import NotAuthenticated
 from service.identity import tokens
 from service.principal import Principal
@@ -15,8 +15,20 @@ from service.principal import Principal
 # Built once, on the table rather than the mapped class: the cache key is memoised and the
 # ORM's compile and loading steps are skipped, so each request only binds the id.
 _users = User.__table__.c
+_revoked = RevokedToken.__table__.c
+# One round trip still: whether this very token was signed out rides along as a column.
 PRINCIPAL_QUERY = select(
-    _users.id, _users.role, _users.ward_id, _users.agency_id, _users.active, _users.token_version
+    _users.id,
+    _users.role,
+    _users.ward_id,
+    _users.agency_id,
+    _users.active,
+    _users.token_version,
+    _users.must_change_password,
+    exists()
+    .where(_revoked.jti == bindparam("token_id"))
+    .correlate_except(RevokedToken.__table__)
+    .label("revoked"),
 ).where(_users.id == bindparam("user_id"))
 
 
@@ -30,8 +42,12 @@ async def principal_for_token(
     claims = tokens.verify(secret, token, now)
     if claims is None:
         raise NotAuthenticated("The access token is missing, invalid or expired.")
-    row = (await session.execute(PRINCIPAL_QUERY, {"user_id": claims.user_id})).one_or_none()
-    if row is None or not row.active or row.token_version != claims.token_version:
+    row = (
+        await session.execute(
+            PRINCIPAL_QUERY, {"user_id": claims.user_id, "token_id": claims.token_id}
+        )
+    ).one_or_none()
+    if row is None or not row.active or row.revoked or row.token_version != claims.token_version:
         raise NotAuthenticated("The access token is missing, invalid or expired.")
     return Principal(
         user_id=row.id,
@@ -39,4 +55,7 @@ async def principal_for_token(
         ward_id=row.ward_id,
         agency_id=row.agency_id,
         request_id=request_id,
+        must_change_password=row.must_change_password,
+        token_id=claims.token_id,
+        token_expires_at=claims.expires_at,
     )

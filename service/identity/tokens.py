@@ -17,6 +17,8 @@ class TokenClaims:
     user_id: uuid.UUID
     token_version: int
     expires_at: datetime
+    # The token's own id: signing out revokes this one token, not the user's others.
+    token_id: str
 
 
 def issue(
@@ -48,11 +50,12 @@ def verify(secret: str, token: str, now: datetime) -> TokenClaims | None:
     # Expiry against our clock (injectable), not the wall clock inside PyJWT; never cached.
     if checked[2] <= now.timestamp():
         return None
-    user_id, token_version, expires = checked
+    user_id, token_version, expires, token_id = checked
     return TokenClaims(
         user_id=user_id,
         token_version=token_version,
         expires_at=datetime.fromtimestamp(expires, tz=now.tzinfo),
+        token_id=token_id,
     )
 
 
@@ -60,12 +63,12 @@ def verify(secret: str, token: str, now: datetime) -> TokenClaims | None:
 # than the rest of authentication. Whether a (secret, token) pair verifies never changes,
 # so tokens that verified are remembered (only those: junk cannot fill the memory, and
 # every entry is a token we signed). Expiry is judged on every call (above); revocation
-# (deactivation, token_version) is read from the database on every request.
-_CHECKED: dict[tuple[str, str], tuple[uuid.UUID, int, int]] = {}
+# (deactivation, token_version, signing out) is read from the database on every request.
+_CHECKED: dict[tuple[str, str], tuple[uuid.UUID, int, int, str]] = {}
 _CHECKED_MAX = 4096
 
 
-def _check(secret: str, token: str) -> tuple[uuid.UUID, int, int] | None:
+def _check(secret: str, token: str) -> tuple[uuid.UUID, int, int, str] | None:
     try:
         payload = jwt.decode(
             token,
@@ -73,12 +76,20 @@ def _check(secret: str, token: str) -> tuple[uuid.UUID, int, int] | None:
             algorithms=[ALGORITHM],
             issuer=ISSUER,
             options={
-                "require": ["exp", "iat", "sub", "iss"],
+                "require": ["exp", "iat", "sub", "iss", "jti"],
                 "verify_exp": False,
                 "verify_iat": False,
                 "verify_nbf": False,
             },
         )
-        return uuid.UUID(str(payload["sub"])), int(payload.get("tv", 0)), int(payload["exp"])
+        jti = str(payload["jti"])
+        if not 0 < len(jti) <= 64:
+            return None
+        return (
+            uuid.UUID(str(payload["sub"])),
+            int(payload.get("tv", 0)),
+            int(payload["exp"]),
+            jti,
+        )
     except (jwt.PyJWTError, ValueError, KeyError, TypeError):
         return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -11,18 +10,24 @@ from litestar.response import Redirect, Template
 
 from service.auth import service as auth
 from service.board.service import ward_board
-from service.errors import NotAuthenticated, TooManyRequests
+from service.errors import InvalidInput, NotAuthenticated, TooManyRequests
 from service.escalations import service as escalations
 from service.http.auth import ANY_USER, WARD, public
 from service.http.params import Caller, ClockDep, Db, IdPath, Res
+from service.identity.devices import TTL as DEVICE_TTL
 from service.principal import Principal, Role
 from service.web.common import PAGE_HEADERS, back_to, form_of, page, render
 from service.web.session import (
+    DEVICE_COOKIE,
     LOGIN_CSRF_COOKIE,
+    PASSWORD_PATH,
     check_login_csrf,
     cleared_cookie,
+    device_cookie,
     login_csrf_cookie,
+    login_csrf_valid,
     new_login_csrf,
+    request_csrf,
     session_cookie,
 )
 
@@ -43,9 +48,16 @@ def home_of(caller: Principal) -> str:
 
 
 def _login_page(
-    request: Request[Any, Any, Any], message: str | None = None, status_code: int = 200
+    request: Request[Any, Any, Any],
+    secret: str,
+    message: str | None = None,
+    status_code: int = 200,
 ) -> Template:
-    token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_login_csrf()
+    # A planted or stale cookie is replaced rather than echoed into the form.
+    token = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not login_csrf_valid(secret, token):
+        token = new_login_csrf(secret)
+    assert token is not None
     return Template(
         template_name="login.html",
         context={"login_csrf": token, "message": message},
@@ -55,65 +67,128 @@ def _login_page(
     )
 
 
+def _password_page(
+    request: Request[Any, Any, Any],
+    res: Res,
+    caller: Principal,
+    message: str | None = None,
+    status_code: int = 200,
+) -> Template:
+    return Template(
+        template_name="password.html",
+        context={
+            "caller": caller,
+            "me": "",
+            "csrf": request_csrf(request, res.settings.jwt_secret),
+            "message": message,
+            "forced": caller.must_change_password,
+        },
+        status_code=status_code,
+        headers=PAGE_HEADERS,
+    )
+
+
 class SignInPages(Controller):
     path = "/board"
     include_in_schema = False
 
     @get("/login", opt=public())
-    async def login_form(self, request: Request[Any, Any, Any]) -> Template:
-        return _login_page(request)
+    async def login_form(self, request: Request[Any, Any, Any], res: Res) -> Template:
+        return _login_page(request, res.settings.jwt_secret)
 
     @post("/login", opt=public(), status_code=303)
     async def login(
         self, request: Request[Any, Any, Any], db: Db, clock: ClockDep, res: Res
     ) -> Template | Redirect:
+        secret = res.settings.jwt_secret
         fields = await form_of(request, res, csrf=False)
-        check_login_csrf(request, fields.get("login_csrf"))
-        settings = res.settings
-        policy = auth.LoginPolicy(
-            secret=settings.jwt_secret,
-            ttl=timedelta(minutes=settings.jwt_ttl_minutes),
-            max_failures=settings.login_max_failures,
-            window=timedelta(minutes=settings.login_window_minutes),
-        )
+        check_login_csrf(request, secret, fields.get("login_csrf"))
         try:
             result = await auth.login(
                 db,
-                policy,
+                auth.policy_of(res.settings),
                 email=fields.get("email", ""),
                 password=fields.get("password", ""),
                 client_address=request.client.host if request.client else "unknown",
                 now=clock.now(),
+                device_token=request.cookies.get(DEVICE_COOKIE),
             )
         except (NotAuthenticated, TooManyRequests) as exc:
-            # Keep the failed-attempt rows that the rate limit counts, then show the form again.
+            # Keep what must outlive the failure (the lock's audit row), then show the form.
             await db.rollback()
             db.add_all(exc.keep_rows)
-            return _login_page(request, exc.detail, exc.status)
+            return _login_page(request, secret, exc.detail, exc.status)
+        cookies = [
+            session_cookie(request, result.access_token, res.settings.jwt_ttl_minutes * 60),
+            device_cookie(request, result.device_token, int(DEVICE_TTL.total_seconds())),
+            cleared_cookie(request, LOGIN_CSRF_COOKIE),
+        ]
+        if result.user.must_change_password:
+            return Redirect(PASSWORD_PATH, status_code=303, cookies=cookies)
         caller = Principal(
             user_id=result.user.id,
             role=result.user.role,  # type: ignore[arg-type]
             ward_id=result.user.ward_id,
             agency_id=result.user.agency_id,
         )
-        return Redirect(
-            home_of(caller),
-            status_code=303,
-            cookies=[
-                session_cookie(request, result.access_token, settings.jwt_ttl_minutes * 60),
-                cleared_cookie(request, LOGIN_CSRF_COOKIE),
-            ],
-        )
+        if result.failed_attempts:
+            # Staff hear of guesses at their account the next time they sign in.
+            return Template(
+                template_name="signed_in_notice.html",
+                context={"failed": result.failed_attempts, "home": home_of(caller)},
+                status_code=200,
+                cookies=cookies,
+                headers=PAGE_HEADERS,
+            )
+        return Redirect(home_of(caller), status_code=303, cookies=cookies)
 
     @get("/home", opt=page(ANY_USER))
     async def home(self, caller: Caller) -> Redirect:
         """Each role's start page (links from error pages land here)."""
         return Redirect(home_of(caller), status_code=303)
 
-    @post("/logout", opt=page(ANY_USER), status_code=303)
-    async def logout(self, request: Request[Any, Any, Any], res: Res) -> Redirect:
+    @post("/logout", opt=page(ANY_USER, during_password_change=True), status_code=303)
+    async def logout(
+        self, request: Request[Any, Any, Any], db: Db, caller: Caller, clock: ClockDep, res: Res
+    ) -> Redirect:
         await form_of(request, res)
+        # Revoked server side: the old cookie (or its token, copied anywhere) no longer works.
+        await auth.sign_out(db, caller, clock.now())
         return Redirect("/board/login", status_code=303, cookies=[cleared_cookie(request)])
+
+    @get("/password", opt=page(ANY_USER, during_password_change=True))
+    async def password_form(
+        self, request: Request[Any, Any, Any], caller: Caller, res: Res
+    ) -> Template:
+        return _password_page(request, res, caller)
+
+    @post("/password", opt=page(ANY_USER, during_password_change=True), status_code=303)
+    async def change_password(
+        self, request: Request[Any, Any, Any], db: Db, caller: Caller, clock: ClockDep, res: Res
+    ) -> Template | Redirect:
+        fields = await form_of(request, res)
+        new = fields.get("new_password", "")
+        if new != fields.get("confirm_password", ""):
+            return _password_page(request, res, caller, "The two new passwords differ.", 422)
+        try:
+            result = await auth.change_password(
+                db,
+                auth.policy_of(res.settings),
+                caller,
+                current_password=fields.get("current_password", ""),
+                new_password=new,
+                now=clock.now(),
+            )
+        except (InvalidInput, TooManyRequests) as exc:
+            await db.rollback()
+            return _password_page(request, res, caller, exc.detail, exc.status)
+        return Redirect(
+            home_of(caller),
+            status_code=303,
+            cookies=[
+                session_cookie(request, result.access_token, res.settings.jwt_ttl_minutes * 60)
+            ],
+        )
 
 
 class BoardPages(Controller):

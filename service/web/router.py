@@ -9,7 +9,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
-from service.errors import NotAuthenticated
+from service.errors import NotAuthenticated, PasswordChangeRequired
 from service.http.auth import public
 from service.http.problems import EXCEPTION_HANDLERS
 from service.web.agency import AgencyPages
@@ -18,7 +18,7 @@ from service.web.common import PAGE_HEADERS
 from service.web.outcomes import OutcomesPages
 from service.web.patients import PatientPages
 from service.web.render import STATIC
-from service.web.session import LOGIN_PATH, cleared_cookie
+from service.web.session import LOGIN_PATH, PASSWORD_PATH, cleared_cookie
 
 FRAGMENT_HEADER = "x-homeward-fragment"
 
@@ -41,6 +41,10 @@ def page_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
             # The polling script reloads the page, which then lands on the sign-in form.
             return Response(content="", status_code=401, cookies=[cleared_cookie(request)])
         return Redirect(LOGIN_PATH, status_code=303, cookies=[cleared_cookie(request)])
+    if isinstance(exc, PasswordChangeRequired):
+        if request.headers.get(FRAGMENT_HEADER):
+            return Response(content="", status_code=403)
+        return Redirect(PASSWORD_PATH, status_code=303)
     problem = _problem_for(request, exc)
     status = problem.status_code or 500
     body = problem.content if isinstance(problem.content, dict) else {}

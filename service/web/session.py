@@ -1,5 +1,9 @@
 """The page session: an HttpOnly cookie holding the same signed token the API issues, and CSRF
-tokens bound to it (a synchronizer token derived by HMAC, so nothing extra is stored)."""
+tokens bound to it (a synchronizer token derived by HMAC, so nothing extra is stored).
+
+Before sign-in there is no session to bind to, so the sign-in form's token is a per-form nonce
+with its HMAC under the app's secret, sent both as a cookie and as a field: a cookie planted
+by another site (or a sibling subdomain) cannot carry a valid HMAC."""
 
 from __future__ import annotations
 
@@ -17,8 +21,11 @@ from service.http.auth import SESSION_COOKIE
 from service.http.state import resources
 
 LOGIN_CSRF_COOKIE = "homeward_login_csrf"
+# The known-device token (service.identity.devices), only ever sent to the sign-in form.
+DEVICE_COOKIE = "homeward_device"
 CSRF_FIELD = "csrf_token"
 LOGIN_PATH = "/board/login"
+PASSWORD_PATH = "/board/password"
 
 
 def _secure(request: Request[Any, Any, Any]) -> bool:
@@ -31,7 +38,7 @@ def _secure(request: Request[Any, Any, Any]) -> bool:
 
 
 # Each cookie's path, in one place: a browser removes a cookie only at the path it was set on.
-_PATHS = {SESSION_COOKIE: "/board", LOGIN_CSRF_COOKIE: LOGIN_PATH}
+_PATHS = {SESSION_COOKIE: "/board", LOGIN_CSRF_COOKIE: LOGIN_PATH, DEVICE_COOKIE: LOGIN_PATH}
 
 
 def _cookie(request: Request[Any, Any, Any], key: str, value: str, max_age: int) -> Cookie:
@@ -61,8 +68,22 @@ def login_csrf_cookie(request: Request[Any, Any, Any], value: str) -> Cookie:
     return _cookie(request, LOGIN_CSRF_COOKIE, value, 3600)
 
 
-def new_login_csrf() -> str:
-    return secrets.token_urlsafe(32)
+def device_cookie(request: Request[Any, Any, Any], token: str, max_age: int) -> Cookie:
+    return _cookie(request, DEVICE_COOKIE, token, max_age)
+
+
+def _login_mac(secret: str, nonce: str) -> str:
+    return hmac.new(secret.encode(), b"login-csrf|" + nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def new_login_csrf(secret: str) -> str:
+    nonce = secrets.token_urlsafe(24)
+    return f"{nonce}.{_login_mac(secret, nonce)}"
+
+
+def login_csrf_valid(secret: str, value: str | None) -> bool:
+    nonce, _, mac = (value or "").partition(".")
+    return bool(nonce) and hmac.compare_digest(_login_mac(secret, nonce), mac)
 
 
 def csrf_for(secret: str, session_token: str) -> str:
@@ -81,7 +102,13 @@ def check_csrf(request: Request[Any, Any, Any], secret: str, submitted: str | No
         raise Forbidden("The form has expired or did not come from this site; reload the page.")
 
 
-def check_login_csrf(request: Request[Any, Any, Any], submitted: str | None) -> None:
+def check_login_csrf(request: Request[Any, Any, Any], secret: str, submitted: str | None) -> None:
+    """The field matches the cookie (this browser) and carries our HMAC (this server)."""
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not submitted or not hmac.compare_digest(expected, submitted):
+    if (
+        not expected
+        or not submitted
+        or not hmac.compare_digest(expected, submitted)
+        or not login_csrf_valid(secret, submitted)
+    ):
         raise Forbidden("The sign-in form has expired; reload the page and try again.")

@@ -45,7 +45,9 @@ from service.http.deps import (
     provide_resources,
     provide_session,
 )
+from service.http.headers import security_headers_middleware
 from service.http.idempotency import idempotency_middleware
+from service.http.json_depth import refuse_deep_json
 from service.http.observability import HttpMetrics, observability_middleware
 from service.http.openapi_document import finish_document, mark_optional_bodies
 from service.http.problems import EXCEPTION_HANDLERS
@@ -177,6 +179,8 @@ def create_app(
             idempotency_middleware,
         ],
         guards=[access_guard],
+        # Deeply nested JSON is refused before any handler decodes it (it raised RecursionError).
+        before_request=refuse_deep_json,
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY_BYTES,
@@ -188,6 +192,9 @@ def create_app(
         logging_config=None,
     )
     app.state.resources = resources
+    # Around the whole application, not in the route middleware: answers Litestar gives before
+    # or without a route (401 from authentication, 404, 405) must carry the headers too.
+    app.asgi_handler = security_headers_middleware(app.asgi_handler)
     finish_document(app.openapi_schema, _public_operations(app))
     mark_optional_bodies(app.openapi_schema, app)
     resources.extras["query_params"] = _documented_query_params(app)

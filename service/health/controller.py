@@ -59,5 +59,7 @@ class HealthController(Controller):
     async def metrics(self, res: Res) -> Response[bytes]:
         registry = res.extras["metrics_registry"]
         return Response(
-            generate_latest(registry), media_type="text/plain; version=0.0.4; charset=utf-8"
+            # Litestar appends the charset to text/* types (naming it here sent it twice).
+            generate_latest(registry),
+            media_type="text/plain; version=0.0.4",
         )

@@ -1,0 +1,175 @@
+"""HTTP hardening from the black-box probe (issue 23): deep JSON, response headers, /docs,
+forwarded addresses, idempotent replays, duplicate probes and content types."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api_tests import builders
+from api_tests.conftest import TEST_JWT_SECRET
+from db.models import AuditEvent
+from service.app import create_app
+from service.principal import Role
+from service.settings import Settings
+
+
+def _json_body_routes() -> list[tuple[str, str, frozenset[Role]]]:
+    """Every (method, path, roles) of the app whose handler reads a JSON body, from the
+    app's own route table (no database is touched to build it)."""
+    app = create_app(
+        Settings(database_url="postgresql://nobody@127.0.0.1:1/none", jwt_secret=TEST_JWT_SECRET)
+    )
+    found = []
+    for route in app.routes:
+        if not route.path.startswith("/api/"):
+            continue
+        for handler in getattr(route, "route_handlers", []):
+            if "data" not in handler.parsed_fn_signature.parameters:
+                continue
+            for method in sorted(handler.http_methods):
+                allowed = frozenset() if handler.opt.get("public") else handler.opt["roles"]
+                found.append((method, route.path_format, allowed))
+    return sorted(found, key=lambda r: (r[1], r[0]))
+
+
+JSON_ROUTES = _json_body_routes()
+DEEP = "[" * 1000 + "]" * 1000
+
+
+def test_the_route_table_has_the_json_routes_we_expect() -> None:
+    keys = {(m, p) for m, p, _ in JSON_ROUTES}
+    # A few worked out by hand, so an empty or broken table cannot pass the test below.
+    assert ("POST", "/api/v1/auth/login") in keys
+    assert ("POST", "/api/v1/patients") in keys
+    assert ("PATCH", "/api/v1/users/{user_id}") in keys
+    assert ("PUT", "/api/v1/patients/{patient_id}/relapse-prevention-plan") in keys
+    assert len(keys) > 20
+
+
+async def _caller_for(db: AsyncSession, app: Litestar, allowed: frozenset[Role]) -> dict[str, str]:
+    if not allowed:
+        return {}
+    role = sorted(allowed)[0]
+    ward = await builders.ward(db)
+    agency = await builders.agency(db)
+    who = await builders.user(
+        db,
+        role,
+        ward_id=ward.id if role in ("ward_staff", "ward_manager") else None,
+        agency_id=agency.id if role == "agency_worker" else None,
+    )
+    return builders.bearer(app, who)
+
+
+def _fill(path: str) -> str:
+    while "{" in path:
+        start, end = path.index("{"), path.index("}")
+        name = path[start + 1 : end]
+        value = "sms_prompt" if name == "purpose" else "en" if name == "language" else None
+        path = path[:start] + (value or str(uuid.uuid4())) + path[end + 1 :]
+    return path
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), JSON_ROUTES, ids=lambda v: str(v))
+async def test_deep_json_is_a_400_problem_on_every_json_route(
+    client: AsyncTestClient[Litestar],
+    app: Litestar,
+    db: AsyncSession,
+    method: str,
+    path: str,
+    allowed: frozenset[Role],
+) -> None:
+    headers = {**await _caller_for(db, app, allowed), "Content-Type": "application/json"}
+    for body in (DEEP, '{"a":' * 1000 + "1" + "}" * 1000, "[" * 5000):
+        r = await client.request(method, _fill(path), content=body, headers=headers)
+        assert r.status_code == 400, (body[:20], r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["type"].endswith("/too-deep")
+
+
+async def test_brackets_inside_strings_and_ordinary_nesting_are_accepted(
+    client: AsyncTestClient[Litestar], db: AsyncSession, app: Litestar
+) -> None:
+    team = await builders.ward_team(db, app)
+    patient = await builders.patient(db, team.ward.id)
+    plan = {
+        "early_warning_signs": ["[" * 400 + '"quoted \\" {{{' + "]" * 3],
+        "triggers": [],
+        "coping_strategies": [],
+        "crisis_contacts": [{"name": "Sam", "relationship": "friend", "phone": "07911 123456"}],
+        "check_in_question": None,
+    }
+    r = await client.put(
+        f"/api/v1/patients/{patient.id}/relapse-prevention-plan",
+        json=plan,
+        headers=team.nurse_headers,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["early_warning_signs"] == plan["early_warning_signs"]
+
+
+# --- Cache-Control / nosniff on API answers ---------------------------------------------------
+
+
+async def test_api_answers_carry_no_store_and_nosniff_errors_included(
+    client: AsyncTestClient[Litestar], db: AsyncSession, app: Litestar
+) -> None:
+    team = await builders.ward_team(db, app)
+    patient = await builders.patient(db, team.ward.id)
+    answers = [
+        await client.get(f"/api/v1/patients/{patient.id}", headers=team.nurse_headers),  # 200
+        await client.get("/api/v1/patients", headers=team.nurse_headers),  # 200 list
+        await client.get(f"/api/v1/patients/{uuid.uuid4()}", headers=team.nurse_headers),  # 404
+        await client.get("/api/v1/me"),  # 401 from authentication
+        await client.get("/api/v1/no-such-route", headers=team.nurse_headers),  # 404, no route
+        await client.delete("/api/v1/me", headers=team.nurse_headers),  # 405
+        await client.post(
+            "/api/v1/patients", json={"nhs_number": "1"}, headers=team.nurse_headers
+        ),  # 422
+        await client.get(
+            "/api/v1/reports/outcomes",
+            params={"ward_id": str(team.ward.id), "format": "csv"},
+            headers=team.nurse_headers,
+        ),  # CSV
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 404, 401, 404, 405, 422, 200]
+    for answer in answers:
+        assert answer.headers.get("cache-control") == "no-store", answer.request.url
+        assert answer.headers.get("x-content-type-options") == "nosniff", answer.request.url
+
+
+# --- content types ----------------------------------------------------------------------------
+
+
+async def test_csv_and_metrics_name_their_charset_once(
+    client: AsyncTestClient[Litestar], db: AsyncSession, app: Litestar
+) -> None:
+    team = await builders.ward_team(db, app)
+    csv = await client.get(
+        "/api/v1/reports/outcomes",
+        params={"ward_id": str(team.ward.id), "format": "csv"},
+        headers=team.nurse_headers,
+    )
+    metrics = await client.get("/metrics")
+    assert csv.headers["content-type"] == "text/csv; charset=utf-8"
+    assert metrics.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _audit_rows(rows: list[AuditEvent]) -> list[tuple[Any, ...]]:
+    return [(r.action, r.outcome, r.patient_id) for r in rows]
+
+
+async def _audit(db: AsyncSession, actor_id: uuid.UUID) -> list[AuditEvent]:
+    db.expire_all()
+    return list(
+        await db.scalars(
+            select(AuditEvent).where(AuditEvent.actor_id == actor_id).order_by(AuditEvent.id)
+        )
+    )

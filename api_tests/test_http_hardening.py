@@ -3,9 +3,12 @@ forwarded addresses, idempotent replays, duplicate probes and content types."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from dataclasses import replace
 from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -14,10 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api_tests import builders
 from api_tests.conftest import TEST_JWT_SECRET
-from db.models import AuditEvent
+from api_tests.live_server import LiveServer
+from db.models import AuditEvent, LoginAttempt
+from jobs.cli import uvicorn_options
 from service.app import create_app
+from service.clock import ManualClock
 from service.principal import Role
-from service.settings import Settings
+from service.settings import Settings, SettingsError, load_settings
 
 
 def _json_body_routes() -> list[tuple[str, str, frozenset[Role]]]:
@@ -173,3 +179,79 @@ async def _audit(db: AsyncSession, actor_id: uuid.UUID) -> list[AuditEvent]:
             select(AuditEvent).where(AuditEvent.actor_id == actor_id).order_by(AuditEvent.id)
         )
     )
+
+
+# --- forwarded addresses ----------------------------------------------------------------------
+
+
+def _ip_key(address: str) -> str:
+    # How login attempts name an address (hashed, never stored plain), worked out here.
+    return "ip:" + hashlib.sha256(address.encode()).hexdigest()
+
+
+async def _failed_login_from(app: Litestar, peer: str, forwarded_for: str | None) -> None:
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    transport = httpx.ASGITransport(app=app, client=(peer, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
+        r = await c.post(
+            "/api/v1/auth/login",
+            json={"email": "nobody@example.org", "password": "wrong password"},
+            headers=headers,
+        )
+    assert r.status_code == 401, r.text
+
+
+async def _address_keys(db: AsyncSession) -> set[str]:
+    db.expire_all()
+    keys = await db.scalars(select(LoginAttempt.key).where(LoginAttempt.key.like("ip:%")))
+    return set(keys)
+
+
+async def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(
+    settings: Settings, clock: ManualClock, db: AsyncSession
+) -> None:
+    app = create_app(settings, clock=clock)  # TRUSTED_PROXIES unset: trust nobody
+    await _failed_login_from(app, "127.0.0.1", "203.0.113.7")
+    await _failed_login_from(app, "192.0.2.50", "203.0.113.8, 10.0.0.1")
+    assert await _address_keys(db) == {_ip_key("127.0.0.1"), _ip_key("192.0.2.50")}
+
+
+async def test_x_forwarded_for_from_a_trusted_proxy_names_the_client(
+    settings: Settings, clock: ManualClock, db: AsyncSession
+) -> None:
+    trusted = load_settings({"TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8"}).trusted_proxies
+    app = create_app(replace(settings, trusted_proxies=trusted), clock=clock)
+    # The client's own (forged) entry on the left is ignored: the first untrusted hop from the
+    # right is the address the trusted proxies saw.
+    await _failed_login_from(app, "127.0.0.1", "198.51.100.1, 203.0.113.7, 10.1.2.3")
+    # A peer outside the list is the client, whatever it forwards.
+    await _failed_login_from(app, "192.0.2.50", "203.0.113.9")
+    assert await _address_keys(db) == {_ip_key("203.0.113.7"), _ip_key("192.0.2.50")}
+
+
+async def test_served_as_the_cli_serves_a_forwarded_for_from_loopback_is_ignored(
+    settings: Settings, clock: ManualClock, db: AsyncSession
+) -> None:
+    """Through real uvicorn with `homeward serve`'s options: uvicorn itself used to take
+    X-Forwarded-For from any loopback peer, moving a guesser to a fresh rate-limit key."""
+    server = LiveServer(create_app(settings, clock=clock), options=uvicorn_options(settings))
+    server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as c:
+            r = await c.post(
+                "/api/v1/auth/login",
+                json={"email": "nobody@example.org", "password": "wrong password"},
+                headers={"X-Forwarded-For": "203.0.113.7"},
+            )
+        assert r.status_code == 401
+    finally:
+        server.stop()
+    assert await _address_keys(db) == {_ip_key("127.0.0.1")}
+
+
+def test_trusted_proxies_setting_parses_addresses_and_ranges_and_refuses_junk() -> None:
+    assert load_settings({}).trusted_proxies == ()
+    parsed = load_settings({"TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.1 , ::1"}).trusted_proxies
+    assert [str(n) for n in parsed] == ["10.0.0.0/8", "192.0.2.1/32", "::1/128"]
+    with pytest.raises(SettingsError, match="TRUSTED_PROXIES"):
+        load_settings({"TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"})

@@ -45,6 +45,7 @@ from service.http.deps import (
     provide_resources,
     provide_session,
 )
+from service.http.forwarded import forwarded_middleware
 from service.http.headers import security_headers_middleware
 from service.http.idempotency import idempotency_middleware
 from service.http.json_depth import refuse_deep_json
@@ -194,7 +195,10 @@ def create_app(
     app.state.resources = resources
     # Around the whole application, not in the route middleware: answers Litestar gives before
     # or without a route (401 from authentication, 404, 405) must carry the headers too.
-    app.asgi_handler = security_headers_middleware(app.asgi_handler)
+    # Forwarded addresses are read there too, once, before anything asks for the client.
+    app.asgi_handler = security_headers_middleware(
+        forwarded_middleware(settings.trusted_proxies)(app.asgi_handler)
+    )
     finish_document(app.openapi_schema, _public_operations(app))
     mark_optional_bodies(app.openapi_schema, app)
     resources.extras["query_params"] = _documented_query_params(app)

@@ -9,6 +9,7 @@ from litestar.params import JSONBody
 from service.auth import service
 from service.auth.schemas import LoginRequest, LoginResponse
 from service.http.auth import ANY_USER, public, roles
+from service.http.forwarded import client_host
 from service.http.params import Caller, ClockDep, Db, Res
 from service.users.schemas import UserOut
 from service.users.service import get_user, to_out
@@ -39,13 +40,12 @@ class AuthController(Controller):
             max_failures=settings.login_max_failures,
             window=timedelta(minutes=settings.login_window_minutes),
         )
-        client = request.client.host if request.client else "unknown"
         result = await service.login(
             db,
             policy,
             email=data.email,
             password=data.password,
-            client_address=client,
+            client_address=client_host(request),
             now=clock.now(),
         )
         return LoginResponse(

@@ -14,6 +14,7 @@ from service.board.service import ward_board
 from service.errors import NotAuthenticated, TooManyRequests
 from service.escalations import service as escalations
 from service.http.auth import ANY_USER, WARD, public
+from service.http.forwarded import client_host
 from service.http.params import Caller, ClockDep, Db, IdPath, Res
 from service.principal import Principal, Role
 from service.web.common import PAGE_HEADERS, back_to, form_of, page, render
@@ -82,7 +83,7 @@ class SignInPages(Controller):
                 policy,
                 email=fields.get("email", ""),
                 password=fields.get("password", ""),
-                client_address=request.client.host if request.client else "unknown",
+                client_address=client_host(request),
                 now=clock.now(),
             )
         except (NotAuthenticated, TooManyRequests) as exc:

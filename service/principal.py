@@ -33,6 +33,9 @@ class Principal:
     ward_id: uuid.UUID | None
     agency_id: uuid.UUID | None
     request_id: str | None = None
+    # The user's token version when this request was authenticated (bumped on deactivation,
+    # a password change and a role change): idempotency keys end when it moves.
+    token_version: int = 0
 
     @property
     def is_admin(self) -> bool:

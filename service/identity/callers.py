@@ -39,4 +39,5 @@ async def principal_for_token(
         ward_id=row.ward_id,
         agency_id=row.agency_id,
         request_id=request_id,
+        token_version=row.token_version,
     )

@@ -39,9 +39,7 @@ Outcome = Literal["allowed", "denied"]
 E = TypeVar("E", bound=DomainError)
 
 
-_audited_patients: ContextVar[set[uuid.UUID] | None] = ContextVar(
-    "audited_patients", default=None
-)
+_audited_patients: ContextVar[set[uuid.UUID] | None] = ContextVar("audited_patients", default=None)
 
 
 @contextmanager

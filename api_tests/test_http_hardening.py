@@ -4,6 +4,7 @@ forwarded addresses, idempotent replays, duplicate probes and content types."""
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -255,3 +256,48 @@ def test_trusted_proxies_setting_parses_addresses_and_ranges_and_refuses_junk() 
     assert [str(n) for n in parsed] == ["10.0.0.0/8", "192.0.2.1/32", "::1/128"]
     with pytest.raises(SettingsError, match="TRUSTED_PROXIES"):
         load_settings({"TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"})
+
+
+# --- /docs ------------------------------------------------------------------------------------
+
+
+async def test_docs_page_loads_everything_from_this_origin_under_a_csp(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    # Every script, stylesheet and icon is a path on this origin; no inline script at all.
+    references = re.findall(r'(?:src|href)=["\']([^"\']+)["\']', page.text)
+    assert references, page.text
+    assert all(ref.startswith("/docs/") for ref in references), references
+    assert "http://" not in page.text and "https://" not in page.text
+    assert re.findall(r"<script>|<script [^>]*>[^<]", page.text) == []
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp
+    for ref in references:
+        asset = await client.get(ref)
+        assert asset.status_code == 200, ref
+        assert asset.headers["x-content-type-options"] == "nosniff"
+    init = await client.get("/docs/init.js")
+    assert "https://" not in init.text and "/docs/openapi.json" in init.text
+    document = await client.get("/docs/openapi.json")
+    assert document.status_code == 200 and document.json()["info"]["title"] == "Homeward"
+    # Only the listed files of the package are served.
+    assert (await client.get("/docs/ui/index.html")).status_code == 404
+    assert (await client.get("/docs/ui/swagger-initializer.js")).status_code == 404
+
+
+async def test_docs_are_404_when_turned_off(settings: Settings, clock: ManualClock) -> None:
+    off = replace(settings, docs_enabled=load_settings({"HOMEWARD_DOCS": "off"}).docs_enabled)
+    async with AsyncTestClient(app=create_app(off, clock=clock)) as c:
+        for path in ("/docs", "/docs/swagger", "/docs/openapi.json", "/docs/ui/swagger-ui.css"):
+            assert (await c.get(path)).status_code == 404, path
+        assert (await c.get("/health/live")).status_code == 200
+
+
+def test_docs_setting_defaults_on_and_refuses_junk() -> None:
+    assert load_settings({}).docs_enabled is True
+    assert load_settings({"HOMEWARD_DOCS": "0"}).docs_enabled is False
+    with pytest.raises(SettingsError, match="HOMEWARD_DOCS"):
+        load_settings({"HOMEWARD_DOCS": "maybe"})

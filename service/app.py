@@ -6,12 +6,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Router
+from litestar import Litestar
 from litestar.di import Provide
 from litestar.enums import ParamType
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Parameter, SecurityScheme
 from prometheus_client import CollectorRegistry
 
@@ -36,7 +35,6 @@ from service.health.controller import HealthController
 from service.http.auth import (
     BearerAuthMiddleware,
     access_guard,
-    public,
 )
 from service.http.deps import (
     close_request_session,
@@ -45,6 +43,7 @@ from service.http.deps import (
     provide_resources,
     provide_session,
 )
+from service.http.docs import DOCS_PATH, LocalSwagger, docs_router
 from service.http.forwarded import forwarded_middleware
 from service.http.headers import security_headers_middleware
 from service.http.idempotency import idempotency_middleware
@@ -106,12 +105,10 @@ def openapi_config() -> OpenAPIConfig:
         title="Homeward",
         version=API_VERSION,
         description="Discharge, relapse-prevention and community follow-up coordination.",
-        path="/docs",
-        render_plugins=[SwaggerRenderPlugin()],
-        # The API description is public; it holds no data.
-        openapi_router=Router(
-            path="/docs", route_handlers=[], opt=public(), include_in_schema=False
-        ),
+        path=DOCS_PATH,
+        # Swagger UI from the pinned package, never a CDN (service.http.docs).
+        render_plugins=[LocalSwagger()],
+        openapi_router=docs_router(),
         components=Components(
             security_schemes={
                 "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")

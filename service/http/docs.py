@@ -53,7 +53,7 @@ class LocalSwagger(SwaggerRenderPlugin):
             standalone_preset_js_url=f"{ASSETS}/swagger-ui-standalone-preset.js",
             favicon=f"<link rel='icon' type='image/png' href='{ASSETS}/favicon-32x32.png'>",
             style="",
-            path="/",
+            path=["/", "/swagger"],
         )
 
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:

@@ -23,6 +23,7 @@ from db.models import AuditEvent, LoginAttempt
 from jobs.cli import uvicorn_options
 from service.app import create_app
 from service.clock import ManualClock
+from service.http.json_depth import nesting_exceeds
 from service.principal import Role
 from service.settings import Settings, SettingsError, load_settings
 
@@ -99,6 +100,22 @@ async def test_deep_json_is_a_400_problem_on_every_json_route(
         assert r.status_code == 400, (body[:20], r.text)
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["type"].endswith("/too-deep")
+
+
+@pytest.mark.parametrize(
+    ("body", "refused"),
+    [
+        (b"[" * 32 + b"]" * 32, False),  # 32 levels: the limit
+        (b"[" * 33 + b"]" * 33, True),
+        (b'{"a": [1, {"b": [2, 3]}], "c": {}}', False),  # depth 4
+        (b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', False),  # inside a string
+        (b'{"a": "\\", "b": "\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', False),  # escapes
+        (b'{"a": "x"}' + b"[" * 40, True),  # unpaired, deep
+        (b"", False),
+    ],
+)
+def test_nesting_depth_is_counted_outside_strings(body: bytes, refused: bool) -> None:
+    assert nesting_exceeds(body, 32) is refused
 
 
 async def test_brackets_inside_strings_and_ordinary_nesting_are_accepted(

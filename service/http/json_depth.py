@@ -55,4 +55,4 @@ async def refuse_deep_json(request: Request[Any, Any, Any]) -> None:
     if request.headers.get("content-type", "").lower().startswith(_FORM_TYPES):
         return
     if nesting_exceeds(await request.body()):
-        raise TooDeep(f"The JSON body nests more than {MAX_DEPTH} levels deep.")
+        raise TooDeep(f"The JSON body is malformed or nests more than {MAX_DEPTH} levels deep.")

@@ -109,7 +109,7 @@ async def test_deep_json_is_a_400_problem_on_every_json_route(
         (b"[" * 33 + b"]" * 33, True),
         (b'{"a": [1, {"b": [2, 3]}], "c": {}}', False),  # depth 4
         (b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', False),  # inside a string
-        (b'{"a": "\\", "b": "\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', False),  # escapes
+        (b'{"a": "\\", "b": ""[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', False),  # escapes
         (b'{"a": "x"}' + b"[" * 40, True),  # unpaired, deep
         (b"", False),
     ],

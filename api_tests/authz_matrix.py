@@ -622,6 +622,9 @@ RULES: list[Rule] = [
     Rule("GET", "/docs/openapi.json", expect(public=True)),
     Rule("GET", "/docs/oauth2-redirect.html", expect(public=True)),
     Rule("GET", "/docs/{path}", expect(public=True), params={"path": "swagger"}),
+    # Swagger UI's own files and start-up script, served from the package (no CDN).
+    Rule("GET", "/docs/init.js", expect(public=True)),
+    Rule("GET", "/docs/ui/{name}", expect(public=True), params={"name": "swagger-ui.css"}),
     Rule("POST", "/api/v1/auth/login", expect(public=True), body=login_body),
     Rule("GET", "/api/v1/me", expect(ok=AUTHENTICATED)),
     # Each role ends (or replaces) only its own token; the harness restores the world after.

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import uvicorn
 from litestar import Litestar
@@ -21,16 +22,13 @@ def free_port() -> int:
 class LiveServer:
     app: Litestar
     port: int = field(default_factory=free_port)
+    # Further uvicorn options, e.g. `jobs.cli.uvicorn_options` to run it as `serve` does.
+    options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-        )
+        options: dict[str, Any] = {"log_config": None, "access_log": False, **self.options}
+        options.update(host="127.0.0.1", port=self.port, lifespan="on")
+        config = uvicorn.Config(self.app, **options)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 

@@ -63,7 +63,7 @@ async def test_metrics_are_prometheus_text(client):
     await client.get("/health/live")
     response = await client.get("/metrics")
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
+    assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
     assert (
         'homeward_http_requests_total{method="GET",route="/health/live",status="200"}'
         in response.text

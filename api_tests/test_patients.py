@@ -162,9 +162,18 @@ async def test_a_duplicate_nhs_number_anywhere_is_409_without_saying_where(clien
     assert str(elsewhere.id) not in response.text
     assert "Rowan" not in response.text
     assert existing.nhs_number not in response.text
+    assert str(existing.id) not in response.text
+    # The probe is kept against the record it matched (the answer never names it).
     [denied] = await _events(db, action="patient.create")
-    assert (denied.outcome, denied.ward_id, denied.patient_id) == ("denied", team.ward.id, None)
-    assert denied.detail == {"reason": "duplicate_nhs_number"}
+    assert (denied.outcome, denied.ward_id, denied.patient_id) == (
+        "denied",
+        team.ward.id,
+        existing.id,
+    )
+    assert denied.detail == {
+        "reason": "duplicate_nhs_number",
+        "matched_patient_id": str(existing.id),
+    }
     # Correcting another record to a taken number is refused the same way.
     mine = await builders.patient(db, team.ward.id)
     patched = await client.patch(
@@ -173,6 +182,15 @@ async def test_a_duplicate_nhs_number_anywhere_is_409_without_saying_where(clien
         headers=team.nurse_headers,
     )
     _assert_problem(patched, 409)
+    assert str(existing.id) not in patched.text
+    [denied_update] = [
+        e for e in await _events(db, action="patient.update") if e.outcome == "denied"
+    ]
+    assert denied_update.patient_id == mine.id
+    assert denied_update.detail == {
+        "reason": "duplicate_nhs_number",
+        "matched_patient_id": str(existing.id),
+    }
 
 
 async def test_list_searches_and_pages_within_the_callers_ward_only(client, db, app, clock):

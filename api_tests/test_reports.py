@@ -388,7 +388,8 @@ async def test_csv_has_one_row_per_measure(
         headers=s.team.nurse_headers,
     )
     assert r.status_code == 200, r.text
-    assert r.headers["content-type"].startswith("text/csv")
+    # Exactly one charset parameter (it was sent twice, which some parsers refuse).
+    assert r.headers["content-type"] == "text/csv; charset=utf-8"
     rows = list(csv.DictReader(io.StringIO(r.text)))
     row = next(x for x in rows if x["measure"] == "follow_up.within_deadline")
     assert row == {

@@ -118,3 +118,46 @@ def _credentials(case: schemathesis.Case, token: str) -> dict[str, str]:
         if "authorization" in {name.lower() for name in (case.headers or {})}:
             return {}
     return {"Authorization": f"Bearer {token}"}
+
+
+# A body of 1,000 nested brackets once raised RecursionError (500) on every JSON route.
+DEEP_JSON = "[" * 1000 + "]" * 1000
+
+
+def test_deep_json_is_a_documented_400_on_every_json_operation(live):
+    base_url, tokens = live
+    checked = 0
+    for result in SCHEMA.get_all_operations():
+        operation = result.ok()
+        if "application/json" not in operation.get_request_payload_content_types():
+            continue
+        path = operation.path
+        for parameter in operation.path_parameters:
+            path = path.replace("{" + parameter.name + "}", _path_value(parameter.name))
+        statuses = []
+        for role in ROLES:
+            response = httpx.request(
+                operation.method.upper(),
+                base_url + path,
+                content=DEEP_JSON,
+                headers={"Content-Type": "application/json", **_credentials_for(tokens[role])},
+                timeout=30,
+            )
+            statuses.append(response.status_code)
+            # Roles that may never call the operation are refused first; the rest get 400.
+            assert response.status_code in (400, 403), (operation.label, role, response.text)
+            assert response.headers["content-type"] == "application/problem+json"
+            operation.validate_response(response)
+        assert 400 in statuses, operation.label
+        checked += 1
+    assert checked > 20
+
+
+def _path_value(name: str) -> str:
+    return {"purpose": "sms_prompt", "language": "en"}.get(
+        name, "00000000-0000-4000-8000-000000000000"
+    )
+
+
+def _credentials_for(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

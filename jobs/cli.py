@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from service.principal import ROLES
 from service.settings import Settings, SettingsError
@@ -71,16 +72,22 @@ def _serve_http(settings: Settings, with_worker: bool) -> None:
     # uvicorn re-raises the stop signal once it has shut down; a plain SIGTERM would then
     # end the process without running exit handlers, leaving the embedded PostgreSQL up.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-        server_header=False,
-        timeout_graceful_shutdown=20,
-    )
+    uvicorn.run(app, **uvicorn_options(settings))
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How `serve` and `api` run uvicorn (tests start their live servers the same way)."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        # Off: uvicorn would trust X-Forwarded-For from any loopback peer. The app reads it
+        # only from TRUSTED_PROXIES (service.http.forwarded).
+        "proxy_headers": False,
+        "server_header": False,
+        "timeout_graceful_shutdown": 20,
+    }
 
 
 def _run_worker(settings: Settings) -> None:

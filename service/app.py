@@ -6,12 +6,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Router
+from litestar import Litestar
 from litestar.di import Provide
 from litestar.enums import ParamType
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Parameter, SecurityScheme
 from prometheus_client import CollectorRegistry
 
@@ -37,7 +36,6 @@ from service.health.metrics import sweep_collector
 from service.http.auth import (
     BearerAuthMiddleware,
     access_guard,
-    public,
 )
 from service.http.deps import (
     close_request_session,
@@ -46,7 +44,11 @@ from service.http.deps import (
     provide_resources,
     provide_session,
 )
+from service.http.docs import DOCS_PATH, LocalSwagger, docs_router
+from service.http.forwarded import forwarded_middleware
+from service.http.headers import security_headers_middleware
 from service.http.idempotency import idempotency_middleware
+from service.http.json_depth import refuse_deep_json
 from service.http.observability import HttpMetrics, observability_middleware
 from service.http.openapi_document import finish_document, mark_optional_bodies
 from service.http.problems import EXCEPTION_HANDLERS
@@ -105,12 +107,10 @@ def openapi_config() -> OpenAPIConfig:
         title="Homeward",
         version=API_VERSION,
         description="Discharge, relapse-prevention and community follow-up coordination.",
-        path="/docs",
-        render_plugins=[SwaggerRenderPlugin()],
-        # The API description is public; it holds no data.
-        openapi_router=Router(
-            path="/docs", route_handlers=[], opt=public(), include_in_schema=False
-        ),
+        path=DOCS_PATH,
+        # Swagger UI from the pinned package, never a CDN (service.http.docs).
+        render_plugins=[LocalSwagger()],
+        openapi_router=docs_router(),
         components=Components(
             security_schemes={
                 "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
@@ -179,6 +179,8 @@ def create_app(
             idempotency_middleware,
         ],
         guards=[access_guard],
+        # Deeply nested JSON is refused before any handler decodes it (it raised RecursionError).
+        before_request=refuse_deep_json,
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY_BYTES,
@@ -190,6 +192,12 @@ def create_app(
         logging_config=None,
     )
     app.state.resources = resources
+    # Around the whole application, not in the route middleware: answers Litestar gives before
+    # or without a route (401 from authentication, 404, 405) must carry the headers too.
+    # Forwarded addresses are read there too, once, before anything asks for the client.
+    app.asgi_handler = security_headers_middleware(
+        forwarded_middleware(settings.trusted_proxies)(app.asgi_handler)
+    )
     finish_document(app.openapi_schema, _public_operations(app))
     mark_optional_bodies(app.openapi_schema, app)
     resources.extras["query_params"] = _documented_query_params(app)

@@ -12,6 +12,9 @@ Three calls, one per situation:
   `denied_about(session, ...)` is the same for an object whose patient and ward a query
   finds (none when the object is absent).
 
+`patients_audited()` collects the patients named by allowed rows built inside it (the
+idempotency layer keeps them, to check a replay against the caller's access today).
+
 `event(...)` builds an unsaved allowed row for callers that must complete it before adding it
 (rows are append-only: the database refuses UPDATE, so a flushed row cannot be amended).
 """
@@ -19,6 +22,9 @@ Three calls, one per situation:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
 
@@ -31,6 +37,21 @@ from service.principal import Actor, actor_identity
 
 Outcome = Literal["allowed", "denied"]
 E = TypeVar("E", bound=DomainError)
+
+
+_audited_patients: ContextVar[set[uuid.UUID] | None] = ContextVar("audited_patients", default=None)
+
+
+@contextmanager
+def patients_audited() -> Iterator[set[uuid.UUID]]:
+    """The set of patients that allowed rows built inside the block name (filled as the
+    block runs; rows later rolled back are included, which only widens a later check)."""
+    seen: set[uuid.UUID] = set()
+    token = _audited_patients.set(seen)
+    try:
+        yield seen
+    finally:
+        _audited_patients.reset(token)
 
 
 def values(
@@ -47,6 +68,10 @@ def values(
 ) -> dict[str, Any]:
     """The columns of one audit row (every column but the id, so one statement fits all)."""
     actor_id, role = actor_identity(actor)
+    if patient_id is not None and outcome == "allowed":
+        seen = _audited_patients.get()
+        if seen is not None:
+            seen.add(patient_id)
     return {
         "occurred_at": at,
         "actor_id": actor_id,

@@ -3,6 +3,12 @@
 The key is scoped to the caller. A different request under a used key is refused (422);
 a duplicate arriving while the first is still running is refused (409). A claim whose
 holder died is taken over once its lock lapses, so a crash never wedges a key.
+
+A key is also bound to the caller's access when it was claimed (`access_binding`: role,
+ward, agency, token version). Once that changes (moved ward, deactivated and reactivated,
+new role) the key's promise ends: the next request under it runs afresh, authorized and
+audited as any new request. The HTTP layer also checks the patients the first answer named
+against today's rules before replaying it (service.http.idempotency).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import IdempotencyKey
+from service.principal import Principal
 
 LOCK = timedelta(minutes=2)
 RETENTION = timedelta(hours=24)
@@ -37,6 +44,11 @@ def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
+def access_binding(caller: Principal) -> str:
+    """What a key's replay depends on besides the request: who the caller is allowed to be."""
+    return f"{caller.role}|{caller.ward_id}|{caller.agency_id}|{caller.token_version}"
+
+
 @dataclass(frozen=True)
 class Claim:
     outcome: Literal["proceed", "replay", "mismatch", "busy"]
@@ -44,21 +56,34 @@ class Claim:
     status: int | None = None
     headers: dict[str, Any] | None = None
     body: bytes | None = None
+    patient_ids: tuple[uuid.UUID, ...] = ()
+
+
+def _fresh(print_: str, now: datetime, access: str) -> dict[str, Any]:
+    return {
+        "fingerprint": print_,
+        "state": "in_progress",
+        "locked_until": now + LOCK,
+        "created_at": now,
+        "access": access,
+        "response_status": None,
+        "response_headers": None,
+        "response_body": None,
+        "patient_ids": None,
+    }
 
 
 async def claim(
-    session: AsyncSession, owner_id: uuid.UUID, key: str, print_: str, now: datetime
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    key: str,
+    print_: str,
+    now: datetime,
+    access: str,
 ) -> Claim:
     inserted = await session.scalar(
         insert(IdempotencyKey)
-        .values(
-            owner_id=owner_id,
-            key=key,
-            fingerprint=print_,
-            state="in_progress",
-            locked_until=now + LOCK,
-            created_at=now,
-        )
+        .values(owner_id=owner_id, key=key, **_fresh(print_, now, access))
         .on_conflict_do_nothing(index_elements=["owner_id", "key"])
         .returning(IdempotencyKey.id)
     )
@@ -71,6 +96,12 @@ async def claim(
     )
     if row is None:  # purged between the two statements: treat as new next time
         return Claim("busy")
+    if row.access != access:
+        # The caller's access changed since the key was used: its promise ended with it.
+        if row.state == "in_progress" and row.locked_until > now:
+            return Claim("busy")
+        await restart(session, row.id, print_, now, access)
+        return Claim("proceed", row_id=row.id)
     if row.fingerprint != print_:
         return Claim("mismatch")
     if row.state == "completed":
@@ -80,6 +111,7 @@ async def claim(
             status=row.response_status,
             headers=row.response_headers,
             body=row.response_body,
+            patient_ids=tuple(row.patient_ids or ()),
         )
     if row.locked_until > now:
         return Claim("busy")
@@ -87,14 +119,35 @@ async def claim(
     return Claim("proceed", row_id=row.id)
 
 
+async def restart(
+    session: AsyncSession, row_id: int, print_: str, now: datetime, access: str
+) -> None:
+    """Claim a used key afresh for this request (its stored answer may no longer be given)."""
+    await session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.id == row_id)
+        .values(**_fresh(print_, now, access))
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def complete(
-    session: AsyncSession, row_id: int, status: int, headers: dict[str, Any], body: bytes
+    session: AsyncSession,
+    row_id: int,
+    status: int,
+    headers: dict[str, Any],
+    body: bytes,
+    patient_ids: list[uuid.UUID] | None = None,
 ) -> None:
     await session.execute(
         update(IdempotencyKey)
         .where(IdempotencyKey.id == row_id)
         .values(
-            state="completed", response_status=status, response_headers=headers, response_body=body
+            state="completed",
+            response_status=status,
+            response_headers=headers,
+            response_body=body,
+            patient_ids=patient_ids or None,
         )
     )
 

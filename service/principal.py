@@ -39,6 +39,9 @@ class Principal:
     # The bearer token this caller came with, so signing out can revoke exactly it.
     token_id: str | None = None
     token_expires_at: datetime | None = None
+    # The user's token version when this request was authenticated (bumped on deactivation,
+    # a password change and a role change): idempotency keys end when it moves.
+    token_version: int = 0
 
     @property
     def is_admin(self) -> bool:

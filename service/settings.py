@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -49,6 +50,10 @@ class Settings:
     login_max_failures: int = 5
     login_window_minutes: int = 15
     log_level: str = "INFO"
+    # Proxies whose X-Forwarded-For names the client (TRUSTED_PROXIES); none by default.
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # The Swagger UI at /docs (HOMEWARD_DOCS); the document itself is public either way.
+    docs_enabled: bool = True
     # True when this process started the embedded PostgreSQL (set by the bootstrap).
     embedded_database: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -92,6 +97,32 @@ def _url(name: str, raw: str, schemes: set[str]) -> str:
         allowed = ", ".join(sorted(schemes))
         raise SettingsError(f"{name} must be a URL starting with one of {allowed}")
     return raw
+
+
+def _networks(env: Mapping[str, str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    raw = env.get("TRUSTED_PROXIES") or ""
+    found = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            found.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"TRUSTED_PROXIES must be comma-separated IP addresses or CIDR ranges, got {part!r}"
+            ) from None
+    return tuple(found)
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "on", "yes"):
+        return True
+    if raw in ("0", "false", "off", "no"):
+        return False
+    raise SettingsError(f"{name} must be on or off, got {raw!r}")
 
 
 def load_jwt_secret(data_dir: Path) -> str:
@@ -174,4 +205,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         jobs_interval_seconds=_positive_float(env, "JOBS_INTERVAL_SECONDS", 30.0),
         worker_metrics_port=_optional_port(env, "WORKER_METRICS_PORT"),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+        trusted_proxies=_networks(env),
+        docs_enabled=_switch(env, "HOMEWARD_DOCS", True),
     )

@@ -13,7 +13,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base
@@ -39,3 +39,8 @@ class IdempotencyKey(Base):
     response_headers: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
+    # The caller's access when the key was claimed (service.idempotency.access_binding); a
+    # replay needs the same. NULL on keys from before this was recorded: they run afresh.
+    access: Mapped[str | None] = mapped_column(String(200))
+    # Patients named by the allowed audit rows of the first answer, checked again on replay.
+    patient_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(UUID(as_uuid=True)))

@@ -8,6 +8,7 @@ from litestar.params import JSONBody
 from service.auth import service
 from service.auth.schemas import LoginRequest, LoginResponse, PasswordChange
 from service.http.auth import ANY_USER, public, roles
+from service.http.forwarded import client_host
 from service.http.idempotency import NEVER_REPLAYED
 from service.http.params import Caller, ClockDep, Db, Res
 from service.users.schemas import UserOut
@@ -53,7 +54,7 @@ class AuthController(Controller):
             service.policy_of(res.settings),
             email=data.email,
             password=data.password,
-            client_address=request.client.host if request.client else "unknown",
+            client_address=client_host(request),
             now=clock.now(),
             device_token=data.device_token,
         )

@@ -127,5 +127,7 @@ class HealthController(Controller):
             # figures keep their last values and /health/jobs says what is wrong.
             log.warning("could not read sweep figures for metrics")
         return Response(
-            generate_latest(registry), media_type="text/plain; version=0.0.4; charset=utf-8"
+            # Litestar appends the charset to text/* types (naming it here sent it twice).
+            generate_latest(registry),
+            media_type="text/plain; version=0.0.4",
         )

@@ -2,21 +2,31 @@
 
 It runs after authentication (keys belong to a caller) and around the handler, buffering
 the request body to fingerprint it and the response to store it.
+
+A replay is an answer given again, so it is authorized again: the key must have been used
+under the caller's present access (service.idempotency.access_binding), and every patient
+the first answer's audit rows named must still be within the caller's reach today
+(service.patient_access.reach). Otherwise the request runs afresh, and the handler
+authorizes and audits it as it would any new request. A replay that is given is audited.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import datetime
 from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 from litestar.types.asgi_types import HTTPRequestEvent
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from service import idempotency
+from service import audit, idempotency
 from service.http.context import request_id_var
 from service.http.problems import PROBLEM_MEDIA_TYPE, TYPE_BASE
 from service.http.state import resources
+from service.patient_access.reach import reachable_ward
 from service.principal import Principal
 
 HEADER = b"idempotency-key"
@@ -56,6 +66,33 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
+async def _replay_allowed(
+    session: AsyncSession, user: Principal, claim: idempotency.Claim, scope: Scope, now: datetime
+) -> bool:
+    """Whether the stored answer may be given to `user` today; if so, its audit rows are
+    added (one per patient the answer concerned, or one naming no patient)."""
+    rows: list[tuple[uuid.UUID | None, uuid.UUID | None]] = []
+    for patient in claim.patient_ids:
+        reached = await reachable_ward(session, user, patient, now)
+        if reached is None:
+            return False
+        rows.append((patient, reached))
+    detail = {"route": scope.get("path_template") or "", "status": claim.status}
+    for about, ward_id in rows or [(None, user.ward_id)]:
+        await audit.record_now(
+            session,
+            user,
+            "request.replay",
+            at=now,
+            patient_id=about,
+            ward_id=ward_id,
+            object_type="patient" if about else None,
+            object_id=about,
+            detail=detail,
+        )
+    return True
+
+
 def idempotency_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or scope.get("method") != "POST":
@@ -90,9 +127,21 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
         print_ = idempotency.fingerprint(
             "POST", scope["path"], scope.get("query_string", b"").decode("latin-1"), body
         )
+        now = res.clock.now()
+        access = idempotency.access_binding(user)
         async with res.sessionmaker() as session:
-            claim = await idempotency.claim(session, user.user_id, key, print_, res.clock.now())
-            await session.commit()
+            claim = await idempotency.claim(session, user.user_id, key, print_, now, access)
+            if claim.outcome == "replay":
+                assert claim.row_id is not None
+                if await _replay_allowed(session, user, claim, scope, now):
+                    await session.commit()
+                else:
+                    # Out of reach now: no stored answer; the request runs as a new one.
+                    await idempotency.restart(session, claim.row_id, print_, now, access)
+                    await session.commit()
+                    claim = idempotency.Claim("proceed", row_id=claim.row_id)
+            else:
+                await session.commit()
 
         if claim.outcome == "mismatch":
             await _problem(
@@ -143,7 +192,8 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         try:
-            await app(scope, replay_receive, capture_send)
+            with audit.patients_audited() as patients:
+                await app(scope, replay_receive, capture_send)
         finally:
             async with res.sessionmaker() as session:
                 if captured["status"] >= 500 or captured["status"] in (409, 429):
@@ -156,6 +206,7 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
                         captured["status"],
                         captured["headers"],
                         b"".join(captured["body"]),
+                        sorted(patients),
                     )
                 await session.commit()
 

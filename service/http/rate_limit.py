@@ -16,6 +16,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from service.errors import TooManyRequests
+from service.http.forwarded import client_host
 
 
 class SlidingWindow:
@@ -46,8 +47,7 @@ def rate_limit_guard(limit: int, window_seconds: float) -> Callable[..., Awaitab
     # Async on purpose: Litestar runs a sync guard in a worker thread, which costs a thread
     # hop per request and would let two threads mutate the window at once.
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        client = connection.client.host if connection.client else "unknown"
-        if not window.allow(client):
+        if not window.allow(client_host(connection)):
             raise TooManyRequests(
                 "Too many requests from this address.", retry_after_seconds=int(window_seconds)
             )

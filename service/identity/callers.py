@@ -58,4 +58,5 @@ async def principal_for_token(
         must_change_password=row.must_change_password,
         token_id=claims.token_id,
         token_expires_at=claims.expires_at,
+        token_version=row.token_version,
     )

@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 import msgspec
-from sqlalchemy import Row, exists, or_, select
+from sqlalchemy import Row, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Patient, User, Ward
@@ -132,29 +132,39 @@ async def _check_key_worker(session: AsyncSession, ward_id: uuid.UUID, user_id: 
         raise InvalidInput.field("key_worker_id", "must be an active member of the ward's staff")
 
 
-async def _nhs_number_taken(
+async def _nhs_number_holder(
     session: AsyncSession, nhs_number: str, other_than: uuid.UUID | None = None
-) -> bool:
+) -> uuid.UUID | None:
+    """The patient already registered with this NHS number (on any ward), if any."""
     query = select(Patient.id).where(Patient.nhs_number == nhs_number)
     if other_than is not None:
         query = query.where(Patient.id != other_than)
-    return bool(await session.scalar(select(exists(query))))
+    return await session.scalar(query.limit(1))
 
 
 def _duplicate(
-    caller: Principal, action: str, now: datetime, patient_id: uuid.UUID | None
+    caller: Principal,
+    action: str,
+    now: datetime,
+    patient_id: uuid.UUID | None,
+    matched: uuid.UUID | None = None,
 ) -> Conflict:
-    # Says neither where the other record lives nor whose it is; the attempt is kept.
+    # The answer says neither where the other record lives nor whose it is. The denied row
+    # names the record the number matched, so a probe for who is registered leaves a trace on
+    # that patient's audit trail (a create has no patient of its own to name).
+    detail: dict[str, Any] = {"reason": "duplicate_nhs_number"}
+    if matched is not None:
+        detail["matched_patient_id"] = str(matched)
     return audit.denied(
         caller,
         action,
         Conflict("A patient with this NHS number is already registered."),
         at=now,
-        patient_id=patient_id,
+        patient_id=patient_id or matched,
         ward_id=caller.ward_id,
         object_type="patient",
-        object_id=patient_id,
-        detail={"reason": "duplicate_nhs_number"},
+        object_id=patient_id or matched,
+        detail=detail,
     )
 
 
@@ -202,8 +212,9 @@ async def create_patient(
     admitted_at = check_not_future(
         data.admitted_at or now.replace(microsecond=0), now, "admitted_at"
     )
-    if await _nhs_number_taken(session, nhs_number):
-        raise _duplicate(caller, "patient.create", now, None)
+    matched = await _nhs_number_holder(session, nhs_number)
+    if matched is not None:
+        raise _duplicate(caller, "patient.create", now, None, matched)
 
     patient = Patient(
         id=uuid.uuid4(),
@@ -283,10 +294,10 @@ async def update_patient(
 
     if "nhs_number" in changes:
         nhs_number = normalise_nhs_number(changes["nhs_number"])
-        if nhs_number != patient.nhs_number and await _nhs_number_taken(
-            session, nhs_number, other_than=patient.id
-        ):
-            raise _duplicate(caller, "patient.update", now, patient.id)
+        if nhs_number != patient.nhs_number:
+            matched = await _nhs_number_holder(session, nhs_number, other_than=patient.id)
+            if matched is not None:
+                raise _duplicate(caller, "patient.update", now, patient.id, matched)
         put("nhs_number", nhs_number)
     for field in ("given_name", "family_name"):
         if field in changes:

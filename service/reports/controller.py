@@ -19,7 +19,8 @@ Format = Annotated[
     Literal["json", "csv"],
     QueryParameter(description="csv: one row per measure (ward, measure, numerator, ...)"),
 ]
-CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+# Litestar adds "; charset=utf-8" to every text/* type itself; naming it here doubled it.
+CSV_MEDIA_TYPE = "text/csv"
 
 
 def _csv(body: str, filename: str) -> Response[str]:

@@ -13,6 +13,7 @@ from service.board.service import ward_board
 from service.errors import InvalidInput, NotAuthenticated, TooManyRequests
 from service.escalations import service as escalations
 from service.http.auth import ANY_USER, WARD, public
+from service.http.forwarded import client_host
 from service.http.params import Caller, ClockDep, Db, IdPath, Res
 from service.identity.devices import TTL as DEVICE_TTL
 from service.principal import Principal, Role
@@ -109,7 +110,7 @@ class SignInPages(Controller):
                 auth.policy_of(res.settings),
                 email=fields.get("email", ""),
                 password=fields.get("password", ""),
-                client_address=request.client.host if request.client else "unknown",
+                client_address=client_host(request),
                 now=clock.now(),
                 device_token=request.cookies.get(DEVICE_COOKIE),
             )

@@ -136,7 +136,10 @@ class PatientController(Controller):
             "Sets `suicide_risk` on the patient's last discharged episode and answers it; "
             "audited as `patient.suicide_risk`. 409 while the patient is on the ward or was "
             "never discharged. Missed check-ins and low scores from now on take the new "
-            "severity; the follow-up already created keeps its due time."
+            "severity; recording risk also makes the patient's routine `no_reply`, "
+            "`low_score` and `unread_reply` escalations still open or acknowledged urgent "
+            "(history `severity_raised`, audited `escalation.severity`); clearing it lowers "
+            "nothing. The follow-up already created keeps its due time."
         ),
     )
     async def record_suicide_risk(

@@ -124,3 +124,74 @@ async def test_a_bad_monitoring_filter_is_a_problem_not_a_500(db, client, app):
     response = await client.get(LIST, params={"monitoring": "maybe"}, headers=headers)
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def _sign_in(client, who) -> None:
+    form = await client.get("/board/login")
+    login_csrf = re.search(r'name="login_csrf" value="([^"]+)"', form.text).group(1)
+    signed_in = await client.post(
+        "/board/login",
+        data={"email": who.email, "password": builders.PASSWORD, "login_csrf": login_csrf},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303
+
+
+def _unmonitored(html: str) -> list[tuple[str, str]]:
+    section = re.search(r'<ul class="plain" id="unmonitored">(.*?)</ul>', html, re.S)
+    if section is None:
+        return []
+    return re.findall(
+        r'<li data-reason="([a-z_]+)"><a href="/board/patients/([0-9a-f-]+)"', section[1]
+    )
+
+
+async def test_the_ward_board_lists_patients_at_home_out_of_reach_with_the_reason(
+    db, client, app, clock
+):
+    ward, nurse, _ = await _team(db, app)
+    no_consent = await builders.home_patient(db, ward.id, sms_consent=False, family_name="Adams")
+    flagged = await _flagged(db, ward.id, clock)
+    flagged.family_name = "Baker"
+    opted_out = await builders.home_patient(db, ward.id, sms_opted_out=True, family_name="Cole")
+    await builders.home_patient(db, ward.id, family_name="Dale")  # monitored: not listed
+    await builders.home_patient(db, ward.id, status="inpatient", sms_consent=False)
+    await db.commit()
+    # Another ward's unmonitored patient is never on this board.
+    other_ward = await builders.ward(db)
+    theirs = await builders.home_patient(db, other_ward.id, sms_consent=False)
+
+    await _sign_in(client, nurse)
+    page = await client.get("/board/live", headers={"X-Homeward-Fragment": "1"})
+    assert page.status_code == 200
+    assert _unmonitored(page.text) == [
+        ("no_consent", str(no_consent.id)),
+        ("undeliverable", str(flagged.id)),
+        ("opted_out", str(opted_out.id)),
+    ]
+    assert "The patient has opted out of SMS." in page.text
+    assert str(theirs.id) not in page.text
+    [event] = (
+        await db.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "board.read", AuditEvent.actor_id == nurse.id
+            )
+        )
+    ).all()
+    assert event.detail["unmonitored_patient_ids"] == [
+        str(no_consent.id),
+        str(flagged.id),
+        str(opted_out.id),
+    ]
+
+
+async def test_the_other_wards_board_does_not_list_our_unmonitored_patient(db, client, app, clock):
+    ward, _, _ = await _team(db, app)
+    ours = await builders.home_patient(db, ward.id, sms_consent=False)
+    other_ward = await builders.ward(db)
+    other_nurse = await builders.user(db, "ward_staff", ward_id=other_ward.id)
+    await _sign_in(client, other_nurse)
+    page = await client.get("/board/live", headers={"X-Homeward-Fragment": "1"})
+    assert page.status_code == 200
+    assert _unmonitored(page.text) == []
+    assert str(ours.id) not in page.text

@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from api_tests import builders
+from api_tests.sms_helpers import inbound_params, post_signed
 from db.models import AuditEvent, SmsNumberFlag
+from service.paging.texts import patient_ref as patient_ref_of
 
 LIST = "/api/v1/patients"
 
@@ -195,3 +197,140 @@ async def test_the_other_wards_board_does_not_list_our_unmonitored_patient(db, c
     assert page.status_code == 200
     assert _unmonitored(page.text) == []
     assert str(ours.id) not in page.text
+
+
+# --- the follow-up clock warns earlier ---------------------------------------------------
+
+
+async def _discharged_through_the_api(client, headers, key_worker, **fields) -> str:
+    created = await client.post(
+        "/api/v1/patients",
+        json=builders.patient_body(key_worker_id=str(key_worker.id), **fields),
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    patient_id: str = created.json()["id"]
+    done = await client.post(
+        f"/api/v1/patients/{patient_id}/discharge",
+        json={"discharged_at": "2026-12-01T09:00:00Z", "suicide_risk": False},
+        headers=headers,
+    )
+    assert done.status_code == 200, done.text
+    return patient_id
+
+
+async def _tick(worker, clock, hours: float = 0) -> None:
+    clock.advance(timedelta(hours=hours))
+    await worker.run_once()
+    await worker.run_once()  # what the first pass queued goes out on the second
+
+
+def _to(fake_twilio, number: str) -> list[str]:
+    return [m.body for m in fake_twilio.accepted if m.to == number]
+
+
+async def test_an_unmonitored_patients_72_h_clock_warns_at_discharge_and_at_half_time_once_each(
+    db, sms_client, sms_app, clock, sms_worker, fake_twilio
+):
+    ward = await builders.ward(db)
+    key_worker = await builders.user(db, "ward_staff", ward_id=ward.id, mobile=builders.mobile())
+    headers = builders.bearer(sms_app, key_worker)
+    # Discharged at 09:00 on 1 December without SMS consent: due 09:00 on 4 December.
+    patient_id = await _discharged_through_the_api(
+        sms_client, headers, key_worker, sms_consent=False
+    )
+    ref = patient_id[:8]
+    prefix = f"Homeward: follow-up for patient ref {ref} is due within"
+
+    await _tick(sms_worker, clock)
+    assert _to(fake_twilio, key_worker.mobile) == [
+        f"{prefix} 72 h and check-in texts cannot reach the patient, see the ward board."
+    ]
+    # Half-time is 36 h after discharge (21:00 on 2 December): nothing a minute before.
+    await _tick(sms_worker, clock, 36 - 1 / 60)
+    assert len(_to(fake_twilio, key_worker.mobile)) == 1
+    await _tick(sms_worker, clock, 1 / 60)
+    half_time = f"{prefix} 36 h, see the ward board."
+    assert _to(fake_twilio, key_worker.mobile)[1:] == [half_time]
+    # That was the warning: none again 24 h ahead, nor later.
+    await _tick(sms_worker, clock, 12)
+    await _tick(sms_worker, clock, 23)
+    assert len(_to(fake_twilio, key_worker.mobile)) == 2
+    actions = (await db.scalars(select(AuditEvent.action))).all()
+    assert (actions.count("follow_up.warn_unmonitored"), actions.count("follow_up.warn")) == (1, 1)
+
+
+async def test_a_monitored_patients_clock_warns_only_a_day_ahead(
+    db, sms_client, sms_app, clock, sms_worker, fake_twilio
+):
+    ward = await builders.ward(db)
+    key_worker = await builders.user(db, "ward_staff", ward_id=ward.id, mobile=builders.mobile())
+    headers = builders.bearer(sms_app, key_worker)
+    patient_id = await _discharged_through_the_api(sms_client, headers, key_worker)
+    await _tick(sms_worker, clock)
+    await _tick(sms_worker, clock, 36)
+    await _tick(sms_worker, clock, 11)
+    assert _to(fake_twilio, key_worker.mobile) == []
+    await _tick(sms_worker, clock, 1)
+    assert _to(fake_twilio, key_worker.mobile) == [
+        f"Homeward: follow-up for patient ref {patient_id[:8]} is due within 24 h, "
+        "see the ward board."
+    ]
+
+
+async def test_a_patient_who_opts_out_while_the_clock_runs_is_warned_about_then(
+    db, sms_client, sms_app, sms_settings, clock, sms_worker, fake_twilio
+):
+    ward = await builders.ward(db)
+    key_worker = await builders.user(db, "ward_staff", ward_id=ward.id, mobile=builders.mobile())
+    headers = builders.bearer(sms_app, key_worker)
+    patient_id = await _discharged_through_the_api(sms_client, headers, key_worker)
+    await _tick(sms_worker, clock, 2)
+    assert _to(fake_twilio, key_worker.mobile) == []
+    patient = await sms_client.get(f"/api/v1/patients/{patient_id}", headers=headers)
+    await post_signed(
+        sms_client,
+        "/webhooks/twilio/sms",
+        inbound_params(patient.json()["mobile"], "STOP"),
+        sms_settings.twilio_auth_token,
+    )
+    await _tick(sms_worker, clock)
+    early = [b for b in _to(fake_twilio, key_worker.mobile) if "cannot reach" in b]
+    assert early == [
+        f"Homeward: follow-up for patient ref {patient_id[:8]} is due within 70 h and "
+        "check-in texts cannot reach the patient, see the ward board."
+    ]
+
+
+async def test_the_early_warning_is_for_this_ward_only_and_not_after_a_readmission(
+    db, clock, sms_worker, fake_twilio
+):
+    ward = await builders.ward(db)
+    key_worker = await builders.user(db, "ward_staff", ward_id=ward.id, mobile=builders.mobile())
+    other_ward = await builders.ward(db)
+    other_worker = await builders.user(
+        db, "ward_staff", ward_id=other_ward.id, mobile=builders.mobile()
+    )
+    patient = await builders.home_patient(
+        db, ward.id, sms_consent=False, key_worker_id=key_worker.id
+    )
+    _, follow_up = await builders.past_stay(
+        db,
+        patient.id,
+        admitted_at=clock.now() - timedelta(days=10),
+        discharged_at=clock.now() - timedelta(hours=1),
+    )
+    readmitted = await builders.home_patient(
+        db, ward.id, sms_consent=False, key_worker_id=key_worker.id
+    )
+    await builders.past_stay(
+        db,
+        readmitted.id,
+        admitted_at=clock.now() - timedelta(days=10),
+        discharged_at=clock.now() - timedelta(hours=2),
+    )
+    await builders.episode(db, readmitted.id, admitted_at=clock.now() - timedelta(minutes=30))
+    await _tick(sms_worker, clock)
+    assert len(_to(fake_twilio, key_worker.mobile)) == 1
+    assert patient_ref_of(patient.id) in _to(fake_twilio, key_worker.mobile)[0]
+    assert _to(fake_twilio, other_worker.mobile) == []

@@ -314,7 +314,7 @@ async def test_the_early_warning_is_for_this_ward_only_and_not_after_a_readmissi
     patient = await builders.home_patient(
         db, ward.id, sms_consent=False, key_worker_id=key_worker.id
     )
-    _, follow_up = await builders.past_stay(
+    await builders.past_stay(
         db,
         patient.id,
         admitted_at=clock.now() - timedelta(days=10),

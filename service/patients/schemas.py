@@ -112,7 +112,7 @@ class PatientOut(msgspec.Struct):
     updated_at: datetime
     # Lists only (left out of single-patient answers): for a patient at home, why they cannot
     # be monitored by SMS; null when they can be, or are not at home.
-    monitoring_gap: MonitoringGapOut | None | msgspec.UnsetType = msgspec.UNSET
+    monitoring_gap: MonitoringGapOut | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class PatientList(msgspec.Struct):

@@ -30,8 +30,8 @@ from service.patient_access.staff import (
     patient_row_for_staff,
     readable_patients,
 )
-from service.patients import episodes
 from service.patient_access.texting import CANNOT_TEXT, monitoring_gap
+from service.patients import episodes
 from service.patients.schemas import MonitoringGapOut, PatientCreate, PatientOut, PatientUpdate
 from service.phones import normalise_mobile
 from service.principal import WARD, Principal
@@ -87,7 +87,7 @@ def gap_out(reason: str | None) -> MonitoringGapOut | None:
 
 def to_out(
     patient: Patient | Row[Any],
-    monitoring_gap: MonitoringGapOut | None | msgspec.UnsetType = msgspec.UNSET,
+    monitoring_gap: MonitoringGapOut | msgspec.UnsetType | None = msgspec.UNSET,
 ) -> PatientOut:
     """The full patient record as ward staff see it (from the object or a row of the table)."""
     return PatientOut(

@@ -42,19 +42,28 @@ async def test_follow_up_warns_a_day_ahead_then_escalates_at_breach_once(
     patient_id = await _discharge(sms_client, headers, key_worker, suicide_risk=True)
     ref = patient_id[:8]  # a patient ref is the first 8 characters of the id
 
-    # Due 48 h after discharge (suicide risk): nothing at 23 h, the warning at 24 h.
+    # The patient has no SMS consent, so no check-in reaches them: told at once.
+    await sms_worker.run_once()
+    await sms_worker.run_once()
+    early = (
+        f"Homeward: follow-up for patient ref {ref} is due within 48 h and check-in texts "
+        "cannot reach the patient, see the ward board."
+    )
+    assert [(m.to, m.body) for m in fake_twilio.accepted] == [(key_worker.mobile, early)]
+    # Due 48 h after discharge (suicide risk): nothing more at 23 h, the warning at 24 h.
     clock.advance(timedelta(hours=23))
     await sms_worker.run_once()
-    assert fake_twilio.accepted == []
+    assert len(fake_twilio.accepted) == 1
     for _ in range(3):
         clock.advance(timedelta(hours=1))
         await sms_worker.run_once()
         await sms_worker.run_once()
     assert [(m.to, m.body) for m in fake_twilio.accepted] == [
+        (key_worker.mobile, early),
         (
             key_worker.mobile,
             f"Homeward: follow-up for patient ref {ref} is due within 24 h, see the ward board.",
-        )
+        ),
     ]
 
     # 48 h: breached, and one urgent follow_up_due escalation (suicide risk).
@@ -69,7 +78,7 @@ async def test_follow_up_warns_a_day_ahead_then_escalates_at_breach_once(
         "urgent",
         str(follow_up.id),
     )
-    assert len(fake_twilio.accepted) == 2  # the warning and the level-1 notice
+    assert len(fake_twilio.accepted) == 3  # the two warnings and the level-1 notice
 
     # A late successful contact completes the follow-up and resolves its escalation.
     clock.advance(timedelta(minutes=5))
@@ -92,9 +101,10 @@ async def test_follow_up_warns_a_day_ahead_then_escalates_at_breach_once(
     clock.advance(timedelta(days=2))
     await sms_worker.run_once()
     await sms_worker.run_once()
-    assert len(fake_twilio.accepted) == 2
+    assert len(fake_twilio.accepted) == 3
     actions = (await db.scalars(select(AuditEvent.action))).all()
     assert actions.count("follow_up.warn") == 1
+    assert actions.count("follow_up.warn_unmonitored") == 1
     assert actions.count("follow_up.breach") == 1
 
 

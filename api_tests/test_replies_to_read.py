@@ -6,6 +6,7 @@ Signed webhooks through the app, real PostgreSQL, the ManualClock; expectations 
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import timedelta
 
@@ -330,6 +331,45 @@ async def test_a_carers_text_is_a_reply_to_read_not_the_patients_answer(
     ).all()
     assert {(m.from_carer, m.check_in_id) for m in inbound} == {(True, None)}
     assert await escalations(db, patient.id) == []
+
+
+async def test_the_sms_history_says_whether_the_patient_or_the_carer_wrote_each_text(
+    sms_client, sms_app, db, clock, sms_worker, sms_settings
+):
+    ward, patient = await _prompted(db, clock, sms_worker)
+    carer_number = builders.mobile(61004)
+    await _with_carer(db, clock, patient, carer_number)
+    nurse, headers = await _staff(db, sms_app, ward)
+    await _text(sms_client, sms_settings, carer_number, "she seems very low today")
+    clock.advance(timedelta(minutes=1))
+    await _text(sms_client, sms_settings, patient.mobile, "4")
+
+    response = await sms_client.get(f"/api/v1/patients/{patient.id}/messages", headers=headers)
+    assert response.status_code == 200
+    history = [(m["direction"], m["sender"], m["body"]) for m in response.json()["items"]]
+    assert history[:2] == [
+        ("inbound", "patient", "4"),
+        ("inbound", "carer", "she seems very low today"),
+    ]
+    # The check-in prompt sent before them is the ward's.
+    assert {m[1] for m in history[2:]} == {"ward"}
+
+    # The patient's page says it too.
+    form = await sms_client.get("/board/login")
+    login_csrf = re.search(r'name="login_csrf" value="([^"]+)"', form.text).group(1)
+    signed_in = await sms_client.post(
+        "/board/login",
+        data={"email": nurse.email, "password": builders.PASSWORD, "login_csrf": login_csrf},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303
+    page = await sms_client.get(f"/board/patients/{patient.id}/live")
+    assert page.status_code == 200
+    who = re.findall(
+        r'<span class="who">([^<]+)</span>\s*<span class="body">([^<]+)</span>', page.text
+    )
+    inbound = [w for w in who if w[0] != "Homeward"]
+    assert sorted(inbound) == [("Carer", "she seems very low today"), ("Patient", "4")]
 
 
 async def test_a_carers_crisis_text_raises_help_request_with_the_crisis_reply(

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import update
 
 from api_tests import builders
-from api_tests.sms_helpers import check_ins, discharged_patient, fresh, outbox_rows
+from api_tests.sms_helpers import check_ins, discharged_patient, escalations, fresh, outbox_rows
 from db.models import CheckIn, OutboxMessage, Patient
 from service.sms import outbox
 
@@ -61,11 +61,37 @@ async def test_a_prompt_held_through_an_outage_lapses_when_its_reply_window_ends
     assert fake_twilio.accepted == []
     row = await fresh(db, OutboxMessage, prompt.id)
     assert (row.status, row.status_reason, row.attempts) == ("cancelled", "window_passed", 1)
-    # The check-in closes on its own clock as not sent: silence it never asked for is not
-    # a missed reply.
+    # The check-in closes on its own clock as lapsed, not missed: the patient was never
+    # asked (what staff are told then is the next test's).
     await sms_worker.run_once("checkins")
     [check_in, *_] = await check_ins(db, patient.id)
-    assert (check_in.status, check_in.status_reason) == ("skipped", "not_sent")
+    assert (check_in.status, check_in.status_reason) == ("skipped", "window_passed")
+
+
+async def test_a_lapsed_prompt_still_raises_no_reply_once_so_the_silent_slot_is_seen(
+    db, clock, sms_worker, fake_twilio
+):
+    patient, prompt = await _prompt_queued_at_19_00(db, clock, sms_worker)
+    fake_twilio.fail_next("rate_limited")
+    await sms_worker.run_once("outbox")
+    clock.set(datetime(2026, 12, 3, 3, 0, tzinfo=UTC))
+    await sms_worker.run_once("outbox")
+    assert (await fresh(db, OutboxMessage, prompt.id)).status_reason == "window_passed"
+    assert await escalations(db, patient.id) == []
+
+    # The reply window ended at 23:00 with the prompt never sent: staff hear of it as they
+    # would of a miss, once however often the sweep runs, and told why.
+    await sms_worker.run_once("checkins")
+    await sms_worker.run_once("checkins")
+    [escalation] = await escalations(db, patient.id)
+    assert (escalation.reason, escalation.severity, escalation.status) == (
+        "no_reply",
+        "routine",
+        "open",
+    )
+    assert (escalation.source_type, escalation.source_id) == ("check_in", str(prompt.check_in_id))
+    assert escalation.note is not None and "lapsed unsent" in escalation.note
+    assert fake_twilio.accepted == [] or all(m.to != patient.mobile for m in fake_twilio.accepted)
 
 
 async def test_a_prompt_held_through_an_outage_waits_for_the_next_opening_when_still_answerable(

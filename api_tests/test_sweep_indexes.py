@@ -53,6 +53,12 @@ CLAIMS: list[tuple[str, Claim, str]] = [
     ("check_ins", lambda s: dispatch.claim_due(s, NOW), "ix_check_ins_next_action_at_due"),
     ("follow_ups", lambda s: follow_ups.claim_overdue(s, NOW), "ix_follow_ups_due_at_pending"),
     ("follow_ups", lambda s: warnings.claim_warnable(s, NOW), "ix_follow_ups_due_at_unwarned"),
+    ("follow_ups", lambda s: warnings.claim_half_time(s, NOW), "ix_follow_ups_due_at_unwarned"),
+    (
+        "follow_ups",
+        lambda s: warnings.claim_unmonitored(s, NOW),
+        "ix_follow_ups_due_at_unmonitored_unwarned",
+    ),
     (
         "referrals",
         lambda s: unanswered.claim_unanswered(s, NOW),

@@ -1,7 +1,9 @@
-"""The follow-up clock sweep: warn the key worker a day ahead, escalate at breach.
+"""The follow-up clock sweep: warn the key worker a day ahead (earlier, and at once, for a
+patient whom no check-in can reach), escalate at breach.
 
-Both halves claim with FOR UPDATE SKIP LOCKED through partial indexes on pending rows, and
-each step changes the row it claimed (warned_at, status), so no row is handled twice.
+Each part claims with FOR UPDATE SKIP LOCKED through partial indexes on pending rows, and
+each step changes the row it claimed (warned_at, unmonitored_warned_at, status), so no row
+is handled twice.
 """
 
 from __future__ import annotations
@@ -20,5 +22,12 @@ async def follow_up_sweep(ctx: SweepContext) -> int:
     async def warn(follow_up: FollowUp) -> None:
         await warnings.warn(ctx.session, follow_up, now)
 
-    breached = await ctx.each(await service.claim_overdue(ctx.session, now), breach)
-    return breached + await ctx.each(await warnings.claim_warnable(ctx.session, now), warn)
+    async def warn_unmonitored(follow_up: FollowUp) -> None:
+        await warnings.warn_unmonitored(ctx.session, follow_up, now)
+
+    handled = await ctx.each(await service.claim_overdue(ctx.session, now), breach)
+    handled += await ctx.each(await warnings.claim_warnable(ctx.session, now), warn)
+    handled += await ctx.each(await warnings.claim_half_time(ctx.session, now), warn)
+    return handled + await ctx.each(
+        await warnings.claim_unmonitored(ctx.session, now), warn_unmonitored
+    )

@@ -39,6 +39,12 @@ class FollowUp(UUIDPrimaryKey, Base):
             "due_at",
             postgresql_where=text("status = 'pending' AND warned_at IS NULL"),
         ),
+        # The early warning for a patient who cannot be texted: pending, not yet warned.
+        Index(
+            "ix_follow_ups_due_at_unmonitored_unwarned",
+            "due_at",
+            postgresql_where=text("status = 'pending' AND unmonitored_warned_at IS NULL"),
+        ),
         Index("ix_follow_ups_patient_id_due_at", "patient_id", "due_at"),
     )
 
@@ -55,6 +61,9 @@ class FollowUp(UUIDPrimaryKey, Base):
     breached_at: Mapped[datetime | None]
     # When the key worker was told that 24 hours remain (once per follow-up).
     warned_at: Mapped[datetime | None]
+    # When the key worker was told the patient cannot be monitored by SMS while this clock
+    # runs (once per follow-up; service.follow_ups.warnings).
+    unmonitored_warned_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
 

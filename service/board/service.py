@@ -2,7 +2,8 @@
 
 Waiting referrals come from their domain's list function (which audits itself); open
 escalations (in board order), follow-up clocks and today's silent check-ins are read here,
-always filtered to the caller's own ward, and audited in the one `board.read` event.
+always filtered to the caller's own ward, and audited in the one `board.read` event. So are
+the patients at home whom no check-in can reach (the texting rule, `monitoring_gap`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from service.escalations.access import readable_escalations
 from service.follow_ups.access import readable_follow_ups
 from service.follow_ups.service import superseded_by_admission
 from service.pagination import MAX_LIMIT
+from service.patient_access.staff import readable_patients
+from service.patient_access.texting import CANNOT_TEXT, monitoring_gap
 from service.principal import Principal
 from service.referrals.service import list_referrals
 from service.timezones import local_instant
@@ -37,6 +40,15 @@ class PatientRef:
     name: str
 
 
+@dataclass(frozen=True)
+class Unmonitored:
+    """A patient at home whom no check-in can reach by SMS, and why (texting.MONITORING_GAPS)."""
+
+    patient_id: uuid.UUID
+    reason: str
+    detail: str
+
+
 @dataclass
 class Board:
     ward: Ward
@@ -45,6 +57,7 @@ class Board:
     follow_ups: list[FollowUp]
     check_ins: list[CheckIn]
     referrals: list[Referral]
+    unmonitored: list[Unmonitored] = field(default_factory=list)
     patients: dict[uuid.UUID, PatientRef] = field(default_factory=dict)
     agencies: dict[uuid.UUID, str] = field(default_factory=dict)
 
@@ -135,6 +148,19 @@ async def ward_board(session: AsyncSession, caller: Principal, now: datetime) ->
     referrals, _ = await list_referrals(session, caller, now, None, MAX_LIMIT, status="pending")
     referrals.sort(key=lambda r: (r.respond_by, r.id))
 
+    # Patients at home out of reach of every check-in: the texting rule itself, in SQL.
+    gap = monitoring_gap()
+    unmonitored = [
+        Unmonitored(row.id, row.gap, CANNOT_TEXT.get(row.gap, "The patient cannot be texted."))
+        for row in await session.execute(
+            readable_patients(caller)
+            .with_only_columns(Patient.id, gap.label("gap"))
+            .where(gap.is_not(None))
+            .order_by(Patient.family_name, Patient.given_name, Patient.id)
+            .limit(MAX_LIMIT)
+        )
+    ]
+
     board = Board(
         ward=ward,
         now=now,
@@ -142,12 +168,14 @@ async def ward_board(session: AsyncSession, caller: Principal, now: datetime) ->
         follow_ups=follow_ups,
         check_ins=check_ins,
         referrals=referrals,
+        unmonitored=unmonitored,
     )
     patient_ids = {
         *(e.patient_id for e in open_rows),
         *(f.patient_id for f in follow_ups),
         *(c.patient_id for c in check_ins),
         *(r.patient_id for r in referrals),
+        *(u.patient_id for u in unmonitored),
     }
     board.patients = await names_in_ward(session, ward_id, patient_ids)
     agency_ids = {r.agency_id for r in referrals}
@@ -169,6 +197,7 @@ async def ward_board(session: AsyncSession, caller: Principal, now: datetime) ->
             "escalation_ids": [str(e.id) for e in open_rows],
             "follow_up_ids": [str(f.id) for f in follow_ups],
             "check_in_ids": [str(c.id) for c in check_ins],
+            "unmonitored_patient_ids": [str(u.patient_id) for u in unmonitored],
         },
     )
     return board

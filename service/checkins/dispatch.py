@@ -16,7 +16,9 @@ first miss when suicide risk is recorded (`service.risk`).
 The outbox checks again when a prompt or reminder would leave (service.conversation.delivery):
 - Outside the contact window it waits for the next opening, unless the reply window would
   be over by then (`still_answerable`): a question that cannot be answered in time lapses
-  rather than arrive late, and the check-in closes as `skipped` (`not_sent`) at its deadline.
+  rather than arrive late, and at its deadline the check-in closes as `skipped`
+  (`window_passed`) and raises `no_reply` all the same: a slot that passed with no word
+  from the patient is staff's to follow up, whatever the reason.
 - Worded for a private phone while discreet mode is now on, it is withdrawn and the step that
   queued it runs again at once (`reword`), so the words are chosen again.
 """
@@ -56,6 +58,9 @@ REACHED_CARRIER = ("sent", "delivered")
 CHECKIN_ACTOR = SystemActor("checkins")
 PROMPT = "checkin_prompt"
 REMINDER = "checkin_reminder"
+# Why the send step withdrew a prompt or reminder that could no longer be answered in time
+# (service.conversation.delivery), and why its check-in then closed.
+LAPSED = "window_passed"
 
 
 async def claim_due(
@@ -284,19 +289,30 @@ async def mark_missed(session: AsyncSession, check_in: CheckIn, now: datetime) -
         reason="check_in_closed",
         check_in_id=check_in.id,
     )
-    statuses = set(
-        (
-            await session.scalars(
-                select(OutboxMessage.status).where(OutboxMessage.check_in_id == check_in.id)
+    texts = (
+        await session.execute(
+            select(OutboxMessage.status, OutboxMessage.status_reason).where(
+                OutboxMessage.check_in_id == check_in.id
             )
-        ).all()
-    )
+        )
+    ).all()
+    statuses = {t.status for t in texts}
+    lapsed = any(t.status == "cancelled" and t.status_reason == LAPSED for t in texts)
+    note: str | None = None
     # No text on record at all should not happen; when unsure, the safe side is to escalate.
     if statuses and not statuses & set(REACHED_CARRIER):
         failed = bool(statuses & {"undelivered", "failed"})
-        _close(check_in, "skipped", "undeliverable" if failed else "not_sent", now)
-        return
-    _close(check_in, "missed", None, now)
+        if failed or not lapsed:
+            _close(check_in, "skipped", "undeliverable" if failed else "not_sent", now)
+            return
+        # The prompt was held (an outage, the SMS cap) until it could no longer be answered
+        # in time, and lapsed unsent. Nobody was asked, so this is not the patient's silence
+        # (skipped, not missed), but a slot with no word from them must not pass unseen:
+        # staff get the `no_reply` a miss would raise, saying why.
+        _close(check_in, "skipped", LAPSED, now)
+        note = "The check-in text was held back and lapsed unsent: the patient was not asked."
+    else:
+        _close(check_in, "missed", None, now)
     misses = await _misses_in_a_row(session, check_in)
     patient = await session.get(Patient, check_in.patient_id)
     assert patient is not None
@@ -313,7 +329,7 @@ async def mark_missed(session: AsyncSession, check_in: CheckIn, now: datetime) -
         source_type="check_in",
         source_id=check_in.id,
         now=now,
-        note=f"No reply to the check-in ({misses} missed in a row).",
+        note=note or f"No reply to the check-in ({misses} missed in a row).",
         actor=CHECKIN_ACTOR,
     )
 

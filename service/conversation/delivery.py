@@ -15,7 +15,8 @@ that very moment and what then becomes of it:
   (`service.checkins.windows.next_send_time`): a staff message, a survey item (its 48 h
   reply window outlasts any night) and any other patient text. A check-in prompt or
   reminder waits too unless its reply window would be over by the opening; then it lapses
-  (cancelled, `window_passed`) rather than ask a question nobody can answer in time. An
+  (cancelled, `window_passed`) rather than ask a question nobody can answer in time, and
+  the check-in sweep raises `no_reply` for the check-in at its deadline. An
   answer to the patient's own text (the crisis reply) is never held.
 - Words chosen for a private phone, while discreet mode is now on: withdrawn
   (`wording_changed`). A check-in prompt or reminder is queued again at once in the right
@@ -48,7 +49,7 @@ log = logging.getLogger("homeward.conversation.delivery")
 
 # A check-in text the check-in sweep holds at this moment is asked about again this soon.
 BUSY_RETRY = timedelta(seconds=30)
-WINDOW_PASSED = "window_passed"
+WINDOW_PASSED = dispatch.LAPSED
 
 
 class DeliveryHooks:

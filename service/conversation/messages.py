@@ -16,7 +16,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, and_, cast, literal, null, or_, select, union_all
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import InboundMessage, OutboxMessage
@@ -62,6 +74,7 @@ async def list_messages(
         OutboxMessage.error_code.label("error_code"),
         cast(null(), String).label("kind"),
         cast(null(), Integer).label("score"),
+        literal("ward").label("sender"),
     ).where(OutboxMessage.patient_id == patient_id, OutboxMessage.recipient_kind == "patient")
     inbound = select(
         InboundMessage.id,
@@ -75,6 +88,7 @@ async def list_messages(
         cast(null(), Integer),
         InboundMessage.kind,
         InboundMessage.score,
+        case((InboundMessage.from_carer, "carer"), else_="patient"),
     ).where(InboundMessage.patient_id == patient_id)
     both = union_all(outbound, inbound).subquery()
     query: Any = select(both)
@@ -98,6 +112,7 @@ async def list_messages(
             error_code=r.error_code,
             kind=r.kind,
             score=r.score,
+            sender=r.sender,
         )
         for r in rows[:limit]
     ]
@@ -158,6 +173,7 @@ def _message_out(row: OutboxMessage) -> MessageOut:
         error_code=row.error_code,
         kind=None,
         score=None,
+        sender="ward",
     )
 
 

@@ -24,6 +24,9 @@ class MessageOut(msgspec.Struct):
     # Inbound: what the reply was read as (score, ok, help, stop, start, free_text).
     kind: str | None
     score: int | None
+    # Who wrote it: for inbound, `patient` or `carer` (the patient's nominated carer, whose
+    # text is never taken as the patient's answer); outbound, `ward` (Homeward or staff).
+    sender: Literal["patient", "carer", "ward"]
 
 
 class MessageIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -496,3 +496,70 @@ async def resolve_all_for_patient(
         )
     await session.flush()
     return len(rows)
+
+
+# Reasons whose severity follows suicide risk (a first miss, a score of 2, an unread reply
+# are urgent with it); raised routine before risk was recorded, they are urgent now.
+RISK_SENSITIVE_REASONS = ("no_reply", "low_score", "unread_reply")
+
+
+async def make_urgent_for_risk(
+    session: AsyncSession, patient_id: uuid.UUID, now: datetime, actor: Actor
+) -> list[Escalation]:
+    """Suicide risk was just recorded: the patient's routine escalations still open or
+    acknowledged whose severity follows risk become urgent, each with a history event and an
+    audit row. An open one's acknowledge deadline shortens to the urgent one for its level
+    (never lengthens), so the ladder climbs on the urgent clock from now; an acknowledged
+    one's resolve-by deadline shortens the same way. Clearing risk
+    lowers nothing: an urgent escalation stays urgent until a person resolves it."""
+    rows = (
+        await session.scalars(
+            select(Escalation)
+            .where(
+                Escalation.patient_id == patient_id,
+                Escalation.status.in_(("open", "acknowledged")),
+                Escalation.severity == "routine",
+                Escalation.reason.in_(RISK_SENSITIVE_REASONS),
+            )
+            .order_by(Escalation.opened_at, Escalation.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    if not rows:
+        return []
+    ward = await session.get(Ward, rows[0].ward_id)
+    policy = ward.escalation_policy if ward is not None else None
+    for row in rows:
+        row.severity = "urgent"
+        if row.status == "open":
+            due = now + timedelta(minutes=ack_minutes(policy, "urgent", row.level))
+            row.ack_due_at = min(row.ack_due_at, due)
+        elif row.resolve_due_at is not None:
+            # Acknowledged: the urgent resolve-by allowance from now, if that is sooner.
+            due = now + timedelta(minutes=resolve_minutes(policy, "urgent"))
+            row.resolve_due_at = min(row.resolve_due_at, due)
+        row.updated_at = now
+        session.add(
+            history_event(
+                row,
+                "severity_raised",
+                now,
+                actor,
+                from_status=row.status,
+                note="Suicide risk recorded: routine raised to urgent.",
+            )
+        )
+        audit.record(
+            session,
+            actor,
+            "escalation.severity",
+            at=now,
+            patient_id=row.patient_id,
+            ward_id=row.ward_id,
+            object_type="escalation",
+            object_id=row.id,
+            detail={"from": "routine", "to": "urgent", "because": "suicide_risk"},
+        )
+    await session.flush()
+    return list(rows)

@@ -36,6 +36,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from db.models import Patient, SmsNumberFlag
 from service.errors import Conflict
@@ -65,28 +66,35 @@ WINDOW_EXEMPT_PURPOSES = ("crisis_reply",)
 def refusal(
     patient_id: ColumnElement[Any], to_number: ColumnElement[Any]
 ) -> ColumnElement[str | None]:
-    """Why a text to `to_number` for `patient_id` may not go now; NULL when it may."""
-    flagged = exists().where(
-        SmsNumberFlag.patient_id == Patient.id, SmsNumberFlag.mobile == to_number
+    """Why a text to `to_number` for `patient_id` may not go now; NULL when it may.
+
+    The patient row is read under an alias of its own, so the rule also works inside a query
+    over `patients` itself (`monitoring_gap`) without being folded into the outer row."""
+    p = aliased(Patient, name="texting_patient")
+    flagged = (
+        exists()
+        .where(SmsNumberFlag.patient_id == p.id, SmsNumberFlag.mobile == to_number)
+        # `to_number` may come from a query two levels up (the outbox row, the patient row).
+        .correlate_except(SmsNumberFlag)
     )
     reason = (
         select(
             case(
-                (Patient.status == "closed", "closed"),
-                (Patient.status != "discharged", "on_ward"),
-                (Patient.sms_opted_out, "opted_out"),
-                (~Patient.sms_consent, "no_consent"),
-                (Patient.mobile.is_(None), "no_mobile"),
-                (Patient.mobile != to_number, "number_changed"),
+                (p.status == "closed", "closed"),
+                (p.status != "discharged", "on_ward"),
+                (p.sms_opted_out, "opted_out"),
+                (~p.sms_consent, "no_consent"),
+                (p.mobile.is_(None), "no_mobile"),
+                (p.mobile != to_number, "number_changed"),
                 (flagged, "undeliverable"),
                 else_=None,
             )
         )
-        .where(Patient.id == patient_id)
+        .where(p.id == patient_id)
         .scalar_subquery()
     )
     # A patient row that is not there (or no patient named at all) is a refusal too.
-    present = exists().where(Patient.id == patient_id)
+    present = exists().where(p.id == patient_id)
     return case((~present, "no_patient"), else_=reason)
 
 
@@ -99,6 +107,22 @@ CANNOT_TEXT = {
     "no_mobile": "The patient has no mobile number on record.",
     "undeliverable": "The carrier refused the patient's mobile number; record a working one.",
 }
+
+
+# Why a patient at home cannot be monitored by SMS at all: the refusals their own record
+# causes (the others are about a particular text, or a patient not at home).
+MONITORING_GAPS = ("opted_out", "no_consent", "no_mobile", "undeliverable")
+
+
+def monitoring_gap() -> ColumnElement[str | None]:
+    """SQL, for a query over `Patient`: why the patient, if at home, cannot be texted at all
+    (one of MONITORING_GAPS), NULL when they can or are not at home. The rule is `refusal`
+    itself, asked about the patient's own mobile, so it cannot drift from what the check-in
+    sweep and the outbox decide."""
+    return case(
+        (Patient.status != "discharged", None),
+        else_=refusal(Patient.__table__.c.id, Patient.__table__.c.mobile),
+    )
 
 
 async def require_textable(session: AsyncSession, patient: Patient) -> None:

@@ -14,6 +14,7 @@ from service.patients.schemas import (
     DischargeIn,
     EpisodeList,
     EpisodeOut,
+    MonitoringFilter,
     PatientCreate,
     PatientList,
     PatientOut,
@@ -34,6 +35,17 @@ NameQuery = Annotated[
     ),
 ]
 
+MonitoringQuery = Annotated[
+    MonitoringFilter | None,
+    QueryParameter(
+        description=(
+            "`none`: patients at home who cannot be monitored by SMS (no consent, no mobile, "
+            "opted out, a number the carrier refused), each with `monitoring_gap`; `sms`: "
+            "patients at home whom check-ins reach"
+        )
+    ),
+]
+
 
 class PatientController(Controller):
     """Ward staff of the patient's ward; agency workers only read one patient, within the
@@ -49,7 +61,16 @@ class PatientController(Controller):
     ) -> PatientOut:
         return service.to_out(await service.create_patient(db, caller, data, clock.now()))
 
-    @get("/", summary="List or search your ward's patients")
+    @get(
+        "/",
+        summary="List or search your ward's patients",
+        description=(
+            "Every item carries `monitoring_gap`: for a patient at home, why no check-in can "
+            "reach them by SMS (null when one can, or they are not at home). "
+            "`?monitoring=none` lists only those patients: nobody falls out of monitoring "
+            "unseen."
+        ),
+    )
     async def list_(
         self,
         db: Db,
@@ -60,11 +81,20 @@ class PatientController(Controller):
         nhs_number: NhsQuery = None,
         name: NameQuery = None,
         status: FromQuery[PatientStatus | None] = None,
+        monitoring: MonitoringQuery = None,
     ) -> PatientList:
-        rows, next_cursor = await service.list_patients(
-            db, caller, clock.now(), cursor, limit, nhs_number=nhs_number, name=name, status=status
+        items, next_cursor = await service.list_patients(
+            db,
+            caller,
+            clock.now(),
+            cursor,
+            limit,
+            nhs_number=nhs_number,
+            name=name,
+            status=status,
+            monitoring=monitoring,
         )
-        return PatientList(items=[service.to_out(p) for p in rows], next_cursor=next_cursor)
+        return PatientList(items=items, next_cursor=next_cursor)
 
     @get(
         "/{patient_id:uuid}",
@@ -136,7 +166,10 @@ class PatientController(Controller):
             "Sets `suicide_risk` on the patient's last discharged episode and answers it; "
             "audited as `patient.suicide_risk`. 409 while the patient is on the ward or was "
             "never discharged. Missed check-ins and low scores from now on take the new "
-            "severity; the follow-up already created keeps its due time."
+            "severity; recording risk also makes the patient's routine `no_reply`, "
+            "`low_score` and `unread_reply` escalations still open or acknowledged urgent "
+            "(history `severity_raised`, audited `escalation.severity`); clearing it lowers "
+            "nothing. The follow-up already created keeps its due time."
         ),
     )
     async def record_suicide_risk(

@@ -24,6 +24,7 @@ from service.patients.schemas import DischargeIn, EpisodeOut, SuicideRiskIn
 from service.principal import Principal
 from service.proms import service as proms
 from service.referrals import service as referrals
+from service.replies import service as replies
 from service.standards import READMISSION_WINDOW
 
 
@@ -178,7 +179,9 @@ async def record_suicide_risk(
 ) -> Episode:
     """Record or clear suicide risk on the last discharge (the stay at home now); the audit
     row holds who and when. 409 for a patient on the ward or never discharged: risk on the
-    ward is the ward's own record, and there is no stay at home to mark. The follow-up
+    ward is the ward's own record, and there is no stay at home to mark. Recording risk
+    makes what already waits urgent where risk would now make it so (escalations and unread
+    replies); clearing it lowers nothing a person has not yet dealt with. The follow-up
     already created keeps its due time: moving a deadline after the fact would hide a
     breach of the one set at discharge."""
     patient, event = await patient_for_staff_deferred(
@@ -196,6 +199,12 @@ async def record_suicide_risk(
     detail: dict[str, object] = {"suicide_risk": data.suicide_risk, "previous": previous}
     if note:
         detail["note"] = note
+    if data.suicide_risk:
+        # What is already waiting takes the severity it would get now (HW-21).
+        raised = await escalations.make_urgent_for_risk(session, patient.id, now, caller)
+        await replies.make_urgent_for_risk(session, patient.id)
+        if raised:
+            detail["escalations_made_urgent"] = [str(e.id) for e in raised]
     event.detail = detail
     session.add(event)
     return episode

@@ -78,6 +78,19 @@ class PatientUpdate(msgspec.Struct, forbid_unknown_fields=True):
     status: Literal["closed"] | msgspec.UnsetType = msgspec.UNSET
 
 
+# `?monitoring=none`: patients at home who cannot be monitored by SMS; `sms`: those who can.
+MonitoringFilter = Literal["none", "sms"]
+MonitoringGapReason = Literal["opted_out", "no_consent", "no_mobile", "undeliverable"]
+
+
+class MonitoringGapOut(msgspec.Struct):
+    """Why a patient at home cannot be monitored by SMS (no check-ins reach them)."""
+
+    reason: MonitoringGapReason
+    # The same words staff see when a text to the patient is refused.
+    detail: str
+
+
 class PatientOut(msgspec.Struct):
     id: uuid.UUID
     ward_id: uuid.UUID
@@ -97,6 +110,9 @@ class PatientOut(msgspec.Struct):
     status: PatientStatus
     created_at: datetime
     updated_at: datetime
+    # Lists only (left out of single-patient answers): for a patient at home, why they cannot
+    # be monitored by SMS; null when they can be, or are not at home.
+    monitoring_gap: MonitoringGapOut | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class PatientList(msgspec.Struct):

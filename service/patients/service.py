@@ -30,8 +30,9 @@ from service.patient_access.staff import (
     patient_row_for_staff,
     readable_patients,
 )
+from service.patient_access.texting import CANNOT_TEXT, monitoring_gap
 from service.patients import episodes
-from service.patients.schemas import PatientCreate, PatientOut, PatientUpdate
+from service.patients.schemas import MonitoringGapOut, PatientCreate, PatientOut, PatientUpdate
 from service.phones import normalise_mobile
 from service.principal import WARD, Principal
 from service.proms import service as proms
@@ -75,7 +76,19 @@ def _hhmm(value: time) -> str:
     return value.strftime("%H:%M")
 
 
-def to_out(patient: Patient | Row[Any]) -> PatientOut:
+def gap_out(reason: str | None) -> MonitoringGapOut | None:
+    if reason is None:
+        return None
+    return MonitoringGapOut(
+        reason=reason,  # type: ignore[arg-type]
+        detail=CANNOT_TEXT.get(reason, "The patient cannot be texted now."),
+    )
+
+
+def to_out(
+    patient: Patient | Row[Any],
+    monitoring_gap: MonitoringGapOut | msgspec.UnsetType | None = msgspec.UNSET,
+) -> PatientOut:
     """The full patient record as ward staff see it (from the object or a row of the table)."""
     return PatientOut(
         id=patient.id,
@@ -96,6 +109,7 @@ def to_out(patient: Patient | Row[Any]) -> PatientOut:
         status=patient.status,  # type: ignore[arg-type]
         created_at=patient.created_at,
         updated_at=patient.updated_at,
+        monitoring_gap=monitoring_gap,
     )
 
 
@@ -347,10 +361,16 @@ async def list_patients(
     nhs_number: str | None = None,
     name: str | None = None,
     status: str | None = None,
-) -> tuple[list[Patient], str | None]:
-    """The caller's ward's patients, oldest registration first; one audit event per page."""
+    monitoring: str | None = None,
+) -> tuple[list[PatientOut], str | None]:
+    """The caller's ward's patients, oldest registration first; one audit event per page.
+
+    Each carries its monitoring gap (`texting.monitoring_gap`, the texting rule in SQL);
+    `monitoring="none"` keeps the patients at home whom no check-in can reach, `"sms"` those
+    at home it can."""
     ward_id = _ward_of(caller)
-    query = readable_patients(caller)
+    gap = monitoring_gap()
+    query: Any = readable_patients(caller).add_columns(gap.label("monitoring_gap"))
     filters: list[str] = []
     if nhs_number is not None:
         query = query.where(Patient.nhs_number == nhs_number.replace(" ", ""))
@@ -369,9 +389,15 @@ async def list_patients(
     if status is not None:
         query = query.where(Patient.status == status)
         filters.append("status")
+    if monitoring == "none":
+        query = query.where(gap.is_not(None))
+        filters.append("monitoring")
+    elif monitoring == "sms":
+        query = query.where(Patient.status == "discharged", gap.is_(None))
+        filters.append("monitoring")
     query = page_after(query, Patient.created_at, Patient.id, decode_cursor(cursor), limit)
-    rows = list((await session.scalars(query)).all())
-    page, next_cursor = split_page(rows, limit, lambda p: (p.created_at, p.id))
+    rows = list((await session.execute(query)).all())
+    page, next_cursor = split_page(rows, limit, lambda r: (r[0].created_at, r[0].id))
     # Filter names only: the values searched for are patient data.
     audit.record(
         session,
@@ -380,9 +406,9 @@ async def list_patients(
         at=now,
         ward_id=ward_id,
         object_type="patient",
-        detail={"patient_ids": [str(p.id) for p in page], "filters": filters},
+        detail={"patient_ids": [str(r[0].id) for r in page], "filters": filters},
     )
-    return page, next_cursor
+    return [to_out(r[0], gap_out(r.monitoring_gap)) for r in page], next_cursor
 
 
 def _like_prefix(prefix: str) -> str:

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -94,6 +94,22 @@ async def hold(
         )
         .on_conflict_do_nothing(index_elements=["inbound_id"])
     )
+
+
+async def make_urgent_for_risk(session: AsyncSession, patient_id: uuid.UUID) -> int:
+    """Suicide risk was just recorded: the patient's unread replies not yet escalated are
+    urgent from now, so their `unread_reply` is raised urgent (as `hold` would now decide)."""
+    result = await session.execute(
+        update(ReplyToRead)
+        .where(
+            ReplyToRead.patient_id == patient_id,
+            ReplyToRead.status == "unread",
+            ReplyToRead.escalated_at.is_(None),
+            ReplyToRead.severity == "routine",
+        )
+        .values(severity="urgent")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def to_out(row: ReplyToRead, body: str) -> ReplyOut:

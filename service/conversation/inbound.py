@@ -20,6 +20,7 @@ from db.models import Carer, InboundMessage, OutboxMessage, Patient, Ward
 from service import audit
 from service.checkins import lifecycle
 from service.conversation import channel, questions, unmatched
+from service.discreet import is_discreet_safe
 from service.escalations.service import raise_escalation
 from service.interpretation.meaning import Interpretation, interpret
 from service.proms import service as proms
@@ -180,10 +181,14 @@ async def handle_inbound(
     assert ward is not None
     if inserted is None:
         # Twilio retried a delivery we already processed: same answer, no second effect.
-        earlier = await session.scalar(
-            select(InboundMessage.kind).where(InboundMessage.message_sid == message_sid)
-        )
-        reply = crisis_reply(ward) if earlier == "help" else None
+        earlier = (
+            await session.execute(
+                select(InboundMessage.kind, InboundMessage.from_carer).where(
+                    InboundMessage.message_sid == message_sid
+                )
+            )
+        ).one()
+        reply = _answer_for(earlier.kind, earlier.from_carer, patient, ward)
         return InboundResult(reply=reply, duplicate=True, known_sender=True)
 
     audit.record(
@@ -267,16 +272,53 @@ async def _crisis(
         note=f"{who} asked for help by text.",
         actor=channel.SMS_ACTOR,
     )
-    reply = crisis_reply(ward)
+    return await _answer(session, patient, ward, number, inbound_id, "crisis_reply", now)
+
+
+def _answer_for(kind: str, from_carer: bool, patient: Patient, ward: Ward) -> str | None:
+    """The TwiML answer to a text of this kind: the crisis reply to HELP (the patient's or
+    their carer's), the confirmation to a patient's STOP or START; in discreet words when
+    the patient has discreet messages on. Twilio's retry of a text gets the same answer."""
+    if kind == "help":
+        return crisis_reply(ward, discreet=patient.discreet_messages)
+    if from_carer:
+        return None
+    if kind == "stop":
+        return channel.confirmation(channel.OPT_OUT_CONFIRMATION, patient)
+    if kind == "start":
+        return channel.confirmation(channel.OPT_IN_CONFIRMATION, patient)
+    return None
+
+
+_ANSWER_KINDS = {
+    "crisis_reply": "help",
+    channel.OPT_OUT_CONFIRMATION: "stop",
+    channel.OPT_IN_CONFIRMATION: "start",
+}
+
+
+async def _answer(
+    session: AsyncSession,
+    patient: Patient,
+    ward: Ward,
+    number: str,
+    inbound_id: uuid.UUID,
+    purpose: str,
+    now: datetime,
+) -> str:
+    """The answer for TwiML, kept in the outbox with whether its words suit a shared phone."""
+    reply = _answer_for(_ANSWER_KINDS[purpose], False, patient, ward)
+    assert reply is not None
     await outbox.record_twiml_reply(
         session,
-        dedupe_key=f"inbound:{inbound_id}:crisis_reply",
+        dedupe_key=f"inbound:{inbound_id}:{purpose}",
         to_number=number,
         body=reply,
-        purpose="crisis_reply",
+        purpose=purpose,
         now=now,
         patient_id=patient.id,
         ward_id=patient.ward_id,
+        fit_for_discreet=is_discreet_safe(reply),
     )
     return reply
 
@@ -296,10 +338,14 @@ async def _act(
         await channel.opt_out(
             session, patient.id, now, source_type="sms_inbound", source_id=inbound_id
         )
-        return None
+        return await _answer(
+            session, patient, ward, number, inbound_id, channel.OPT_OUT_CONFIRMATION, now
+        )
     if kind == "start":
         await channel.opt_in(session, patient.id, now)
-        return None
+        return await _answer(
+            session, patient, ward, number, inbound_id, channel.OPT_IN_CONFIRMATION, now
+        )
     # Before any question takes the text as its answer: whatever else it does, a text only a
     # person can understand is read by one.
     if replies.needs_reading(kind, text):

@@ -275,7 +275,8 @@ async def test_a_survey_item_queued_before_discreet_mode_came_on_is_asked_again_
     survey = (await db.scalars(select(PromSurvey).where(PromSurvey.patient_id == patient.id))).one()
     await db.refresh(survey)
     assert (survey.awaiting_item_key, survey.set_backs) == ("dialog.mental_health", 1)
-    assert [c.status for c in await check_ins(db, patient.id)][0] == "scheduled"
+    [first_check_in, *_] = await check_ins(db, patient.id)
+    assert first_check_in.status == "scheduled"
 
 
 async def test_a_carer_notice_queued_before_discreet_mode_came_on_goes_without_the_ward_name(

@@ -8,6 +8,7 @@ from jobs.checkins import checkin_sweep
 from jobs.escalations import ladder_sweep
 from jobs.follow_ups import follow_up_sweep
 from jobs.heartbeat import heartbeat
+from jobs.inbound import inbound_spool_sweep
 from jobs.outbox import outbox_sweep
 from jobs.proms import proms_sweep
 from jobs.referrals import referral_sweep
@@ -24,9 +25,11 @@ class JobSpec:
 
 
 # Order matters within one tick: sweeps that raise escalations run before the ladder, and
-# everything that queues texts runs before the outbox sends them.
+# everything that queues texts runs before the outbox sends them. Texts kept during a
+# database outage are replayed first, so a reply lands before its check-in is called missed.
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("heartbeat", heartbeat),
+    JobSpec("inbound_spool", inbound_spool_sweep),
     JobSpec("checkins", checkin_sweep),
     JobSpec("follow_ups", follow_up_sweep),
     JobSpec("referrals", referral_sweep),

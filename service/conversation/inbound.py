@@ -36,6 +36,15 @@ LOW_SCORES = (1, 2)
 
 
 @dataclass(frozen=True)
+class Replayed:
+    """A text kept while the database was down (service.conversation.spool), handled now.
+    Its TwiML answer went long ago: `answered` is what it was (None: nothing), so that is
+    what the conversation records, and no other answer is recorded as sent."""
+
+    answered: str | None
+
+
+@dataclass(frozen=True)
 class InboundResult:
     """What to answer Twilio with: a reply text for TwiML, or nothing."""
 
@@ -131,7 +140,11 @@ async def handle_inbound(
     to_number: str | None,
     body: str,
     now: datetime,
+    received_at: datetime | None = None,
+    replayed: Replayed | None = None,
 ) -> InboundResult:
+    """Match, store and act on one inbound text. `received_at` is when Twilio handed it to
+    us, if earlier than `now` (a replayed text); effects and their deadlines run from `now`."""
     message_sid = clean(message_sid)
     from_number = clean(from_number)
     to_number = clean(to_number) if to_number is not None else None
@@ -171,7 +184,7 @@ async def handle_inbound(
             body=text,
             kind=kind,
             score=meaning.score,
-            received_at=now,
+            received_at=received_at or now,
             from_carer=carer is not None,
         )
         .on_conflict_do_nothing(index_elements=["message_sid"])
@@ -203,9 +216,13 @@ async def handle_inbound(
         detail={"kind": kind, "from_carer": carer is not None},
     )
     if carer is not None:
-        reply = await _act_for_carer(session, carer, patient, ward, number, inbound_id, kind, now)
+        reply = await _act_for_carer(
+            session, carer, patient, ward, number, inbound_id, kind, now, replayed
+        )
     else:
-        reply = await _act(session, patient, ward, number, inbound_id, kind, meaning, text, now)
+        reply = await _act(
+            session, patient, ward, number, inbound_id, kind, meaning, text, now, replayed
+        )
     return InboundResult(reply=reply, known_sender=True)
 
 
@@ -218,6 +235,7 @@ async def _act_for_carer(
     inbound_id: uuid.UUID,
     kind: str,
     now: datetime,
+    replayed: Replayed | None,
 ) -> str | None:
     """A carer's STOP and START govern carer notices only; a crisis text is the urgent
     `help_request` with the crisis reply; anything else is a reply for staff to read."""
@@ -237,7 +255,7 @@ async def _act_for_carer(
         )
         return None
     if kind == "help":
-        return await _crisis(session, patient, ward, number, inbound_id, now, "The carer")
+        return await _crisis(session, patient, ward, number, inbound_id, now, "The carer", replayed)
     await replies.hold(
         session,
         inbound_id=inbound_id,
@@ -258,7 +276,8 @@ async def _crisis(
     inbound_id: uuid.UUID,
     now: datetime,
     who: str,
-) -> str:
+    replayed: Replayed | None,
+) -> str | None:
     """The urgent `help_request` and the ward's crisis message as the reply to `number`."""
     await raise_escalation(
         session,
@@ -272,7 +291,7 @@ async def _crisis(
         note=f"{who} asked for help by text.",
         actor=channel.SMS_ACTOR,
     )
-    return await _answer(session, patient, ward, number, inbound_id, "crisis_reply", now)
+    return await _answer(session, patient, ward, number, inbound_id, "crisis_reply", now, replayed)
 
 
 def _answer_for(kind: str, from_carer: bool, patient: Patient, ward: Ward) -> str | None:
@@ -305,10 +324,16 @@ async def _answer(
     inbound_id: uuid.UUID,
     purpose: str,
     now: datetime,
-) -> str:
-    """The answer for TwiML, kept in the outbox with whether its words suit a shared phone."""
-    reply = _answer_for(_ANSWER_KINDS[purpose], False, patient, ward)
-    assert reply is not None
+    replayed: Replayed | None,
+) -> str | None:
+    """The answer for TwiML, kept in the outbox with whether its words suit a shared phone.
+    For a replayed text, the answer it was given at the time, if any."""
+    if replayed is None:
+        reply = _answer_for(_ANSWER_KINDS[purpose], False, patient, ward)
+    else:
+        reply = replayed.answered
+    if reply is None:
+        return None
     await outbox.record_twiml_reply(
         session,
         dedupe_key=f"inbound:{inbound_id}:{purpose}",
@@ -333,18 +358,19 @@ async def _act(
     meaning: Interpretation,
     text: str,
     now: datetime,
+    replayed: Replayed | None,
 ) -> str | None:
     if kind == "stop":
         await channel.opt_out(
             session, patient.id, now, source_type="sms_inbound", source_id=inbound_id
         )
         return await _answer(
-            session, patient, ward, number, inbound_id, channel.OPT_OUT_CONFIRMATION, now
+            session, patient, ward, number, inbound_id, channel.OPT_OUT_CONFIRMATION, now, replayed
         )
     if kind == "start":
         await channel.opt_in(session, patient.id, now)
         return await _answer(
-            session, patient, ward, number, inbound_id, channel.OPT_IN_CONFIRMATION, now
+            session, patient, ward, number, inbound_id, channel.OPT_IN_CONFIRMATION, now, replayed
         )
     # Before any question takes the text as its answer: whatever else it does, a text only a
     # person can understand is read by one.
@@ -381,7 +407,9 @@ async def _act(
 
     reply: str | None = None
     if kind == "help":
-        reply = await _crisis(session, patient, ward, number, inbound_id, now, "The patient")
+        reply = await _crisis(
+            session, patient, ward, number, inbound_id, now, "The patient", replayed
+        )
     if meaning.score in LOW_SCORES:
         # A 2 is routine unless suicide risk is recorded: then any low score is urgent.
         urgent = meaning.score == 1 or await suicide_risk_recorded(session, patient.id)

@@ -11,6 +11,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from api_tests import builders
@@ -327,3 +328,47 @@ async def test_a_carer_notice_queued_before_discreet_mode_came_on_goes_without_t
         "Hello. Please call 0113 496 0777 as soon as you can, about someone close to you."
     )
     assert (await fresh(db, Escalation, escalation.id)).status == "open"
+
+
+@pytest.mark.parametrize(
+    ("ward_message", "policy", "expected"),
+    [
+        # The default (national routes, named): discreet words, the ward's number as "us".
+        (
+            None,
+            EscalationPolicy(on_call_phone=ON_CALL),
+            "Need to talk to someone now? Call 111 and choose option 2, or call 116 123 free, "
+            "any time. In an emergency call 999. Or call us on 0113 496 0777.",
+        ),
+        # A ward's own message with clinical words: replaced, but its number is kept.
+        (
+            WARD_CRISIS_MESSAGE,
+            EscalationPolicy(),
+            "Need to talk to someone now? Call 111 and choose option 2, or call 116 123 free, "
+            "any time. In an emergency call 999. Or call us on 0113 496 0555.",
+        ),
+        # A ward's own message already in plain words: sent as written.
+        (
+            "Ring 0113 496 0555 any time, or 999 in an emergency.",
+            EscalationPolicy(on_call_phone=ON_CALL),
+            "Ring 0113 496 0555 any time, or 999 in an emergency. Or call us on 0113 496 0777.",
+        ),
+    ],
+    ids=["default", "ward_words_clinical", "ward_words_plain"],
+)
+async def test_the_discreet_crisis_reply_keeps_every_number_and_names_no_service(
+    db, sms_client, sms_settings, ward_message, policy, expected
+):
+    fields = {"crisis_message": ward_message} if ward_message else {}
+    ward = await builders.ward(db, escalation_policy=policy, **fields)
+    patient = await builders.home_patient(db, ward.id, discreet_messages=True)
+    response = await post_signed(
+        sms_client,
+        "/webhooks/twilio/sms",
+        inbound_params(patient.mobile, "i want to end it all"),
+        sms_settings.twilio_auth_token,
+    )
+    assert _twiml_messages(response.text) == [expected]
+    assert banned_in(expected) == []
+    [help_request] = await escalations(db, patient.id)
+    assert (help_request.reason, help_request.severity) == ("help_request", "urgent")

@@ -195,3 +195,33 @@ async def _check_handled_once(sessionmaker, patient_id) -> None:
             ).all()
         )
         assert bodies == ["1", "help", "thanks"]
+
+
+async def test_a_text_that_cannot_be_stored_does_not_hold_new_texts_back(
+    db, clock, sms_worker, sms_settings, tmp_path, caplog
+):
+    patient = await _prompted_patient(db, clock, sms_worker)
+    settings = replace(sms_settings, data_dir=tmp_path)
+    spool = InboundSpool.for_settings(settings)
+    # A kept text the database refuses (a "To" longer than any number): not an outage.
+    poison = spool.keep(
+        SpooledText("SM" + "d" * 32, patient.mobile, "9" * 200, "2", clock.now(), None)
+    )
+    app = create_app(settings, clock=clock)
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        # The API's drain loop tries the kept text at start-up (and fails it).
+        deadline = time.monotonic() + 20
+        while not any("spooled text failed" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        answered = await post_signed(
+            client,
+            "/webhooks/twilio/sms",
+            inbound_params(patient.mobile, "4"),
+            settings.twilio_auth_token,
+        )
+    assert answered.status_code == 200
+    # The new text was handled now, not queued behind the one that keeps failing.
+    assert spool.pending() == [poison]
+    [check_in, *_] = await check_ins(db, patient.id)
+    assert (check_in.status, check_in.score) == ("answered", 4)

@@ -11,4 +11,4 @@ async def inbound_spool_sweep(ctx: SweepContext) -> int:
     spool: InboundSpool | None = ctx.extras.get(SPOOL_KEY)
     if spool is None or not spool.pending():
         return 0  # a directory listing: nothing to do costs nothing
-    return await replay(ctx.session, spool, ctx.clock.now())
+    return (await replay(ctx.session, spool, ctx.clock.now())).handled

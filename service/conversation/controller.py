@@ -78,12 +78,14 @@ class _BehindSpooled(Exception):
 REPLAY_BUDGET_SECONDS = 5.0
 
 
-async def _replay_spool(res: Any, spool: InboundSpool, budget: float | None = None) -> None:
+async def _replay_spool(res: Any, spool: InboundSpool, budget: float | None = None) -> bool:
+    """Replay what the spool holds; True when texts still wait their turn after it."""
     try:
         async with res.sessionmaker() as session:
-            await replay(session, spool, res.clock.now(), budget=budget)
+            return (await replay(session, spool, res.clock.now(), budget=budget)).held_up
     except Exception as exc:
         log.warning("inbound spool replay failed", extra={"exc_class": type(exc).__name__})
+        return True
 
 
 def _first(params: dict[str, list[str]], *names: str) -> str | None:
@@ -129,10 +131,11 @@ class TwilioWebhookController(Controller):
                 answered=None,
             )
             # Texts kept during an outage go first; any still waiting, this one joins them.
-            if spool.pending():
-                await _replay_spool(res, spool, budget=REPLAY_BUDGET_SECONDS)
+            behind = bool(spool.pending()) and await _replay_spool(
+                res, spool, budget=REPLAY_BUDGET_SECONDS
+            )
             try:
-                if spool.pending():
+                if behind:
                     raise _BehindSpooled
                 result = await inbound.handle_inbound(
                     db,

@@ -180,21 +180,32 @@ class InboundSpool:
             os.close(fd)
 
 
+@dataclass(frozen=True)
+class Replay:
+    handled: int
+    # Texts still wait their turn (the database unreachable, the time budget spent, or
+    # another process replaying one right now): a new text must join them, not overtake.
+    # A text that failed for any other reason does not hold the others back.
+    held_up: bool
+
+
 async def replay(
     session: AsyncSession, spool: InboundSpool, now: datetime, *, budget: float | None = None
-) -> int:
+) -> Replay:
     """Hand each spooled text, oldest first, to the usual inbound handling, one transaction
-    each, and delete its file after the commit. Returns how many were handled. A text that
-    fails stays for the next replay and the rest go on; once the database proves still
-    unreachable, or after `budget` seconds, the rest wait for the next replay."""
+    each, and delete its file after the commit. A text that fails stays for the next replay
+    and the rest go on; once the database proves unreachable, or after `budget` seconds,
+    the rest wait for the next replay."""
     spool.remove_stale_temporaries()
     stop_at = time.monotonic() + budget if budget is not None else None
     handled = 0
     for path in spool.pending():
         if stop_at is not None and time.monotonic() > stop_at:
-            break
+            return Replay(handled, held_up=True)
         with spool.claim(path) as text:
             if text is None:
+                if path.exists():
+                    return Replay(handled, held_up=True)  # another process is on it
                 continue
             try:
                 await inbound.handle_inbound(
@@ -213,10 +224,14 @@ async def replay(
                     await session.rollback()
                 except Exception:
                     log.debug("rollback after a failed replay failed")
-                log.warning("spooled text not replayed", extra={"exc_class": type(exc).__name__})
                 if database_unreachable(exc):
-                    break
+                    log.warning("spool replay waits: database unreachable")
+                    return Replay(handled, held_up=True)
+                log.error(
+                    "spooled text failed; left for the next replay",
+                    extra={"file": path.name, "exc_class": type(exc).__name__},
+                )
                 continue
             spool.remove(path)
             handled += 1
-    return handled
+    return Replay(handled, held_up=False)

@@ -145,6 +145,10 @@ class TwilioWebhookController(Controller):
                     body=text.body,
                     now=text.received_at,
                 )
+                # Committed here, not after the handler: a database lost at the commit is
+                # an outage too, and the text is kept (a replay of a commit that did land
+                # is a duplicate by MessageSid and changes nothing).
+                await db.commit()
                 reply = result.reply
             except Exception as exc:
                 if not (isinstance(exc, _BehindSpooled) or database_unreachable(exc)):

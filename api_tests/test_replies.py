@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.checkins.prompts import CLINICAL_WORDS, is_discreet_safe
+from service.discreet import CLINICAL_WORDS, is_discreet_safe
 from service.interpretation.meaning import interpret
 
 STOP_VARIANTS = [

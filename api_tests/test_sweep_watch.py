@@ -162,6 +162,7 @@ async def test_health_jobs_is_503_naming_stale_sweeps_and_200_when_all_ran_latel
     assert body["status"] == "stale"
     assert set(body["stale"]) == {
         "heartbeat",
+        "inbound_spool",
         "checkins",
         "follow_ups",
         "referrals",
@@ -188,6 +189,7 @@ async def test_health_jobs_is_503_naming_stale_sweeps_and_200_when_all_ran_latel
     assert sorted(response.json()["stale"]) == sorted(
         [
             "heartbeat",
+            "inbound_spool",
             "checkins",
             "follow_ups",
             "referrals",

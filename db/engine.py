@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -41,3 +43,33 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Asy
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def connection_failure(exc: BaseException) -> bool:
+    """Whether `exc`, or an exception it was raised from, is a lost or refused connection
+    (or no connection free in the pool)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (ConnectionError, OSError, PoolTimeout)):
+            return True
+        name = type(current).__name__
+        if name in {
+            "ConnectionDoesNotExistError",
+            "CannotConnectNowError",
+            "TooManyConnectionsError",
+        }:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` means the database could not be reached (down, restarting, the pool
+    exhausted), as against a statement it refused: what the inbound webhook spools for."""
+    if isinstance(exc, DBAPIError):
+        code = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+        if code.startswith(("08", "57P")) or exc.connection_invalidated:
+            return True
+    return connection_failure(exc)

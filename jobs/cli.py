@@ -98,6 +98,7 @@ def _run_worker(settings: Settings) -> None:
     from jobs.worker import Worker
     from service.clock import SystemClock
     from service.conversation.delivery import DELIVERY_HOOKS
+    from service.conversation.spool import SPOOL_KEY, InboundSpool
     from service.health.metrics import sweep_collector
     from service.sms.backends import open_channel
     from service.sms.gateway import CHANNEL_KEY
@@ -120,7 +121,8 @@ def _run_worker(settings: Settings) -> None:
                 make_sessionmaker(engine),
                 SystemClock(),
                 settings.jobs_interval_seconds,
-                extras={CHANNEL_KEY: channel},
+                # A worker sharing an API host's data folder replays that host's spool.
+                extras={CHANNEL_KEY: channel, SPOOL_KEY: InboundSpool.for_settings(settings)},
                 metrics=metrics,
                 collector=collector,
             )

@@ -8,6 +8,7 @@ from jobs.checkins import checkin_sweep
 from jobs.escalations import ladder_sweep, resolve_by_sweep
 from jobs.follow_ups import follow_up_sweep
 from jobs.heartbeat import heartbeat
+from jobs.inbound import inbound_spool_sweep
 from jobs.outbox import outbox_sweep
 from jobs.proms import proms_sweep
 from jobs.referrals import referral_sweep
@@ -27,9 +28,11 @@ class JobSpec:
 # The names, their order and cadences are service.health.sweeps.SWEEPS (what /health/jobs
 # expects); this binds each to its function. Order matters within one tick (it is SWEEPS'):
 # sweeps that raise escalations run before the ladder, and everything that queues texts
-# runs before the outbox sends them.
+# runs before the outbox sends them. Texts kept during a database outage are replayed first,
+# so a reply lands before its check-in is called missed.
 _FUNCTIONS: dict[str, Sweep] = {
     "heartbeat": heartbeat,
+    "inbound_spool": inbound_spool_sweep,
     "checkins": checkin_sweep,
     "follow_ups": follow_up_sweep,
     "referrals": referral_sweep,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -27,6 +30,7 @@ from service.conversation.controller import (
     UnmatchedTextController,
 )
 from service.conversation.delivery import DELIVERY_HOOKS
+from service.conversation.spool import SPOOL_KEY, InboundSpool, replay
 from service.escalations.controller import ConcernController, EscalationController
 from service.feedback.controller import CarerController, FeedbackController
 from service.follow_ups.controller import FollowUpController
@@ -66,6 +70,8 @@ from service.users.controller import UserController
 from service.wards.controller import OnCallController, WardController
 from service.web.render import template_config
 from service.web.router import web_router
+
+log = logging.getLogger("homeward.app")
 
 LifespanHook = Callable[[AppResources], AbstractAsyncContextManager[None]]
 
@@ -142,7 +148,12 @@ def create_app(
         clock=clock or SystemClock(),
         engine=engine,
         sessionmaker=make_sessionmaker(engine),
-        extras={"metrics_registry": registry, "sweep_collector": sweep_collector(registry)},
+        extras={
+            "metrics_registry": registry,
+            "sweep_collector": sweep_collector(registry),
+            # Inbound texts that arrive while the database is down (service.conversation.spool).
+            SPOOL_KEY: InboundSpool.for_settings(settings),
+        },
     )
 
     @asynccontextmanager
@@ -153,6 +164,8 @@ def create_app(
                 open_channel(settings, DELIVERY_HOOKS)
             )
             stack.callback(resources.extras.pop, CHANNEL_KEY, None)
+            drain = asyncio.create_task(_drain_spool(resources, settings.jobs_interval_seconds))
+            stack.push_async_callback(_stop, drain)
             for hook in lifespan_hooks:
                 await stack.enter_async_context(hook(resources))
             try:
@@ -202,6 +215,26 @@ def create_app(
     mark_optional_bodies(app.openapi_schema, app)
     resources.extras["query_params"] = _documented_query_params(app)
     return app
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _drain_spool(resources: AppResources, interval: float) -> None:
+    """Texts this host kept during an outage are replayed as soon as the database answers,
+    by every API process, whether or not a worker runs here (never fatal)."""
+    spool: InboundSpool = resources.extras[SPOOL_KEY]
+    while True:
+        if spool.pending():
+            try:
+                async with resources.sessionmaker() as session:
+                    await replay(session, spool, resources.clock.now())
+            except Exception as exc:
+                log.warning("inbound spool replay failed", extra={"exc_class": type(exc).__name__})
+        await asyncio.sleep(interval)
 
 
 def _documented_query_params(app: Litestar) -> dict[tuple[str, str], frozenset[str]]:

@@ -26,6 +26,14 @@ CRISIS_ROUTES = (
     "Need help now? Call NHS 111 and choose option 2 for mental health, or Samaritans "
     "free on 116 123, any time. In an emergency call 999."
 )
+# The same routes for a patient with discreet messages on, whose phone others may read: every
+# number stays (111 option 2 is the mental health line, 116 123 the Samaritans, 999), only
+# the names that say what they are for go. A person in crisis still gets three numbers to
+# ring, any time; someone glancing at the phone sees no service and no clinical word.
+DISCREET_CRISIS_ROUTES = (
+    "Need to talk to someone now? Call 111 and choose option 2, or call 116 123 free, "
+    "any time. In an emergency call 999."
+)
 
 
 def whole_hours(span: timedelta) -> int:

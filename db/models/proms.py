@@ -42,6 +42,9 @@ class PromItem(Base):
     item_group: Mapped[str] = mapped_column(String(16))
     domain: Mapped[str] = mapped_column(String(60))
     prompt: Mapped[str] = mapped_column(Text)
+    # The same item for a patient with discreet messages on: no service named, no clinical
+    # word (service.discreet), fit for a phone someone else may read.
+    discreet_prompt: Mapped[str] = mapped_column(Text)
     # NULL for a free-text item.
     scale_min: Mapped[int | None] = mapped_column(Integer)
     scale_max: Mapped[int | None] = mapped_column(Integer)

@@ -92,6 +92,9 @@ class OutboxMessage(UUIDPrimaryKey, Base):
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     ward_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("wards.id"))
     check_in_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("check_ins.id"))
+    # A survey item's text names its survey, so a text withdrawn at the send step (its words
+    # no longer suit the patient) is handed back to that survey to be asked again.
+    prom_survey_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("prom_surveys.id"))
     # A staff page or carer notice names the escalation it is about and the level it was
     # sent for, so a failure is reported against that escalation (never parsed from a key).
     escalation_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("escalations.id"))

@@ -2,44 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Patient
+from service.discreet import is_discreet_safe
 from service.plans.service import current_plan
-
-# Words that must never appear in a discreet message (also used to vet a custom question).
-CLINICAL_WORDS: tuple[str, ...] = (
-    "mental",
-    "health",
-    "ward",
-    "hospital",
-    "nhs",
-    "clinic",
-    "nurse",
-    "doctor",
-    "psychiatr",
-    "therap",
-    "mood",
-    "medication",
-    "meds",
-    "discharge",
-    "relapse",
-    "crisis",
-    "recovery",
-    "care team",
-    "key worker",
-    "check-in",
-    "check in",
-    "homeward",
-    "symptom",
-    "suicid",
-    "self-harm",
-    "self harm",
-)
-_CLINICAL = re.compile("|".join(re.escape(w) for w in CLINICAL_WORDS), re.IGNORECASE)
 
 DEFAULT_QUESTION = "How are you feeling today?"
 DISCREET_QUESTION = "How are things today?"
@@ -50,10 +19,6 @@ async def question_for(session: AsyncSession, patient_id: uuid.UUID) -> str | No
     """The patient's own check-in question from their relapse-prevention plan, if any."""
     plan = await current_plan(session, patient_id)
     return plan.check_in_question if plan is not None else None
-
-
-def is_discreet_safe(text: str) -> bool:
-    return _CLINICAL.search(text) is None
 
 
 def prompt_body(patient: Patient, question: str | None, *, reminder: bool = False) -> str:

@@ -25,6 +25,31 @@ from service.sms import outbox
 
 SMS_ACTOR = SystemActor("sms")
 
+# The answer to a patient's STOP and START, in two wordings: the usual one, and one for a
+# patient with discreet messages on that names no service and no clinical word.
+OPT_OUT_CONFIRMATION = "opt_out_confirmation"
+OPT_IN_CONFIRMATION = "opt_in_confirmation"
+_CONFIRMATIONS = {
+    (OPT_OUT_CONFIRMATION, False): (
+        "Homeward: you will get no more check-in texts from your care team. "
+        "Reply START to get them again."
+    ),
+    (OPT_OUT_CONFIRMATION, True): (
+        "You will get no more texts from this number. Reply START to get them again."
+    ),
+    (OPT_IN_CONFIRMATION, False): (
+        "Homeward: your check-in texts are back on. Reply STOP at any time to opt out."
+    ),
+    (OPT_IN_CONFIRMATION, True): (
+        "Texts from this number are back on. Reply STOP at any time to stop them."
+    ),
+}
+
+
+def confirmation(purpose: str, patient: Patient) -> str:
+    """The words that confirm an opt-out or opt-in to this patient."""
+    return _CONFIRMATIONS[(purpose, patient.discreet_messages)]
+
 
 async def opt_out(
     session: AsyncSession,

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import logging
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.params import FromQuery, JSONBody
 from twilio.twiml.messaging_response import MessagingResponse
 
+from db.engine import database_unreachable
 from service.conversation import inbound, messages, unmatched
 from service.conversation.schemas import (
     ConversationOut,
@@ -14,6 +18,13 @@ from service.conversation.schemas import (
     MessageList,
     MessageOut,
     UnmatchedTextList,
+)
+from service.conversation.spool import (
+    SPOOL_KEY,
+    InboundSpool,
+    SpooledText,
+    outage_answer,
+    replay,
 )
 from service.errors import Forbidden
 from service.http.auth import ADMIN, WARD, public, roles
@@ -24,6 +35,7 @@ from service.sms.gateway import CHANNEL_KEY, SmsChannel
 from service.sms.signatures import form_params, signature_valid, signed_url
 
 TWIML_MEDIA_TYPE = "application/xml"
+log = logging.getLogger("homeward.conversation.webhook")
 
 
 def _twiml(reply: str | None) -> str:
@@ -48,6 +60,32 @@ async def _verified_form(request: Request[Any, Any, Any], res: Any) -> dict[str,
     ):
         raise Forbidden("The request signature is missing or invalid.")
     return params
+
+
+async def _forget(db: Any) -> None:
+    """Drop the request's broken transaction so the session's commit at the end is a no-op."""
+    try:
+        await db.rollback()
+    except Exception:
+        log.debug("rollback after a lost database connection failed")
+
+
+class _BehindSpooled(Exception):
+    """Older texts still wait in the spool: this one must not overtake them."""
+
+
+# How long a webhook replays waiting texts before its own (Twilio gives up after 15 s).
+REPLAY_BUDGET_SECONDS = 5.0
+
+
+async def _replay_spool(res: Any, spool: InboundSpool, budget: float | None = None) -> bool:
+    """Replay what the spool holds; True when texts still wait their turn after it."""
+    try:
+        async with res.sessionmaker() as session:
+            return (await replay(session, spool, res.clock.now(), budget=budget)).held_up
+    except Exception as exc:
+        log.warning("inbound spool replay failed", extra={"exc_class": type(exc).__name__})
+        return True
 
 
 def _first(params: dict[str, list[str]], *names: str) -> str | None:
@@ -81,17 +119,49 @@ class TwilioWebhookController(Controller):
         sid = _first(params, "MessageSid", "SmsSid")
         sender = _first(params, "From")
         reply: str | None = None
+        spool: InboundSpool = res.extras[SPOOL_KEY]
+        background: BackgroundTask | None = None
         if sid and sender:
-            result = await inbound.handle_inbound(
-                db,
+            text = SpooledText(
                 message_sid=sid[:64],
                 from_number=sender,
                 to_number=(_first(params, "To") or None),
                 body=_first(params, "Body") or "",
-                now=clock.now(),
+                received_at=clock.now(),
+                answered=None,
             )
-            reply = result.reply
-        return Response(_twiml(reply), media_type=TWIML_MEDIA_TYPE, status_code=200)
+            # Texts kept during an outage go first; any still waiting, this one joins them.
+            behind = bool(spool.pending()) and await _replay_spool(
+                res, spool, budget=REPLAY_BUDGET_SECONDS
+            )
+            try:
+                if behind:
+                    raise _BehindSpooled
+                result = await inbound.handle_inbound(
+                    db,
+                    message_sid=text.message_sid,
+                    from_number=text.from_number,
+                    to_number=text.to_number,
+                    body=text.body,
+                    now=text.received_at,
+                )
+                # Committed here, not after the handler: a database lost at the commit is
+                # an outage too, and the text is kept (a replay of a commit that did land
+                # is a duplicate by MessageSid and changes nothing).
+                await db.commit()
+                reply = result.reply
+            except Exception as exc:
+                if not (isinstance(exc, _BehindSpooled) or database_unreachable(exc)):
+                    raise
+                # Kept on disk before Twilio hears 200; replayed once the database is back.
+                await _forget(db)
+                reply = outage_answer(text.body)
+                spool.keep(replace(text, answered=reply))
+                log.warning("inbound sms spooled")
+                background = BackgroundTask(_replay_spool, res, spool)
+        return Response(
+            _twiml(reply), media_type=TWIML_MEDIA_TYPE, status_code=200, background=background
+        )
 
     @post(
         "/status",

@@ -20,7 +20,9 @@ that very moment and what then becomes of it:
   answer to the patient's own text (the crisis reply) is never held.
 - Words chosen for a private phone, while discreet mode is now on: withdrawn
   (`wording_changed`). A check-in prompt or reminder is queued again at once in the right
-  words by the check-in sweep (`checkins.dispatch.reword`); a staff message is not
+  words by the check-in sweep (`checkins.dispatch.reword`); a survey item is set back and
+  asked again by the PROMs sweep (`proms.service.reword`); the carer notice is queued again
+  at once without the ward's name (`paging.texts.carer_notice`); a staff message is not
   rewritten for its writer: it shows as cancelled in the conversation.
 """
 
@@ -34,15 +36,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import OutboxMessage, Patient
+from db.models import Escalation, OutboxMessage, Patient
 from service import audit
 from service.checkins import dispatch, lifecycle
 from service.checkins.windows import next_send_time
 from service.conversation.channel import SMS_ACTOR, flag_number, opt_out
 from service.escalations.notify import note_not_delivered
 from service.escalations.service import raise_escalation
-from service.paging.texts import alert_sms_paused
+from service.paging.texts import CARER_NOTICE_PURPOSE, alert_sms_paused, carer_notice
 from service.patient_access import texting
+from service.proms import service as proms
 from service.sms.gateway import UNDELIVERABLE_NUMBER_CODES
 
 log = logging.getLogger("homeward.conversation.delivery")
@@ -64,11 +67,12 @@ class DeliveryHooks:
     def send_refusal(
         self,
         patient_id: ColumnElement[Any],
+        recipient_kind: ColumnElement[Any],
         purpose: ColumnElement[Any],
         fit_for_discreet: ColumnElement[Any],
         now: ColumnElement[Any],
     ) -> ColumnElement[str | None]:
-        return texting.send_refusal(patient_id, purpose, fit_for_discreet, now)
+        return texting.send_refusal(patient_id, recipient_kind, purpose, fit_for_discreet, now)
 
     async def refused_at_send(
         self, session: AsyncSession, message: OutboxMessage, reason: str, now: datetime
@@ -82,6 +86,13 @@ class DeliveryHooks:
                 assert message.check_in_id is not None
                 if not await dispatch.reword(session, message.check_in_id, message.purpose, now):
                     return now + BUSY_RETRY
+            elif message.prom_survey_id is not None:
+                if not await proms.reword(session, message.prom_survey_id, now):
+                    return now + BUSY_RETRY
+            elif message.purpose == CARER_NOTICE_PURPOSE and message.escalation_id is not None:
+                escalation = await session.get(Escalation, message.escalation_id)
+                if escalation is not None:
+                    await carer_notice(session, escalation, now, reworded=True)
             return reason
         patient = await session.get(Patient, message.patient_id)
         if patient is None:

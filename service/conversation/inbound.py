@@ -20,6 +20,7 @@ from db.models import Carer, InboundMessage, OutboxMessage, Patient, Ward
 from service import audit
 from service.checkins import lifecycle
 from service.conversation import channel, questions, unmatched
+from service.discreet import is_discreet_safe
 from service.escalations.service import raise_escalation
 from service.interpretation.meaning import Interpretation, interpret
 from service.proms import service as proms
@@ -32,6 +33,15 @@ log = logging.getLogger("homeward.conversation.inbound")
 
 MAX_BODY_CHARS = 1600
 LOW_SCORES = (1, 2)
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """A text kept while the database was down (service.conversation.spool), handled now.
+    Its TwiML answer went long ago: `answered` is what it was (None: nothing), so that is
+    what the conversation records, and no other answer is recorded as sent."""
+
+    answered: str | None
 
 
 @dataclass(frozen=True)
@@ -130,7 +140,11 @@ async def handle_inbound(
     to_number: str | None,
     body: str,
     now: datetime,
+    received_at: datetime | None = None,
+    replayed: Replayed | None = None,
 ) -> InboundResult:
+    """Match, store and act on one inbound text. `received_at` is when Twilio handed it to
+    us, if earlier than `now` (a replayed text); effects and their deadlines run from `now`."""
     message_sid = clean(message_sid)
     from_number = clean(from_number)
     to_number = clean(to_number) if to_number is not None else None
@@ -170,7 +184,7 @@ async def handle_inbound(
             body=text,
             kind=kind,
             score=meaning.score,
-            received_at=now,
+            received_at=received_at or now,
             from_carer=carer is not None,
         )
         .on_conflict_do_nothing(index_elements=["message_sid"])
@@ -180,10 +194,14 @@ async def handle_inbound(
     assert ward is not None
     if inserted is None:
         # Twilio retried a delivery we already processed: same answer, no second effect.
-        earlier = await session.scalar(
-            select(InboundMessage.kind).where(InboundMessage.message_sid == message_sid)
-        )
-        reply = crisis_reply(ward) if earlier == "help" else None
+        earlier = (
+            await session.execute(
+                select(InboundMessage.kind, InboundMessage.from_carer).where(
+                    InboundMessage.message_sid == message_sid
+                )
+            )
+        ).one()
+        reply = _answer_for(earlier.kind, earlier.from_carer, patient, ward)
         return InboundResult(reply=reply, duplicate=True, known_sender=True)
 
     audit.record(
@@ -198,9 +216,13 @@ async def handle_inbound(
         detail={"kind": kind, "from_carer": carer is not None},
     )
     if carer is not None:
-        reply = await _act_for_carer(session, carer, patient, ward, number, inbound_id, kind, now)
+        reply = await _act_for_carer(
+            session, carer, patient, ward, number, inbound_id, kind, now, replayed
+        )
     else:
-        reply = await _act(session, patient, ward, number, inbound_id, kind, meaning, text, now)
+        reply = await _act(
+            session, patient, ward, number, inbound_id, kind, meaning, text, now, replayed
+        )
     return InboundResult(reply=reply, known_sender=True)
 
 
@@ -213,6 +235,7 @@ async def _act_for_carer(
     inbound_id: uuid.UUID,
     kind: str,
     now: datetime,
+    replayed: Replayed | None,
 ) -> str | None:
     """A carer's STOP and START govern carer notices only; a crisis text is the urgent
     `help_request` with the crisis reply; anything else is a reply for staff to read."""
@@ -232,7 +255,7 @@ async def _act_for_carer(
         )
         return None
     if kind == "help":
-        return await _crisis(session, patient, ward, number, inbound_id, now, "The carer")
+        return await _crisis(session, patient, ward, number, inbound_id, now, "The carer", replayed)
     await replies.hold(
         session,
         inbound_id=inbound_id,
@@ -253,7 +276,8 @@ async def _crisis(
     inbound_id: uuid.UUID,
     now: datetime,
     who: str,
-) -> str:
+    replayed: Replayed | None,
+) -> str | None:
     """The urgent `help_request` and the ward's crisis message as the reply to `number`."""
     await raise_escalation(
         session,
@@ -267,16 +291,59 @@ async def _crisis(
         note=f"{who} asked for help by text.",
         actor=channel.SMS_ACTOR,
     )
-    reply = crisis_reply(ward)
+    return await _answer(session, patient, ward, number, inbound_id, "crisis_reply", now, replayed)
+
+
+def _answer_for(kind: str, from_carer: bool, patient: Patient, ward: Ward) -> str | None:
+    """The TwiML answer to a text of this kind: the crisis reply to HELP (the patient's or
+    their carer's), the confirmation to a patient's STOP or START; in discreet words when
+    the patient has discreet messages on. Twilio's retry of a text gets the same answer."""
+    if kind == "help":
+        return crisis_reply(ward, discreet=patient.discreet_messages)
+    if from_carer:
+        return None
+    if kind == "stop":
+        return channel.confirmation(channel.OPT_OUT_CONFIRMATION, patient)
+    if kind == "start":
+        return channel.confirmation(channel.OPT_IN_CONFIRMATION, patient)
+    return None
+
+
+_ANSWER_KINDS = {
+    "crisis_reply": "help",
+    channel.OPT_OUT_CONFIRMATION: "stop",
+    channel.OPT_IN_CONFIRMATION: "start",
+}
+
+
+async def _answer(
+    session: AsyncSession,
+    patient: Patient,
+    ward: Ward,
+    number: str,
+    inbound_id: uuid.UUID,
+    purpose: str,
+    now: datetime,
+    replayed: Replayed | None,
+) -> str | None:
+    """The answer for TwiML, kept in the outbox with whether its words suit a shared phone.
+    For a replayed text, the answer it was given at the time, if any."""
+    if replayed is None:
+        reply = _answer_for(_ANSWER_KINDS[purpose], False, patient, ward)
+    else:
+        reply = replayed.answered
+    if reply is None:
+        return None
     await outbox.record_twiml_reply(
         session,
-        dedupe_key=f"inbound:{inbound_id}:crisis_reply",
+        dedupe_key=f"inbound:{inbound_id}:{purpose}",
         to_number=number,
         body=reply,
-        purpose="crisis_reply",
+        purpose=purpose,
         now=now,
         patient_id=patient.id,
         ward_id=patient.ward_id,
+        fit_for_discreet=is_discreet_safe(reply),
     )
     return reply
 
@@ -291,15 +358,20 @@ async def _act(
     meaning: Interpretation,
     text: str,
     now: datetime,
+    replayed: Replayed | None,
 ) -> str | None:
     if kind == "stop":
         await channel.opt_out(
             session, patient.id, now, source_type="sms_inbound", source_id=inbound_id
         )
-        return None
+        return await _answer(
+            session, patient, ward, number, inbound_id, channel.OPT_OUT_CONFIRMATION, now, replayed
+        )
     if kind == "start":
         await channel.opt_in(session, patient.id, now)
-        return None
+        return await _answer(
+            session, patient, ward, number, inbound_id, channel.OPT_IN_CONFIRMATION, now, replayed
+        )
     # Before any question takes the text as its answer: whatever else it does, a text only a
     # person can understand is read by one.
     if replies.needs_reading(kind, text):
@@ -335,7 +407,9 @@ async def _act(
 
     reply: str | None = None
     if kind == "help":
-        reply = await _crisis(session, patient, ward, number, inbound_id, now, "The patient")
+        reply = await _crisis(
+            session, patient, ward, number, inbound_id, now, "The patient", replayed
+        )
     if meaning.score in LOW_SCORES:
         # A 2 is routine unless suicide risk is recorded: then any low score is urgent.
         urgent = meaning.score == 1 or await suicide_risk_recorded(session, patient.id)

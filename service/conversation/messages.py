@@ -32,7 +32,6 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import InboundMessage, OutboxMessage
-from service.checkins.prompts import is_discreet_safe
 from service.conversation import questions
 from service.conversation.schemas import (
     ConversationOut,
@@ -40,6 +39,7 @@ from service.conversation.schemas import (
     OpenQuestionOut,
     WaitingQuestionOut,
 )
+from service.discreet import is_discreet_safe
 from service.errors import InvalidInput
 from service.pagination import decode_cursor, encode_cursor
 from service.patient_access.staff import patient_for_staff, patient_for_staff_deferred

@@ -23,6 +23,7 @@ from db.models import Escalation, JobHeartbeat, OutboxMessage, SweepItemFailure
 # them (see jobs/schedule.py for why the order matters).
 SWEEPS: Mapping[str, float] = {
     "heartbeat": 1.0,
+    "inbound_spool": 1.0,
     "checkins": 1.0,
     "follow_ups": 1.0,
     "referrals": 1.0,

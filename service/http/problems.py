@@ -17,6 +17,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from db.engine import connection_failure
 from service.errors import DomainError, TooManyRequests
 from service.http.context import request_id_var
 
@@ -159,28 +160,10 @@ def _dbapi(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[st
 
 
 def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    if _is_connection_failure(exc):
+    if connection_failure(exc):
         return _database_unavailable(_, exc)
     log.error("unhandled error", exc_info=exc)
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "Something went wrong on our side.")
-
-
-def _is_connection_failure(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, (ConnectionError, OSError, PoolTimeout)):
-            return True
-        name = type(current).__name__
-        if name in {
-            "ConnectionDoesNotExistError",
-            "CannotConnectNowError",
-            "TooManyConnectionsError",
-        }:
-            return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

@@ -1,4 +1,4 @@
-"""The texts that page staff and the discreet carer notice, queued through the outbox.
+"""The texts that page staff and the carer notice, queued through the outbox.
 
 Keys make each page happen once: an escalation's page is keyed by escalation, level and
 deadline, so a retried sweep cannot text anyone twice for one step. Texts name no patient:
@@ -13,15 +13,20 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Carer, Escalation, OutboxMessage, Ward
+from db.models import Carer, Escalation, OutboxMessage, Patient, Ward
 from service import audit
 from service.feedback.service import consent_in_force
 from service.paging.recipients import Recipient, recipients_at
+from service.phones import for_reading
 from service.principal import SystemActor
 from service.sms import outbox
 
 CARER_ACTOR = SystemActor("carer_notice")
+CARER_NOTICE_PURPOSE = "carer_notice"
 CARER_NOTICE = "Homeward: please contact {ward} on {phone}."
+# For a patient with discreet messages on: no ward, no service, nothing clinical; the number
+# the carer rings is the ward's, and the person who answers says why.
+CARER_NOTICE_DISCREET = "Hello. Please call {phone} as soon as you can, about someone close to you."
 SMS_PAUSED_TEXT = (
     "Homeward: the hourly SMS limit was reached; texts to patients are paused until it "
     "clears. Check-ins may go unanswered meanwhile, see the ward board."
@@ -93,13 +98,15 @@ async def page_escalation(
 
 
 async def carer_notice(
-    session: AsyncSession, escalation: Escalation, now: datetime
+    session: AsyncSession, escalation: Escalation, now: datetime, *, reworded: bool = False
 ) -> uuid.UUID | None:
-    """Queue one discreet text to the patient's carer when an urgent escalation has reached
-    level 2 and the carer's consent is in force. No patient details, no clinical words.
-    Idempotent per escalation (dedupe key); returns the outbox id, or None when nothing
-    was queued (not urgent, below level 2, no carer, no consent, no number, the carer
-    texted STOP, already sent)."""
+    """Queue one text to the patient's carer when an urgent escalation has reached level 2
+    and the carer's consent is in force. No patient details; when the patient has discreet
+    messages on, no ward name either (the carer's phone may be read by the patient or by
+    others). Idempotent per escalation (dedupe key; `reworded` for the one queued again
+    after the send step withdrew the first for its words); returns the outbox id, or None
+    when nothing was queued (not urgent, below level 2, no carer, no consent, no number,
+    the carer texted STOP, already sent)."""
     if escalation.severity != "urgent" or escalation.level < 2 or escalation.status == "resolved":
         return None
     carer = await session.get(Carer, escalation.patient_id)
@@ -114,19 +121,25 @@ async def carer_notice(
     phone = (ward.escalation_policy or {}).get("on_call_phone")
     if not phone:
         return None
-    body = CARER_NOTICE.format(ward=ward.name, phone=phone)
+    patient = await session.get(Patient, escalation.patient_id)
+    discreet = patient is not None and patient.discreet_messages
+    if discreet:
+        body = CARER_NOTICE_DISCREET.format(phone=for_reading(phone))
+    else:
+        body = CARER_NOTICE.format(ward=ward.name, phone=phone)
     queued = await outbox.enqueue(
         session,
-        dedupe_key=f"escalation:{escalation.id}:carer_notice",
+        dedupe_key=f"escalation:{escalation.id}:carer_notice" + (":reworded" if reworded else ""),
         to_number=carer.mobile,
         body=body,
-        purpose="carer_notice",
+        purpose=CARER_NOTICE_PURPOSE,
         now=now,
         recipient_kind="carer",
         patient_id=escalation.patient_id,
         ward_id=escalation.ward_id,
         escalation_id=escalation.id,
         escalation_level=escalation.level,
+        fit_for_discreet=discreet,
     )
     if queued is not None:
         audit.record(

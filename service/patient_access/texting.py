@@ -145,15 +145,19 @@ async def why_not_text(session: AsyncSession, patient: Patient) -> str | None:
 
 def send_refusal(
     patient_id: ColumnElement[Any],
+    recipient_kind: ColumnElement[Any],
     purpose: ColumnElement[Any],
     fit_for_discreet: ColumnElement[Any],
     now: ColumnElement[Any],
 ) -> ColumnElement[str | None]:
-    """SQL: why a queued text to the patient may not go at `now`; NULL when it may.
+    """SQL: why a queued text to the patient, or to their carer about them, may not go at
+    `now`; NULL when it may.
 
     `fit_for_discreet` is what the text's queuer said of its words: true when they are fit
     for a shared phone, false when they are not, NULL when it did not say (not checked).
-    `wording_changed` comes first: such a text is withdrawn and re-worded, never held.
+    `wording_changed` comes first: such a text is withdrawn and re-worded, never held. It
+    applies to a carer's text too (the carer notice names the ward unless the patient is
+    discreet); the contact window is the patient's, so it holds only texts to the patient.
     The window is read as `service.checkins.windows.in_window` reads it ([start, end),
     wrapping midnight, start == end always open), on the local clock at `now` as the
     database's time zone rules give it (so a clock change is handled there)."""
@@ -169,7 +173,11 @@ def send_refusal(
             case(
                 (and_(fit_for_discreet.is_(False), Patient.discreet_messages), WORDING_CHANGED),
                 (
-                    and_(purpose.not_in(WINDOW_EXEMPT_PURPOSES), ~window_open),
+                    and_(
+                        recipient_kind == "patient",
+                        purpose.not_in(WINDOW_EXEMPT_PURPOSES),
+                        ~window_open,
+                    ),
                     OUTSIDE_WINDOW,
                 ),
                 else_=None,

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.base import new_id
 from db.models import Patient, PromAnswer, PromItem, PromSurvey
 from service.checkins import turns, windows
+from service.discreet import is_discreet_safe
 from service.interpretation.meaning import interpret
 from service.patient_access.texting import why_not_text
 from service.set_aside import not_set_aside
@@ -213,20 +214,51 @@ async def _advance(session: AsyncSession, survey: PromSurvey, now: datetime) -> 
     assert patient.mobile is not None  # the texting rule refuses a patient without one
     # An item asked again after a set-back is a new text; a repeated sweep is not.
     again = f":again{survey.set_backs}" if survey.set_backs else ""
+    body = item.discreet_prompt if patient.discreet_messages else item.prompt
     await outbox.enqueue(
         session,
         dedupe_key=f"prom:{survey.id}:{item.key}{again}",
         to_number=patient.mobile,
-        body=item.prompt,
+        body=body,
         purpose=f"prom_{survey.instrument}",
         now=now,
         patient_id=patient.id,
         ward_id=patient.ward_id,
+        prom_survey_id=survey.id,
+        # Said of the words themselves: the usual wording names the service and is withdrawn
+        # at the send step if discreet mode has come on by then (`reword`).
+        fit_for_discreet=is_discreet_safe(body),
     )
     survey.status = "in_progress"
     survey.awaiting_item_key = item.key
     survey.awaiting_since = now
     survey.next_action_at = now + REPLY_WINDOW
+
+
+async def reword(session: AsyncSession, survey_id: uuid.UUID, now: datetime) -> bool:
+    """The outbox withdrew this survey's item text because its words no longer suit the
+    patient (discreet mode came on after it was queued): the item did not reach them, so it
+    is set back and the sweep asks it again, in the words chosen then, under a new key.
+
+    False when a sweep holds the survey right now (the caller asks again shortly; waiting
+    could deadlock with the outbox's own locks); True otherwise, also when the survey has
+    moved on and there is nothing to redo."""
+    survey = await session.scalar(
+        select(PromSurvey)
+        .where(PromSurvey.id == survey_id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    if survey is None:
+        return False
+    if survey.awaiting_item_key is None:
+        return True
+    survey.awaiting_item_key = None
+    survey.awaiting_since = None
+    survey.set_backs += 1
+    survey.next_action_at = now
+    survey.updated_at = now
+    return True
 
 
 async def awaiting_survey(

@@ -42,12 +42,13 @@ class OutboxHooks(Protocol):
     def send_refusal(
         self,
         patient_id: ColumnElement[uuid.UUID],
+        recipient_kind: ColumnElement[str],
         purpose: ColumnElement[str],
         fit_for_discreet: ColumnElement[bool | None],
         now: ColumnElement[datetime],
     ) -> ColumnElement[str | None]:
-        """SQL: why a patient text `refusal` allows may still not go at `now` (the pass's
-        time, a bound parameter); NULL when it may."""
+        """SQL: why a patient text `refusal` allows, or a carer's text about a patient, may
+        still not go at `now` (the pass's time, a bound parameter); NULL when it may."""
         ...
 
     async def refused_at_send(

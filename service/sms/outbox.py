@@ -137,6 +137,7 @@ async def enqueue(
     ward_id: uuid.UUID | None = None,
     user_id: uuid.UUID | None = None,
     check_in_id: uuid.UUID | None = None,
+    prom_survey_id: uuid.UUID | None = None,
     escalation_id: uuid.UUID | None = None,
     escalation_level: int | None = None,
     send_after: datetime | None = None,
@@ -158,6 +159,7 @@ async def enqueue(
             user_id=user_id,
             ward_id=ward_id,
             check_in_id=check_in_id,
+            prom_survey_id=prom_survey_id,
             escalation_id=escalation_id,
             escalation_level=escalation_level,
             purpose=purpose,
@@ -187,6 +189,7 @@ async def record_twiml_reply(
     now: datetime,
     patient_id: uuid.UUID,
     ward_id: uuid.UUID,
+    fit_for_discreet: bool | None = None,
 ) -> uuid.UUID | None:
     """Keep a reply Twilio sends for us from our TwiML answer, so the conversation is whole."""
     inserted: uuid.UUID | None = await session.scalar(
@@ -202,6 +205,7 @@ async def record_twiml_reply(
             body=body,
             status="sent",
             provider="twiml",
+            fit_for_discreet=fit_for_discreet,
             attempts=1,
             lookups=0,
             created_at=now,
@@ -357,7 +361,9 @@ _MARK_SENDING = """
                        -- this moment's (outside the contact window, words no longer
                        -- suited): the hooks say what becomes of the text.
                        CASE WHEN x.recipient_kind = 'patient' THEN ({refusal}) END AS refused,
-                       CASE WHEN x.recipient_kind = 'patient' THEN ({send_refusal}) END AS held
+                       CASE WHEN x.recipient_kind = 'patient'
+                                 OR (x.recipient_kind = 'carer' AND x.patient_id IS NOT NULL)
+                            THEN ({send_refusal}) END AS held
                 FROM sms_outbox x
                 WHERE x.id = ANY(:ids)
             ) AS r
@@ -379,6 +385,7 @@ def _mark_sending_statement(hooks: OutboxHooks) -> TextClause:
     # `:now` stays a parameter of the statement: the pass's time, never one compiled in.
     at_send = hooks.send_refusal(
         literal_column("x.patient_id"),
+        literal_column("x.recipient_kind"),
         literal_column("x.purpose"),
         literal_column("x.fit_for_discreet"),
         literal_column(":now", type_=UTCDateTime()),

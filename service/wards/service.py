@@ -9,15 +9,18 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+import phonenumbers
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Ward
 from service import audit
 from service.checks import flush_or
+from service.discreet import is_discreet_safe
 from service.errors import Conflict, InvalidInput, NotFound
 from service.pagination import decode_cursor, page_after, split_page
-from service.phones import for_reading, normalise_phone
+from service.phones import DEFAULT_REGION, for_reading, normalise_phone
 from service.principal import Principal
+from service.standards import DISCREET_CRISIS_ROUTES
 from service.timezones import check_timezone
 from service.wards.access import managed_ward, readable_wards
 from service.wards.schemas import EscalationPolicy, WardCreate, WardOut, WardUpdate
@@ -40,18 +43,36 @@ def ward_phone(ward: Ward) -> str | None:
     return number
 
 
-def crisis_reply(ward: Ward) -> str:
+def crisis_reply(ward: Ward, *, discreet: bool = False) -> str:
     """The text a patient in crisis is sent: the ward's crisis message, with the ward's own
-    number after it when the ward has one and the message does not already give it."""
+    number after it when the ward has one and the message does not already give it.
+
+    For a patient with discreet messages on: the ward's message if it names no service and
+    no clinical word (service.discreet); otherwise the national routes in discreet words,
+    keeping every phone number the ward's message gave. The ward's numbers are "us", never
+    named as the ward's. Words go; no number a person in crisis could ring is dropped."""
     message = ward.crisis_message
+    numbers: list[str] = []
+    if discreet and not is_discreet_safe(message):
+        numbers = [
+            phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)
+            for m in phonenumbers.PhoneNumberMatcher(message, DEFAULT_REGION)
+        ]
+        message = DISCREET_CRISIS_ROUTES
     number = ward_phone(ward)
-    if not number:
+    if number:
+        numbers.append(number)
+    extra: list[str] = []
+    for each in numbers:
+        readable = for_reading(each)
+        squeezed = re.sub(r"[\s().-]", "", " ".join([message, *extra]))
+        if re.sub(r"\D", "", readable) not in squeezed and each not in squeezed:
+            extra.append(readable)
+    if not extra:
         return message
-    readable = for_reading(number)
-    squeezed = re.sub(r"[\s().-]", "", message)
-    if re.sub(r"\D", "", readable) in squeezed or number in squeezed:
-        return message
-    return f"{message} Ward: {readable}."
+    if discreet:
+        return f"{message} Or call us on {' or '.join(extra)}."
+    return f"{message} Ward: {extra[0]}."
 
 
 def _policy_json(policy: EscalationPolicy) -> dict[str, Any]:

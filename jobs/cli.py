@@ -81,19 +81,26 @@ def _run_worker(settings: Settings) -> None:
     from db.engine import make_engine, make_sessionmaker
     from jobs.worker import Worker
     from service.clock import SystemClock
-    from service.conversation.delivery import DELIVERY_HOOKS
+    from service.conversation.delivery import DELIVERY_HOOKS, STAFF_EMAIL_HOOKS
+    from service.email.channel import EMAIL_CHANNEL_KEY, build_email_channel
+    from service.paging.channels import configure_staff_channels
     from service.sms.backends import open_channel
     from service.sms.gateway import CHANNEL_KEY
 
     async def main() -> None:
         assert settings.database_url is not None
         engine = make_engine(settings.database_url, pool_size=5)
+        configure_staff_channels(settings)
+        email_channel = build_email_channel(settings, STAFF_EMAIL_HOOKS)
         async with open_channel(settings, DELIVERY_HOOKS) as channel:
+            extras: dict[str, object] = {CHANNEL_KEY: channel}
+            if email_channel is not None:
+                extras[EMAIL_CHANNEL_KEY] = email_channel
             worker = Worker(
                 make_sessionmaker(engine),
                 SystemClock(),
                 settings.jobs_interval_seconds,
-                extras={CHANNEL_KEY: channel},
+                extras=extras,
             )
             await _until_signalled(worker)
         await engine.dispose()

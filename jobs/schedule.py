@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jobs.checkins import checkin_sweep
+from jobs.email import email_sweep
 from jobs.escalations import ladder_sweep
 from jobs.follow_ups import follow_up_sweep
 from jobs.heartbeat import heartbeat
@@ -24,7 +25,8 @@ class JobSpec:
 
 
 # Order matters within one tick: sweeps that raise escalations run before the ladder, and
-# everything that queues texts runs before the outbox sends them.
+# everything that queues texts runs before the outbox sends them; staff email goes last, so a
+# text the outbox could not send this tick is emailed in the same tick.
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("heartbeat", heartbeat),
     JobSpec("checkins", checkin_sweep),
@@ -34,4 +36,5 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("escalation_ladder", ladder_sweep),
     JobSpec("proms", proms_sweep),
     JobSpec("outbox", outbox_sweep),
+    JobSpec("staff_email", email_sweep),
 )

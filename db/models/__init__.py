@@ -4,6 +4,7 @@ from db.models.agencies import Agency
 from db.models.audit import AuditEvent
 from db.models.checkins import CheckIn, CheckInSchedule
 from db.models.consents import Consent
+from db.models.email import StaffEmail
 from db.models.escalations import Escalation, EscalationEvent
 from db.models.feedback import Carer, PatientFeedback
 from db.models.follow_ups import FollowUp, FollowUpAttempt
@@ -50,6 +51,7 @@ __all__ = [
     "RelapsePreventionPlan",
     "ReplyToRead",
     "SmsNumberFlag",
+    "StaffEmail",
     "SupportAction",
     "UnmatchedInbound",
     "User",

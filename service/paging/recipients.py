@@ -8,43 +8,45 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Patient, User, Ward
+from service.paging.channels import staff_channels
 
 TOP_LEVEL = 3
 
 
 @dataclass(frozen=True)
 class Recipient:
-    number: str
+    number: str | None  # None: a staff member without a mobile, told by email only
     user_id: uuid.UUID | None  # None for the ward's on-call or crisis line
+    email: str | None = None
+
+
+def reachable() -> ColumnElement[bool]:
+    """SQL: a user can be told something: by text, or by email while staff email is on."""
+    return true() if staff_channels().email else User.mobile.is_not(None)
 
 
 async def _key_worker(session: AsyncSession, patient_id: uuid.UUID) -> list[Recipient]:
     row = (
         await session.execute(
-            select(User.id, User.mobile)
+            select(User.id, User.mobile, User.email)
             .join(Patient, Patient.key_worker_id == User.id)
-            .where(Patient.id == patient_id, User.active, User.mobile.is_not(None))
+            .where(Patient.id == patient_id, User.active, reachable())
         )
     ).first()
-    return [Recipient(row.mobile, row.id)] if row is not None else []
+    return [Recipient(row.mobile, row.id, row.email)] if row is not None else []
 
 
 async def _managers_and_on_call(session: AsyncSession, ward: Ward) -> list[Recipient]:
     rows = await session.execute(
-        select(User.id, User.mobile)
-        .where(
-            User.ward_id == ward.id,
-            User.role == "ward_manager",
-            User.active,
-            User.mobile.is_not(None),
-        )
+        select(User.id, User.mobile, User.email)
+        .where(User.ward_id == ward.id, User.role == "ward_manager", User.active, reachable())
         .order_by(User.id)
     )
-    found = [Recipient(r.mobile, r.id) for r in rows]
+    found = [Recipient(r.mobile, r.id, r.email) for r in rows]
     on_call = (ward.escalation_policy or {}).get("on_call_phone")
     if on_call and on_call not in {r.number for r in found}:
         found.append(Recipient(on_call, None))

@@ -672,6 +672,7 @@ async def apply_send_result(
             return
         row.status = "queued"
         row.next_attempt_at = now + backoff(row.attempts)
+        await hooks.not_accepted(session, row, "retry", now)
         return
     if result.outcome == "rejected":
         row.status = "failed"
@@ -682,6 +683,7 @@ async def apply_send_result(
     row.status = "unknown"
     row.next_attempt_at = None
     row.check_due_at = now + UNKNOWN_GRACE
+    await hooks.not_accepted(session, row, "ambiguous", now)
 
 
 async def _report_failure(

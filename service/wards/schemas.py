@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -28,6 +28,9 @@ class EscalationPolicy(msgspec.Struct, forbid_unknown_fields=True):
     crisis_phone: Annotated[str, msgspec.Meta(max_length=32)] | None = None
     # Minutes a free-text reply may wait unread before it raises `unread_reply`.
     read_minutes: Minutes = 60
+    # Staff alerts by email (when SMTP is set up): only when the text cannot reach the
+    # person (`fallback`), or always as well as the text (`always`).
+    staff_email: Literal["fallback", "always"] = "fallback"
 
 
 class WardCreate(msgspec.Struct, forbid_unknown_fields=True):

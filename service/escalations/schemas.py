@@ -50,6 +50,8 @@ class EscalationOut(msgspec.Struct):
     note: str | None
     source_type: str
     source_id: str
+    # The short reference staff alerts quote (e.g. "3F2A-9C1B"); `?ref=` finds it.
+    ref: str
 
 
 class EscalationDetail(EscalationOut):

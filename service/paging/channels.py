@@ -32,5 +32,10 @@ def configure_staff_channels(settings: Settings) -> StaffChannels:
     return channels
 
 
+def set_staff_channels(channels: StaffChannels) -> None:
+    """Put back channels read from `staff_channels` (tests that switch email on)."""
+    _CURRENT[0] = channels
+
+
 def staff_channels() -> StaffChannels:
     return _CURRENT[0]

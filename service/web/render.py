@@ -11,6 +11,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
+from service.refs import escalation_ref
+
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
@@ -61,6 +63,7 @@ def environment() -> Environment:
     )
     env.filters["local"] = local_time
     env.filters["humanise"] = humanise
+    env.filters["ref"] = escalation_ref
     env.globals["time_left"] = time_left
     return env
 

@@ -55,7 +55,9 @@ async def test_the_reference_in_the_alert_is_next_to_its_escalation_on_the_board
     assert ref != written_ref(unwanted.id)
 
     # The text the key worker was sent quotes the reference ...
-    page = await db.scalar(select(OutboxMessage.body).where(OutboxMessage.escalation_id == wanted.id))
+    page = await db.scalar(
+        select(OutboxMessage.body).where(OutboxMessage.escalation_id == wanted.id)
+    )
     assert page is not None and f"escalation {ref}," in page
     assert "Morwenna" not in page and "Tregear" not in page
 

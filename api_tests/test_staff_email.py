@@ -93,9 +93,7 @@ async def test_twilio_refusing_every_staff_text_the_same_alerts_arrive_by_email_
     escalation = await _raise(db, patient, clock, source=f"refused-{refusal}")
     await email_worker.run_once("outbox")  # the key worker's text is refused
     # Two email sweeps at once, then another: the email still goes once.
-    await asyncio.gather(
-        email_worker.run_once("staff_email"), email_worker.run_once("staff_email")
-    )
+    await asyncio.gather(email_worker.run_once("staff_email"), email_worker.run_once("staff_email"))
     await email_worker.run_once("staff_email")
     level_1 = staff_notice(escalation, level=1, reason="help request", severity="urgent")
     assert [(m.rcpt_to, m.body) for m in fake_smtp.received] == [([key_worker.email], level_1)]

@@ -169,9 +169,7 @@ async def send_due(
     now = clock.now()
     rounds = math.ceil(limit / channel.concurrency)
     lease = timedelta(seconds=channel.timeout_seconds * 3 * rounds + 60)
-    claimed = await claim_and_mark_sending(
-        session, now=now, owner=owner, limit=limit, lease=lease
-    )
+    claimed = await claim_and_mark_sending(session, now=now, owner=owner, limit=limit, lease=lease)
     await session.commit()
     outcome.claimed = len(claimed)
     if not claimed:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import OutboxMessage, User, Ward

@@ -10,6 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
+from db.models import Escalation, Patient
 from service.auth import service as auth
 from service.board.service import names_in_ward, ward_board
 from service.errors import NotAuthenticated, TooManyRequests
@@ -153,8 +154,8 @@ class BoardPages(Controller):
         patient by name; both through the API's own audited lists."""
         now = clock.now()
         query = " ".join(q.split())[:100]
-        found = []
-        patients = []
+        found: list[Escalation] = []
+        patients: list[Patient] = []
         if parse_ref(query) is not None:
             found, _ = await escalations.list_escalations(
                 db, caller, now=now, cursor=None, limit=MAX_LIMIT, ref=query

@@ -52,8 +52,12 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(f"status IN {STATUSES!r}", name=op.f("ck_staff_email_outbox_status_known")),
-        sa.CheckConstraint(f"reason IN {REASONS!r}", name=op.f("ck_staff_email_outbox_reason_known")),
+        sa.CheckConstraint(
+            f"status IN {STATUSES!r}", name=op.f("ck_staff_email_outbox_status_known")
+        ),
+        sa.CheckConstraint(
+            f"reason IN {REASONS!r}", name=op.f("ck_staff_email_outbox_reason_known")
+        ),
         sa.CheckConstraint(
             "escalation_level IS NULL OR escalation_level BETWEEN 1 AND 3",
             name=op.f("ck_staff_email_outbox_escalation_level_range"),

@@ -318,3 +318,24 @@ async def test_without_smtp_a_user_with_no_mobile_is_passed_over_as_before(
     assert escalation.level == 2
     assert [m.to for m in fake_twilio.accepted] == [ON_CALL]
     assert await _emails(db) == []
+
+
+async def test_with_starttls_required_nothing_is_sent_to_a_server_without_it(
+    db, clock, email_settings, fake_smtp
+):
+    # The loopback server offers no STARTTLS: the default setting refuses to send in clear
+    # (the email waits to be retried) rather than fall back to plain text.
+    channel = build_email_channel(
+        replace(email_settings, smtp_starttls="required"), STAFF_EMAIL_HOOKS
+    )
+    assert channel is not None
+    ward = await builders.ward(db)
+    key_worker = await builders.user(db, "ward_staff", ward_id=ward.id)
+    patient = await builders.home_patient(db, ward.id, key_worker_id=key_worker.id)
+    await _raise(db, patient, clock, source="starttls", severity="routine")
+
+    result = await email_outbox.send_due(db, channel, clock)
+    assert (result.claimed, result.retried, result.sent) == (1, 1, 0)
+    assert fake_smtp.received == []
+    [row] = await _emails(db)
+    assert row.status == "queued"

@@ -145,7 +145,10 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> None:
 
 def _seed_demo(settings: Settings) -> None:
     from jobs.demo import seed_demo
+    from service.paging.channels import configure_staff_channels
 
+    # The demo raises escalations, so its alerts link to this deployment's board.
+    configure_staff_channels(settings)
     asyncio.run(seed_demo(settings))
 
 

@@ -17,10 +17,11 @@ from api_tests import builders
 from api_tests.sms_helpers import staff_notice, written_ref
 from db.models import Escalation, EscalationEvent, StaffEmail
 from jobs.worker import Worker
-from service.conversation.delivery import STAFF_EMAIL_HOOKS
+from service.conversation.delivery import DELIVERY_HOOKS, STAFF_EMAIL_HOOKS
 from service.email import outbox as email_outbox
 from service.email.channel import EMAIL_CHANNEL_KEY, build_email_channel
 from service.escalations.service import raise_escalation
+from service.sms import outbox as sms_outbox
 from service.sms.gateway import CHANNEL_KEY
 from service.wards.schemas import EscalationPolicy
 
@@ -339,3 +340,35 @@ async def test_with_starttls_required_nothing_is_sent_to_a_server_without_it(
     assert fake_smtp.received == []
     [row] = await _emails(db)
     assert row.status == "queued"
+
+
+async def test_a_staff_text_reported_undelivered_later_is_emailed_once(
+    db, clock, email_worker, fake_twilio, fake_smtp
+):
+    ward = await builders.ward(db)
+    key_worker = await builders.user(db, "ward_staff", ward_id=ward.id, mobile=builders.mobile())
+    patient = await builders.home_patient(db, ward.id, key_worker_id=key_worker.id)
+    escalation = await _raise(db, patient, clock, source="undelivered-later", severity="routine")
+    await _tick(email_worker, clock)
+    [text] = fake_twilio.sent_to(key_worker.mobile)
+    assert fake_smtp.received == []  # accepted by Twilio: no email yet
+
+    # The carrier's delivery report comes back "undelivered" (twice, as callbacks may).
+    for _ in range(2):
+        await sms_outbox.apply_status_callback(
+            db,
+            DELIVERY_HOOKS,
+            outbox_id=None,
+            message_sid=text.sid,
+            message_status="undelivered",
+            error_code=30003,
+            now=clock.now(),
+        )
+        await db.commit()
+    await _tick(email_worker, clock, 1)
+
+    notice = staff_notice(escalation, level=1, reason="help request", severity="routine")
+    assert [(m.rcpt_to, m.body) for m in fake_smtp.received] == [([key_worker.email], notice)]
+    assert await _notes(db, escalation) == [
+        "The text to a staff member at level 1 was not delivered (error 30003)."
+    ]

@@ -372,3 +372,30 @@ async def test_a_staff_text_reported_undelivered_later_is_emailed_once(
     assert await _notes(db, escalation) == [
         "The text to a staff member at level 1 was not delivered (error 30003)."
     ]
+
+
+async def test_a_staff_text_a_dead_worker_left_sending_is_emailed_at_once(
+    db, clock, email_worker, fake_twilio, fake_smtp
+):
+    ward = await builders.ward(db)
+    key_worker = await builders.user(db, "ward_staff", ward_id=ward.id, mobile=builders.mobile())
+    patient = await builders.home_patient(db, ward.id, key_worker_id=key_worker.id)
+    escalation = await _raise(db, patient, clock, source="dead-sms-worker", severity="routine")
+    # A worker claims the text, marks it `sending` (committed) and dies before Twilio answers.
+    [claimed] = await sms_outbox.claim_batch(
+        db, now=clock.now(), owner="dead", limit=10, lease=timedelta(minutes=1)
+    )
+    await db.commit()
+    assert await sms_outbox.mark_sending(
+        db, DELIVERY_HOOKS, [claimed.id], "dead", clock.now(), timedelta(minutes=1)
+    )
+    await db.commit()
+
+    # Its lease runs out: the text is `unknown` (never resent) and the email goes in the
+    # same tick, not after the 15 minutes an unconfirmed text waits for a delivery report.
+    await _tick(email_worker, clock, 2)
+    assert fake_twilio.creates == []
+    notice = staff_notice(escalation, level=1, reason="help request", severity="routine")
+    assert [(m.rcpt_to, m.body) for m in fake_smtp.received] == [([key_worker.email], notice)]
+    await _tick(email_worker, clock, 20)  # the unconfirmed report later: no second email
+    assert len(fake_smtp.received) == 1

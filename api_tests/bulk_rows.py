@@ -160,6 +160,26 @@ TABLES: dict[str, str] = {
            :now - interval '2 days'
     FROM generate_series(:start, :start + :n - 1) AS i
     """,
+    # Staff emails: `due` queued and due, n/20 queued for a retry later, the rest sent.
+    "staff_email_outbox": """
+    INSERT INTO staff_email_outbox (id, dedupe_key, user_id, ward_id, reason, purpose,
+                                    to_address, subject, body, status, attempts,
+                                    next_attempt_at, created_at, sent_at, finished_at,
+                                    updated_at)
+    SELECT gen_random_uuid(), 'email:bulk:' || i, (SELECT id FROM users ORDER BY email LIMIT 1),
+           (SELECT id FROM wards ORDER BY name LIMIT 1), 'no_mobile', 'bulk',
+           'bulk@example.org', 'Homeward staff alert', 'Homeward: bulk',
+           CASE WHEN i < :start + :due + :n / 20 THEN 'queued' ELSE 'sent' END,
+           CASE WHEN i < :start + :due THEN 0 ELSE 1 END,
+           CASE WHEN i < :start + :due THEN :now - interval '1 minute'
+                WHEN i < :start + :due + :n / 20 THEN :now + interval '1 hour' + i * interval '1 ms'
+                ELSE NULL END,
+           :now - interval '2 days',
+           CASE WHEN i < :start + :due + :n / 20 THEN NULL ELSE :now - interval '2 days' END,
+           CASE WHEN i < :start + :due + :n / 20 THEN NULL ELSE :now - interval '2 days' END,
+           :now - interval '2 days'
+    FROM generate_series(:start, :start + :n - 1) AS i
+    """,
     # The inbound texts the replies below are held for (one each, numbered in the sid).
     "sms_inbound": f"""
     {_PIDS}

@@ -22,13 +22,21 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api_tests import pg
+from api_tests.fake_smtp import FakeSmtp
 from api_tests.fake_twilio import FakeTwilio
 from db import migrate
 from db.engine import make_engine, make_sessionmaker
 from jobs.worker import Worker
 from service.app import create_app
 from service.clock import ManualClock
-from service.conversation.delivery import DELIVERY_HOOKS
+from service.conversation.delivery import DELIVERY_HOOKS, STAFF_EMAIL_HOOKS
+from service.email.channel import EMAIL_CHANNEL_KEY, EmailChannel, build_email_channel
+from service.paging.channels import (
+    StaffChannels,
+    configure_staff_channels,
+    set_staff_channels,
+    staff_channels,
+)
 from service.settings import Settings
 from service.sms.backends import open_channel
 from service.sms.gateway import CHANNEL_KEY, SmsChannel
@@ -81,6 +89,13 @@ async def database_url(pg_admin_url: str, template_db: str) -> AsyncIterator[str
     name = await pg.create_database(pg_admin_url, template=template_db)
     yield pg.with_database(pg_admin_url, name)
     await pg.drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(autouse=True)
+def _staff_channels() -> None:
+    """Paging's start-up facts, as every test's app sets them (process-wide, so set afresh
+    for each test): the test board address, staff email off."""
+    set_staff_channels(StaffChannels(board_url=f"{PUBLIC_BASE_URL}/board", email=False))
 
 
 @pytest.fixture
@@ -179,3 +194,53 @@ def sms_worker(
 ) -> Worker:
     """A worker whose sweeps send through the real SDK to the fake Twilio."""
     return Worker(sessionmaker, clock, 1, extras={CHANNEL_KEY: sms_channel})
+
+
+# --- staff email over real SMTP, to a loopback aiosmtpd server --------------------------------
+
+
+@pytest.fixture
+async def fake_smtp() -> AsyncIterator[FakeSmtp]:
+    fake = await FakeSmtp(slow_seconds=1.5).start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def email_settings(sms_settings: Settings, fake_smtp: FakeSmtp) -> Iterator[Settings]:
+    """SMS through the fake Twilio plus staff email through the fake SMTP server; paging is
+    told email is on for this test, and put back afterwards."""
+    settings = replace(
+        sms_settings,
+        smtp_url=fake_smtp.url,
+        smtp_from="alerts@homeward.test",
+        smtp_starttls="off",
+        smtp_timeout_seconds=10.0,
+    )
+    before = staff_channels()
+    configure_staff_channels(settings)
+    yield settings
+    set_staff_channels(before)
+
+
+@pytest.fixture
+def email_channel(email_settings: Settings) -> EmailChannel:
+    channel = build_email_channel(email_settings, STAFF_EMAIL_HOOKS)
+    assert channel is not None
+    return channel
+
+
+@pytest.fixture
+def email_worker(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    sms_channel: SmsChannel,
+    email_channel: EmailChannel,
+) -> Worker:
+    """A worker that texts through the fake Twilio and emails through the fake SMTP server."""
+    return Worker(
+        sessionmaker,
+        clock,
+        1,
+        extras={CHANNEL_KEY: sms_channel, EMAIL_CHANNEL_KEY: email_channel},
+    )

@@ -102,3 +102,19 @@ async def count(session: AsyncSession, model: Any) -> int:
 async def fresh(session: AsyncSession, model: Any, key: Any) -> Any:
     """Re-read one row from the database (other sessions changed it)."""
     return await session.get(model, key, populate_existing=True)
+
+
+def written_ref(escalation_id: uuid.UUID) -> str:
+    """An escalation's short reference, worked out by hand: the first 8 hex digits of its
+    id, in capitals, with a hyphen in the middle."""
+    digits = str(escalation_id).replace("-", "")[:8].upper()
+    return digits[:4] + "-" + digits[4:]
+
+
+def staff_notice(escalation: Escalation, *, level: int, reason: str, severity: str) -> str:
+    """The page staff get for an escalation at `level`, as the tests expect it word for word."""
+    ref = written_ref(escalation.id)
+    return (
+        f"Homeward: {severity} escalation {ref}, level {level}: {reason}. "
+        f"Ward board: {PUBLIC_BASE_URL}/board/search?q={ref}"
+    )

@@ -159,6 +159,7 @@ PAGE_RULES: list[PageRule] = [
         outcome(ok=(ADMIN, *ALL_WARD, *ALL_AGENCY), ok_status=303),
     ),
     PageRule("GET", "/board/live", fixed("/board/live"), outcome(ok=ALL_WARD)),
+    PageRule("GET", "/board/search", fixed("/board/search?q=3F2A-9C1B"), outcome(ok=ALL_WARD)),
     PageRule(
         "GET",
         "/board/outcomes",

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from api_tests import builders
-from api_tests.sms_helpers import check_ins, discharged_patient, escalations
+from api_tests.sms_helpers import check_ins, discharged_patient, escalations, staff_notice
 from db.models import AuditEvent, Carer, Escalation, EscalationEvent, OutboxMessage
 from service.escalations.service import raise_escalation
 from service.wards.schemas import EscalationPolicy
@@ -99,14 +99,16 @@ async def test_discharge_to_resolution_texts_each_step_exactly_once(
     [escalation] = await escalations(db, uuid.UUID(patient_id))
     assert (escalation.reason, escalation.severity, escalation.level) == ("no_reply", "routine", 1)
     assert escalation.ack_due_at == utc(2026, 12, 2, 17, 0)  # routine level 1: 4 h
-    # The patient ref is the first 8 characters of the patient's id.
-    notice = f"Homeward: routine escalation for patient ref {str(escalation.patient_id)[:8]}, see the ward board."
+    # Reason, severity, level, the escalation's short reference and the board link to find
+    # it: no name, no clinical detail.
+    notice = staff_notice(escalation, level=1, reason="no reply", severity="routine")
     assert _staff(fake_twilio, mobile) == [(key_worker.mobile, notice)]
 
     # 17:00, not acknowledged: level 2 tells the ward manager and the on-call line.
     await _tick(sms_worker, clock, 4 * 60)
     await db.refresh(escalation)
     assert (escalation.level, escalation.ack_due_at) == (2, utc(2026, 12, 3, 1, 0))
+    notice = staff_notice(escalation, level=2, reason="no reply", severity="routine")
     assert sorted(_staff(fake_twilio, mobile)[1:]) == sorted(
         [(manager.mobile, notice), (ON_CALL, notice)]
     )
@@ -119,6 +121,7 @@ async def test_discharge_to_resolution_texts_each_step_exactly_once(
     await _tick(sms_worker, clock, 7 * 60)
     await db.refresh(escalation)
     assert (escalation.level, escalation.status) == (3, "open")
+    notice = staff_notice(escalation, level=3, reason="no reply", severity="routine")
     assert _staff(fake_twilio, mobile)[3:] == [(CRISIS, notice)]
 
     # The key worker acknowledges from the API, then resolves with a note.
@@ -144,7 +147,10 @@ async def test_discharge_to_resolution_texts_each_step_exactly_once(
     assert Counter(to for to, _ in staff) == Counter(
         {key_worker.mobile: 1, manager.mobile: 1, ON_CALL: 1, CRISIS: 1}
     )
-    assert {body for _, body in staff} == {notice}  # no names, no clinical detail
+    # No names, no clinical detail: only the notices worked out above, one per level.
+    assert {body for _, body in staff} == {
+        staff_notice(escalation, level=n, reason="no reply", severity="routine") for n in (1, 2, 3)
+    }
     # Every text went once: no repeated (recipient, text) pair, no retried send.
     assert len(set(_sent(fake_twilio))) == len(fake_twilio.accepted) == len(fake_twilio.creates)
 

@@ -16,6 +16,7 @@ def test_defaults_are_the_embedded_console_setup():
     assert settings.port == 8000
     assert settings.host == "127.0.0.1"
     assert settings.jobs_interval_seconds == 30
+    assert settings.smtp_url is None  # staff email is off until SMTP_URL is set
 
 
 @pytest.mark.parametrize(
@@ -31,6 +32,11 @@ def test_defaults_are_the_embedded_console_setup():
         ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL"),
         ({"PUBLIC_BASE_URL": "ftp://x"}, "PUBLIC_BASE_URL"),
         ({"TWILIO_API_BASE_URL": "nope"}, "TWILIO_API_BASE_URL"),
+        ({"SMTP_URL": "http://mail.example.org"}, "SMTP_URL"),
+        ({"SMTP_URL": "smtp://"}, "SMTP_URL"),
+        ({"SMTP_FROM": "not an address"}, "SMTP_FROM"),
+        ({"SMTP_STARTTLS": "maybe"}, "SMTP_STARTTLS"),
+        ({"SMTP_TIMEOUT_SECONDS": "-1"}, "SMTP_TIMEOUT_SECONDS"),
     ],
 )
 def test_bad_values_are_refused_with_a_clear_message(env, fragment):
@@ -53,3 +59,18 @@ def test_bad_configuration_stops_start_up_with_one_line(tmp_path):
     assert lines == [
         "homeward: configuration error: PORT must be a number from 1 to 65535, got 'not-a-port'"
     ]
+
+
+def test_smtp_settings_come_from_the_environment():
+    settings = load_settings(
+        {
+            "SMTP_URL": "smtps://alerts%40trust:s3cret@mail.example.org:465",
+            "SMTP_FROM": "homeward@trust.example.org",
+            "SMTP_STARTTLS": "off",
+            "SMTP_TIMEOUT_SECONDS": "5",
+        }
+    )
+    assert settings.smtp_url == "smtps://alerts%40trust:s3cret@mail.example.org:465"
+    assert settings.smtp_from == "homeward@trust.example.org"
+    assert (settings.smtp_starttls, settings.smtp_timeout_seconds) == ("off", 5.0)
+    assert load_settings({"SMTP_URL": "smtp://relay:25"}).smtp_starttls == "required"

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from api_tests import bulk_rows
 from db.engine import async_url, make_sessionmaker
 from service.checkins import dispatch
-from service.conversation.delivery import DELIVERY_HOOKS
+from service.conversation.delivery import DELIVERY_HOOKS, STAFF_EMAIL_HOOKS
+from service.email import outbox as email_outbox
 from service.escalations import ladder, resolve_by
 from service.follow_ups import service as follow_ups
 from service.follow_ups import warnings
@@ -39,6 +40,12 @@ Claim = Callable[[AsyncSession], Awaitable[Any]]
 def _claim_batch(session: AsyncSession) -> Awaitable[Any]:
     return outbox.claim_batch(
         session, now=NOW, owner="explain", limit=200, lease=timedelta(minutes=5)
+    )
+
+
+def _claim_emails(session: AsyncSession) -> Awaitable[Any]:
+    return email_outbox.claim_and_mark_sending(
+        session, now=NOW, owner="explain", limit=20, lease=timedelta(minutes=5)
     )
 
 
@@ -85,6 +92,12 @@ CLAIMS: list[tuple[str, Claim, str]] = [
         "escalations",
         lambda s: sweeps.oldest_overdue_escalation(s, NOW),
         "ix_escalations_ack_due_at_open",
+    ),
+    ("staff_email_outbox", _claim_emails, "ix_staff_email_outbox_next_attempt_at_queued"),
+    (
+        "staff_email_outbox",
+        lambda s: email_outbox.expire_sending_leases(s, STAFF_EMAIL_HOOKS, NOW),
+        "ix_staff_email_outbox_lease_until_sending",
     ),
 ]
 
@@ -169,6 +182,7 @@ async def test_due_claims_read_through_their_partial_indexes(sessionmaker):
         assert len(await unanswered.claim_unanswered(session, NOW)) == DUE
         assert len(await replies.claim_overdue(session, NOW)) == DUE
         assert len(await _claim_batch(session)) == DUE
+        assert len(await _claim_emails(session)) == DUE
         await session.rollback()
     assert problems == []
 

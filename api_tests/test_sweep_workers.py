@@ -24,6 +24,7 @@ from sqlalchemy import func, select, update
 
 from api_tests import builders
 from api_tests.fake_twilio import FakeTwilio
+from api_tests.sms_helpers import staff_notice
 from api_tests.worker_procs import start_worker, stop_worker, worker_env
 from db.models import (
     AuditEvent,
@@ -216,13 +217,13 @@ async def test_two_workers_handle_every_due_item_exactly_once(
     assert len({(m.to, m.body) for m in twilio.accepted}) == expected_texts
     notices = Counter(m.body for m in twilio.sent_to(ON_CALL))
     for escalation in escalations.values():
-        # The patient ref is the first 8 characters of the patient's id.
-        assert (
-            notices[
-                f"Homeward: routine escalation for patient ref {str(escalation.patient_id)[:8]}, see the ward board."
-            ]
-            == 1
+        notice = staff_notice(
+            escalation,
+            level=escalation.level,
+            reason=escalation.reason.replace("_", " "),
+            severity="routine",
         )
+        assert notices[notice] == 1
 
 
 async def test_a_worker_killed_mid_send_loses_nothing_and_sends_nothing_twice(

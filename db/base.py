@@ -47,6 +47,8 @@ class Base(DeclarativeBase):
 
 
 def new_id() -> uuid.UUID:
+    # Random, not time-ordered: an escalation's short reference is its id's first 8 hex
+    # digits (service.refs), which a time-ordered id would share with its neighbours.
     return uuid.uuid4()
 
 

@@ -97,9 +97,11 @@ def _run_worker(settings: Settings) -> None:
     from jobs.runner import JobMetrics
     from jobs.worker import Worker
     from service.clock import SystemClock
-    from service.conversation.delivery import DELIVERY_HOOKS
+    from service.conversation.delivery import DELIVERY_HOOKS, STAFF_EMAIL_HOOKS
     from service.conversation.spool import SPOOL_KEY, InboundSpool
+    from service.email.channel import EMAIL_CHANNEL_KEY, build_email_channel
     from service.health.metrics import sweep_collector
+    from service.paging.channels import configure_staff_channels
     from service.sms.backends import open_channel
     from service.sms.gateway import CHANNEL_KEY
 
@@ -116,13 +118,21 @@ def _run_worker(settings: Settings) -> None:
                 )
             except OSError as exc:
                 _fail(f"cannot serve metrics on port {settings.worker_metrics_port}: {exc}")
+        configure_staff_channels(settings)
+        email_channel = build_email_channel(settings, STAFF_EMAIL_HOOKS)
         async with open_channel(settings, DELIVERY_HOOKS) as channel:
+            # A worker sharing an API host's data folder replays that host's spool.
+            extras: dict[str, object] = {
+                CHANNEL_KEY: channel,
+                SPOOL_KEY: InboundSpool.for_settings(settings),
+            }
+            if email_channel is not None:
+                extras[EMAIL_CHANNEL_KEY] = email_channel
             worker = Worker(
                 make_sessionmaker(engine),
                 SystemClock(),
                 settings.jobs_interval_seconds,
-                # A worker sharing an API host's data folder replays that host's spool.
-                extras={CHANNEL_KEY: channel, SPOOL_KEY: InboundSpool.for_settings(settings)},
+                extras=extras,
                 metrics=metrics,
                 collector=collector,
             )
@@ -169,7 +179,10 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> None:
 
 def _seed_demo(settings: Settings) -> None:
     from jobs.demo import seed_demo
+    from service.paging.channels import configure_staff_channels
 
+    # The demo raises escalations, so its alerts link to this deployment's board.
+    configure_staff_channels(settings)
     asyncio.run(seed_demo(settings))
 
 

@@ -18,7 +18,7 @@ async def outbox_sweep(ctx: SweepContext) -> int:
     channel: SmsChannel | None = ctx.extras.get(CHANNEL_KEY)
     if channel is None:
         return 0
-    expired = await outbox.expire_sending_leases(ctx.session, ctx.clock.now())
+    expired = await outbox.expire_sending_leases(ctx.session, ctx.clock.now(), channel.hooks)
     await ctx.session.commit()
     if expired:
         log.warning("sends abandoned by a worker marked unknown", extra={"count": expired})

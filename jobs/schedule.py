@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jobs.checkins import checkin_sweep
+from jobs.email import email_sweep
 from jobs.escalations import ladder_sweep, resolve_by_sweep
 from jobs.follow_ups import follow_up_sweep
 from jobs.heartbeat import heartbeat
@@ -29,7 +30,8 @@ class JobSpec:
 # expects); this binds each to its function. Order matters within one tick (it is SWEEPS'):
 # sweeps that raise escalations run before the ladder, and everything that queues texts
 # runs before the outbox sends them. Texts kept during a database outage are replayed first,
-# so a reply lands before its check-in is called missed.
+# so a reply lands before its check-in is called missed. Staff email goes last, so a text
+# the outbox could not send this tick is emailed in the same tick.
 _FUNCTIONS: dict[str, Sweep] = {
     "heartbeat": heartbeat,
     "inbound_spool": inbound_spool_sweep,
@@ -41,6 +43,7 @@ _FUNCTIONS: dict[str, Sweep] = {
     "escalation_resolve_by": resolve_by_sweep,
     "proms": proms_sweep,
     "outbox": outbox_sweep,
+    "staff_email": email_sweep,
 }
 JOBS: tuple[JobSpec, ...] = tuple(
     JobSpec(name, _FUNCTIONS[name], every) for name, every in SWEEPS.items()

@@ -29,8 +29,9 @@ from service.conversation.controller import (
     TwilioWebhookController,
     UnmatchedTextController,
 )
-from service.conversation.delivery import DELIVERY_HOOKS
+from service.conversation.delivery import DELIVERY_HOOKS, STAFF_EMAIL_HOOKS
 from service.conversation.spool import SPOOL_KEY, InboundSpool, replay
+from service.email.channel import EMAIL_CHANNEL_KEY, build_email_channel
 from service.escalations.controller import ConcernController, EscalationController
 from service.feedback.controller import CarerController, FeedbackController
 from service.follow_ups.controller import FollowUpController
@@ -57,6 +58,7 @@ from service.http.observability import HttpMetrics, observability_middleware
 from service.http.openapi_document import finish_document, mark_optional_bodies
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.state import AppResources
+from service.paging.channels import configure_staff_channels
 from service.patients.controller import PatientController
 from service.plans.controller import PlanController
 from service.referrals.controller import ReferralController
@@ -143,6 +145,8 @@ def create_app(
     # PostgreSQL backend (a fork, authentication and codec set-up) and threw it away.
     engine = make_engine(settings.database_url, pool_size=API_POOL_SIZE, max_overflow=0)
     registry = CollectorRegistry()
+    # Where alerts link to, and whether staff can be emailed (paging reads it when it pages).
+    configure_staff_channels(settings)
     resources = AppResources(
         settings=settings,
         clock=clock or SystemClock(),
@@ -166,6 +170,10 @@ def create_app(
             stack.callback(resources.extras.pop, CHANNEL_KEY, None)
             drain = asyncio.create_task(_drain_spool(resources, settings.jobs_interval_seconds))
             stack.push_async_callback(_stop, drain)
+            email_channel = build_email_channel(settings, STAFF_EMAIL_HOOKS)
+            if email_channel is not None:
+                resources.extras[EMAIL_CHANNEL_KEY] = email_channel
+                stack.callback(resources.extras.pop, EMAIL_CHANNEL_KEY, None)
             for hook in lifespan_hooks:
                 await stack.enter_async_context(hook(resources))
             try:

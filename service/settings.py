@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -17,11 +18,16 @@ class SettingsError(Exception):
 
 
 SmsBackend = Literal["console", "twilio"]
+# STARTTLS on an smtp:// connection: required (refuse a server without it), opportunistic
+# (upgrade when offered), or off (a local relay on a trusted network). smtps:// is TLS from
+# the first byte and ignores this.
+SmtpStartTls = Literal["required", "opportunistic", "off"]
 
 
 # Spend guard defaults (see service.sms.outbox): texts to one patient per 24 h, and texts to
 # anyone per hour. Settings, the channel and the outbox all default to these.
 PATIENT_DAILY_SMS_CAP = 12
+_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+")
 HOURLY_SMS_CAP = 600
 
 
@@ -47,6 +53,11 @@ class Settings:
     jobs_interval_seconds: float = 30.0
     # `homeward worker` serves its Prometheus metrics on this port (None: not served).
     worker_metrics_port: int | None = None
+    # Staff email, the second channel for staff alerts: off while SMTP_URL is unset.
+    smtp_url: str | None = None
+    smtp_from: str = "homeward@localhost"
+    smtp_starttls: SmtpStartTls = "required"
+    smtp_timeout_seconds: float = 10.0
     login_max_failures: int = 5
     login_window_minutes: int = 15
     log_level: str = "INFO"
@@ -180,6 +191,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if missing:
             raise SettingsError(f"SMS_BACKEND=twilio needs {', '.join(missing)}")
 
+    smtp_url = env.get("SMTP_URL") or None
+    if smtp_url is not None:
+        _url("SMTP_URL", smtp_url, {"smtp", "smtps"})
+        if urlsplit(smtp_url).hostname is None:
+            raise SettingsError("SMTP_URL must name a host, e.g. smtp://mail.example.org:587")
+    smtp_from = (env.get("SMTP_FROM") or "homeward@localhost").strip()
+    if not _EMAIL.fullmatch(smtp_from):
+        raise SettingsError(f"SMTP_FROM must be an email address, got {smtp_from!r}")
+    starttls_raw = env.get("SMTP_STARTTLS") or "required"
+    if starttls_raw not in ("required", "opportunistic", "off"):
+        raise SettingsError(
+            f"SMTP_STARTTLS must be 'required', 'opportunistic' or 'off', got {starttls_raw!r}"
+        )
+    starttls: SmtpStartTls = starttls_raw  # type: ignore[assignment]
+
     jwt_ttl = int(_positive_float(env, "JWT_TTL_MINUTES", 480))
     if jwt_ttl > 12 * 60:
         raise SettingsError("JWT_TTL_MINUTES must be at most 720 (tokens live hours, not days)")
@@ -204,6 +230,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sms_hourly_cap=int(_positive_float(env, "SMS_HOURLY_CAP", HOURLY_SMS_CAP)),
         jobs_interval_seconds=_positive_float(env, "JOBS_INTERVAL_SECONDS", 30.0),
         worker_metrics_port=_optional_port(env, "WORKER_METRICS_PORT"),
+        smtp_url=smtp_url,
+        smtp_from=smtp_from,
+        smtp_starttls=starttls,
+        smtp_timeout_seconds=_positive_float(env, "SMTP_TIMEOUT_SECONDS", 10.0),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
         trusted_proxies=_networks(env),
         docs_enabled=_switch(env, "HOMEWARD_DOCS", True),

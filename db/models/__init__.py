@@ -4,6 +4,7 @@ from db.models.agencies import Agency
 from db.models.audit import AuditEvent
 from db.models.checkins import CheckIn, CheckInSchedule
 from db.models.consents import Consent
+from db.models.email import StaffEmail
 from db.models.escalations import Escalation, EscalationEvent
 from db.models.feedback import Carer, PatientFeedback
 from db.models.follow_ups import FollowUp, FollowUpAttempt
@@ -53,6 +54,7 @@ __all__ = [
     "ReplyToRead",
     "RevokedToken",
     "SmsNumberFlag",
+    "StaffEmail",
     "SupportAction",
     "SweepItemFailure",
     "UnmatchedInbound",

@@ -7,7 +7,10 @@
 - A send nobody could confirm: staff decide (`undeliverable`); it is never sent again.
 - The daily cap held a patient's texts: one `undeliverable` escalation per patient per day.
 - The hourly cap is holding texts: each affected ward's managers and on-call line are told.
-- A page to staff or the carer notice failed: noted in its escalation's history.
+- A page to staff or the carer notice failed: noted in its escalation's history. A text to
+  a staff member that failed, was refused, is being retried or could not be confirmed is
+  also sent to them by email (service.paging.email.back_up_text, once per text) while
+  staff email is on; an email that fails in turn is noted too (`STAFF_EMAIL_HOOKS`).
 And the one rule for whether a patient text may go (service.patient_access.texting), which the
 outbox applies again as the last word when it marks a text `sending`, with what may stop it at
 that very moment and what then becomes of it:
@@ -36,13 +39,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Escalation, OutboxMessage, Patient
+from db.models import Escalation, OutboxMessage, Patient, StaffEmail
 from service import audit
 from service.checkins import dispatch, lifecycle
 from service.checkins.windows import next_send_time
 from service.conversation.channel import SMS_ACTOR, flag_number, opt_out
 from service.escalations.notify import note_not_delivered
 from service.escalations.service import raise_escalation
+from service.paging.email import back_up_text
 from service.paging.texts import CARER_NOTICE_PURPOSE, alert_sms_paused, carer_notice
 from service.patient_access import texting
 from service.proms import service as proms
@@ -114,7 +118,7 @@ class DeliveryHooks:
         now: datetime,
     ) -> None:
         if message.recipient_kind in ("staff", "carer"):
-            await note_not_delivered(session, message, now, f"error {error_code or 'unknown'}")
+            await _page_not_delivered(session, message, now, f"error {error_code or 'unknown'}")
             return
         if message.patient_id is None:
             return
@@ -157,7 +161,7 @@ class DeliveryHooks:
     ) -> None:
         if message.recipient_kind != "patient" or message.patient_id is None:
             # A page or carer notice refused: the ladder goes on; note who was not reached.
-            await note_not_delivered(session, message, now, "the recipient opted out of SMS")
+            await _page_not_delivered(session, message, now, "the recipient opted out of SMS")
             return
         await opt_out(
             session, message.patient_id, now, source_type="sms_outbox", source_id=message.id
@@ -167,7 +171,7 @@ class DeliveryHooks:
         self, session: AsyncSession, message: OutboxMessage, now: datetime
     ) -> None:
         if message.recipient_kind in ("staff", "carer"):
-            await note_not_delivered(session, message, now, "delivery could not be confirmed")
+            await _page_not_delivered(session, message, now, "delivery could not be confirmed")
             return
         if message.patient_id is None:
             return
@@ -188,6 +192,13 @@ class DeliveryHooks:
             note="Delivery of a text could not be confirmed; it was not sent again.",
             actor=SMS_ACTOR,
         )
+
+    async def not_accepted(
+        self, session: AsyncSession, message: OutboxMessage, outcome: str, now: datetime
+    ) -> None:
+        # A staff alert must not wait out a Twilio outage: the email goes now. A patient's
+        # text is left to the outbox (retried, or reconciled later).
+        await back_up_text(session, message, now)
 
     async def daily_cap_reached(
         self, session: AsyncSession, patient_id: uuid.UUID, ward_id: uuid.UUID | None, now: datetime
@@ -213,6 +224,26 @@ class DeliveryHooks:
         await alert_sms_paused(session, now)
 
 
+async def _page_not_delivered(
+    session: AsyncSession, message: OutboxMessage, now: datetime, why: str
+) -> None:
+    """A staff page or carer notice will not arrive by text: noted on its escalation, and a
+    staff member's page goes by email instead (back_up_text says no for anyone else)."""
+    await note_not_delivered(session, message, now, why)
+    await back_up_text(session, message, now)
+
+
+class StaffEmailHooks:
+    """The domain's side of service.email.hooks.EmailHooks: an email page that will not
+    arrive is noted on its escalation like a text; the ladder climbs regardless."""
+
+    async def failed(self, session: AsyncSession, email: StaffEmail, now: datetime) -> None:
+        await note_not_delivered(session, email, now, email.status_reason or "refused")
+
+    async def unconfirmed(self, session: AsyncSession, email: StaffEmail, now: datetime) -> None:
+        await note_not_delivered(session, email, now, "delivery could not be confirmed")
+
+
 def _undeliverable_note(error_code: int | None) -> str:
     if error_code in UNDELIVERABLE_NUMBER_CODES:
         return (
@@ -226,3 +257,5 @@ def _undeliverable_note(error_code: int | None) -> str:
 
 # The one instance the app, the worker and the CLI wire into their SMS channel.
 DELIVERY_HOOKS = DeliveryHooks()
+# And into their email channel.
+STAFF_EMAIL_HOOKS = StaffEmailHooks()

@@ -37,6 +37,7 @@ class EscalationController(Controller):
         status: FromQuery[Status | None] = None,
         reason: FromQuery[Reason | None] = None,
         patient_id: FromQuery[uuid.UUID | None] = None,
+        ref: FromQuery[str | None] = None,
     ) -> EscalationList:
         rows, next_cursor = await service.list_escalations(
             db,
@@ -47,6 +48,7 @@ class EscalationController(Controller):
             status=status,
             reason=reason,
             patient_id=patient_id,
+            ref=ref,
         )
         return EscalationList(items=[service.to_out(r) for r in rows], next_cursor=next_cursor)
 

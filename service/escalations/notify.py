@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Escalation, OutboxMessage, Ward
+from db.models import Escalation, OutboxMessage, StaffEmail, Ward
 from service.escalations.history import LADDER_ACTOR, ack_minutes, history_event
 from service.paging.recipients import recipients_at
 from service.paging.texts import carer_notice, page_escalation
@@ -60,24 +60,26 @@ async def announce(session: AsyncSession, escalation: Escalation, now: datetime)
 
 
 async def note_not_delivered(
-    session: AsyncSession, message: OutboxMessage, now: datetime, why: str
+    session: AsyncSession, message: OutboxMessage | StaffEmail, now: datetime, why: str
 ) -> None:
-    """A page about an escalation (to staff, or the carer notice) failed or could not be
-    confirmed: say so in the escalation's history. The ladder needs no help: unacknowledged,
-    the escalation climbs at its deadline anyway."""
+    """A page about an escalation (a text or email to staff, or the carer notice) failed or
+    could not be confirmed: say so in the escalation's history. The ladder needs no help:
+    unacknowledged, the escalation climbs at its deadline anyway."""
     if message.escalation_id is None:
         return
     escalation = await session.get(Escalation, message.escalation_id)
     if escalation is None:
         return
-    if message.recipient_kind == "carer":
+    kind = message.recipient_kind if isinstance(message, OutboxMessage) else "staff"
+    if kind == "carer":
         who = "the nominated carer"
     elif message.user_id:
         who = "a staff member"
     else:
         who = "the ward's on-call or crisis line"
-    level = message.escalation_level if message.recipient_kind == "staff" else None
+    level = message.escalation_level if kind == "staff" else None
     at_level = f" at level {level}" if level else ""
+    what = "text" if isinstance(message, OutboxMessage) else "email"
     session.add(
         history_event(
             escalation,
@@ -85,6 +87,6 @@ async def note_not_delivered(
             now,
             LADDER_ACTOR,
             from_status=escalation.status,
-            note=f"The text to {who}{at_level} was not delivered ({why}).",
+            note=f"The {what} to {who}{at_level} was not delivered ({why}).",
         )
     )

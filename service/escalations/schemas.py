@@ -73,6 +73,8 @@ class EscalationOut(msgspec.Struct):
     source_id: str
     # Set on the follow-on raised when staff could not contact the patient (urgent only).
     follow_on_of: uuid.UUID | None
+    # The short reference staff alerts quote (e.g. "3F2A-9C1B"); `?ref=` finds it.
+    ref: str
 
 
 class EscalationDetail(EscalationOut):

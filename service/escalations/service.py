@@ -35,6 +35,7 @@ from service.escalations.schemas import (
 from service.pagination import decode_cursor, page_after, split_page
 from service.paging.recipients import TOP_LEVEL
 from service.principal import Actor, Principal, actor_identity
+from service.refs import escalation_ref, id_range, parse_ref
 
 
 async def raise_escalation(
@@ -145,6 +146,7 @@ def to_out(row: Escalation) -> EscalationOut:
         source_type=row.source_type,
         source_id=row.source_id,
         follow_on_of=_follow_on_of(row),
+        ref=escalation_ref(row.id),
     )
 
 
@@ -244,11 +246,20 @@ async def list_escalations(
     status: str | None = None,
     patient_id: uuid.UUID | None = None,
     reason: str | None = None,
+    ref: str | None = None,
 ) -> tuple[list[Escalation], str | None]:
-    """The caller's ward's escalations, newest first."""
+    """The caller's ward's escalations, newest first; `ref` finds those with that short
+    reference (as a staff alert quotes it), through the primary key."""
+    digits = None
+    if ref is not None:
+        digits = parse_ref(ref)
+        if digits is None:
+            raise InvalidInput.field("ref", "must be a reference like 3F2A-9C1B")
     if caller.staff_ward is None:
         return [], None
     query = readable_escalations(caller)
+    if digits is not None:
+        query = query.where(Escalation.id.between(*id_range(digits)))
     if status is not None:
         query = query.where(Escalation.status == status)
     if reason is not None:
@@ -271,7 +282,7 @@ async def list_escalations(
         patient_id=patient_id if in_ward else None,
         ward_id=caller.ward_id,
         object_type="escalation",
-        detail={"count": len(page), "status": status, "reason": reason},
+        detail={"count": len(page), "status": status, "reason": reason, "ref": digits},
     )
     return page, next_cursor
 

@@ -32,6 +32,7 @@ SWEEPS: Mapping[str, float] = {
     "escalation_resolve_by": 1.0,
     "proms": 1.0,
     "outbox": 1.0,
+    "staff_email": 1.0,
 }
 
 # A few missed ticks, not one: a slow tick (a big batch of texts) is not a dead worker.

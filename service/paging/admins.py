@@ -18,7 +18,7 @@ async def admins(session: AsyncSession) -> list[Recipient]:
         .where(User.role == "admin", User.active, User.mobile.is_not(None))
         .order_by(User.id)
     )
-    return [Recipient(r.mobile, r.id) for r in rows]
+    return [Recipient(r.mobile, r.id) for r in rows if r.mobile is not None]
 
 
 async def page_admins(
@@ -28,6 +28,7 @@ async def page_admins(
     often this is called); returns how many were newly queued."""
     queued = 0
     for recipient in await admins(session):
+        assert recipient.number is not None  # admins() lists only admins with a mobile
         outbox_id = await outbox.enqueue(
             session,
             dedupe_key=f"{key}:{recipient.user_id}",

@@ -18,24 +18,32 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy import ColumnElement, and_, exists, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import OnCallShift, Patient, User, Ward
+from service.paging.channels import staff_channels
 
 TOP_LEVEL = 3
 
 
 @dataclass(frozen=True)
 class Recipient:
-    number: str
+    number: str | None  # None: a staff member without a mobile, told by email only
     user_id: uuid.UUID | None  # None for the ward's on-call or crisis line
+    email: str | None = None
+
+
+def reachable() -> ColumnElement[bool]:
+    """SQL: a user can be told something: by text, or by email while staff email is on."""
+    return true() if staff_channels().email else User.mobile.is_not(None)
 
 
 def _pageable(ward: Ward) -> ColumnElement[bool]:
-    """A user who may be paged for `ward` now: its active staff with a mobile. Checked at the
-    page as well as when a shift is added: people move ward, leave, or lose a number."""
-    return and_(User.ward_id == ward.id, User.active, User.mobile.is_not(None))
+    """A user who may be paged for `ward` now: its active staff who can be reached (a mobile,
+    or an email address while staff email is on). Checked at the page as well as when a
+    shift is added: people move ward, leave, or lose a number."""
+    return and_(User.ward_id == ward.id, User.active, reachable())
 
 
 def _covering(ward: Ward, now: datetime) -> ColumnElement[bool]:
@@ -48,14 +56,14 @@ def _covering(ward: Ward, now: datetime) -> ColumnElement[bool]:
 async def on_call_now(session: AsyncSession, ward: Ward, now: datetime) -> list[Recipient]:
     """Everyone holding a shift covering `now` (overlapping shifts: all of them), once each."""
     rows = await session.execute(
-        select(User.id, User.mobile)
+        select(User.id, User.mobile, User.email)
         .where(
             _pageable(ward),
             exists().where(_covering(ward, now), OnCallShift.user_id == User.id),
         )
         .order_by(User.id)
     )
-    return [Recipient(r.mobile, r.id) for r in rows]
+    return [Recipient(r.mobile, r.id, r.email) for r in rows]
 
 
 async def _key_worker_on_shift(
@@ -67,21 +75,28 @@ async def _key_worker_on_shift(
     on_shift = exists().where(_covering(ward, now), OnCallShift.user_id == User.id)
     row = (
         await session.execute(
-            select(User.id, User.mobile)
+            select(User.id, User.mobile, User.email)
             .join(Patient, Patient.key_worker_id == User.id)
             .where(Patient.id == patient_id, _pageable(ward), ~has_rota | on_shift)
         )
     ).first()
-    return [Recipient(row.mobile, row.id)] if row is not None else []
+    return [Recipient(row.mobile, row.id, row.email)] if row is not None else []
 
 
 def _unique(recipients: list[Recipient]) -> list[Recipient]:
-    seen: set[str] = set()
+    """Each person once, and each number once (the ward's line may be a manager's mobile);
+    email-only staff have no number, so they are told apart by who they are."""
+    people: set[uuid.UUID] = set()
+    numbers: set[str] = set()
     kept = []
     for r in recipients:
-        if r.number not in seen:
-            seen.add(r.number)
-            kept.append(r)
+        if (r.user_id is not None and r.user_id in people) or (r.number and r.number in numbers):
+            continue
+        if r.user_id is not None:
+            people.add(r.user_id)
+        if r.number:
+            numbers.add(r.number)
+        kept.append(r)
     return kept
 
 
@@ -99,11 +114,11 @@ async def _level_one(
 async def _level_two(session: AsyncSession, ward: Ward, now: datetime) -> list[Recipient]:
     on_call = await on_call_now(session, ward, now)
     rows = await session.execute(
-        select(User.id, User.mobile)
+        select(User.id, User.mobile, User.email)
         .where(_pageable(ward), User.role == "ward_manager")
         .order_by(User.id)
     )
-    found = on_call + [Recipient(r.mobile, r.id) for r in rows]
+    found = on_call + [Recipient(r.mobile, r.id, r.email) for r in rows]
     number = (ward.escalation_policy or {}).get("on_call_phone")
     if not on_call and number:
         found.append(Recipient(number, None))

@@ -1,8 +1,13 @@
 """The texts that page staff and the carer notice, queued through the outbox.
 
 Keys make each page happen once: an escalation's page is keyed by escalation, level and
-deadline, so a retried sweep cannot text anyone twice for one step. Texts name no patient:
-only a short reference that the ward board shows too.
+deadline, so a retried sweep cannot text anyone twice for one step. Texts name no patient
+and no clinical detail: an escalation's page says its reason, severity and level, its short
+reference (service.refs, shown and found on the ward board) and a link to find it there.
+
+Each page also goes by email (service.paging.email) to a staff member without a mobile, and
+to everyone when the ward's policy asks for both channels; a text that fails later is
+backed up by email from the delivery hooks.
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Carer, Escalation, OutboxMessage, Patient, Ward
 from service import audit
 from service.feedback.service import consent_in_force
+from service.paging.channels import staff_channels
+from service.paging.email import email_staff, email_subject, emails_both_channels
 from service.paging.recipients import Recipient, recipients_at
 from service.phones import for_reading
 from service.principal import SystemActor
+from service.refs import escalation_ref
 from service.sms import outbox
 
 CARER_ACTOR = SystemActor("carer_notice")
@@ -50,32 +58,60 @@ async def text_staff(
     ward_id: uuid.UUID,
     escalation: Escalation | None = None,
 ) -> int:
-    """Queue one text per recipient under `key`; returns how many were newly queued."""
+    """Queue one text per recipient under `key` (an email instead for a staff member without
+    a mobile, and as well when the ward wants both); returns how many recipients had
+    something newly queued."""
     queued = 0
+    both = await emails_both_channels(session, ward_id)
     for recipient in recipients:
-        who = recipient.user_id or recipient.number
-        outbox_id = await outbox.enqueue(
-            session,
-            dedupe_key=f"{key}:{who}",
-            to_number=recipient.number,
-            body=body,
-            purpose=purpose,
-            now=now,
-            recipient_kind="staff",
-            patient_id=patient_id,
-            ward_id=ward_id,
-            user_id=recipient.user_id,
-            escalation_id=escalation.id if escalation else None,
-            escalation_level=escalation.level if escalation else None,
-        )
-        queued += outbox_id is not None
+        key_for = f"{key}:{recipient.user_id or recipient.number}"
+        texted: uuid.UUID | None = None
+        if recipient.number is not None:
+            texted = await outbox.enqueue(
+                session,
+                dedupe_key=key_for,
+                to_number=recipient.number,
+                body=body,
+                purpose=purpose,
+                now=now,
+                recipient_kind="staff",
+                patient_id=patient_id,
+                ward_id=ward_id,
+                user_id=recipient.user_id,
+                escalation_id=escalation.id if escalation else None,
+                escalation_level=escalation.level if escalation else None,
+            )
+        emailed: uuid.UUID | None = None
+        if recipient.user_id is not None and (recipient.number is None or both):
+            emailed = await email_staff(
+                session,
+                recipient,
+                text_key=key_for,
+                subject=email_subject(escalation.id if escalation else None),
+                body=body,
+                purpose=purpose,
+                reason="no_mobile" if recipient.number is None else "both_channels",
+                now=now,
+                ward_id=ward_id,
+                escalation_id=escalation.id if escalation else None,
+                escalation_level=escalation.level if escalation else None,
+            )
+        queued += texted is not None or emailed is not None
     return queued
 
 
+def board_search_link(ref: str) -> str:
+    return f"{staff_channels().board_url}/search?q={ref}"
+
+
 def escalation_text(escalation: Escalation) -> str:
+    """What the page says: enough to act on, nothing that identifies the patient or their
+    condition (the reason is the ladder's own word for why, e.g. "no reply")."""
+    ref = escalation_ref(escalation.id)
+    reason = escalation.reason.replace("_", " ")
     return (
-        f"Homeward: {escalation.severity} escalation for patient ref "
-        f"{patient_ref(escalation.patient_id)}, see the ward board."
+        f"Homeward: {escalation.severity} escalation {ref}, level {escalation.level}: "
+        f"{reason}. Ward board: {board_search_link(ref)}"
     )
 
 

@@ -10,7 +10,7 @@ worker hand it (on the `SmsChannel`) when they start:
 - whether it may go at this very moment, as SQL too (`send_refusal`: the contact window,
   words that no longer suit the patient), and, for a text it stops, what becomes of it
   (`refused_at_send`: a time to try again, or withdrawn with a reason);
-- what happened to a message (failed, unconfirmed, refused because the carrier says the
+- what happened to a message (failed, not accepted on this attempt, unconfirmed, refused because the carrier says the
   person opted out, held by the daily or hourly cap), so the domain decides what that means.
 
 Each report is awaited inside the outbox's own transaction, so its effects commit with the
@@ -66,6 +66,13 @@ class OutboxHooks(Protocol):
         now: datetime,
     ) -> None:
         """The message was refused for good or not delivered."""
+        ...
+
+    async def not_accepted(
+        self, session: AsyncSession, message: OutboxMessage, outcome: str, now: datetime
+    ) -> None:
+        """A send attempt was not taken: it will be tried again (`retry`), or it may or may
+        not have left and will not be sent again (`ambiguous`, now `unknown`)."""
         ...
 
     async def carrier_opted_out(

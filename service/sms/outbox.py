@@ -679,6 +679,7 @@ async def apply_send_result(
             return
         row.status = "queued"
         row.next_attempt_at = now + backoff(row.attempts)
+        await hooks.not_accepted(session, row, "retry", now)
         return
     if result.outcome == "rejected":
         row.status = "failed"
@@ -689,6 +690,7 @@ async def apply_send_result(
     row.status = "unknown"
     row.next_attempt_at = None
     row.check_due_at = now + UNKNOWN_GRACE
+    await hooks.not_accepted(session, row, "ambiguous", now)
 
 
 async def _report_failure(
@@ -750,8 +752,12 @@ async def advance_status(
 # --- reconciling --------------------------------------------------------------------------
 
 
-async def expire_sending_leases(session: AsyncSession, now: datetime) -> int:
-    """`sending` rows whose worker vanished: the call may have left, so `unknown`, not resent."""
+async def expire_sending_leases(
+    session: AsyncSession, now: datetime, hooks: OutboxHooks | None = None
+) -> int:
+    """`sending` rows whose worker vanished: the call may have left, so `unknown`, not resent.
+    With `hooks`, a staff alert among them is reported at once (`not_accepted`), as an
+    ambiguous send is, so the domain need not wait out the confirmation grace."""
     result = await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.status == "sending", OutboxMessage.lease_until < now)
@@ -763,10 +769,18 @@ async def expire_sending_leases(session: AsyncSession, now: datetime) -> int:
             check_due_at=now + UNKNOWN_GRACE,
             updated_at=now,
         )
-        .returning(OutboxMessage.id)
+        .returning(OutboxMessage.id, OutboxMessage.recipient_kind)
         .execution_options(synchronize_session=False)
     )
-    return len(result.all())
+    rows = result.all()
+    if hooks is not None:
+        for row in rows:
+            if row.recipient_kind != "staff":
+                continue
+            message = await session.get(OutboxMessage, row.id, populate_existing=True)
+            if message is not None:
+                await hooks.not_accepted(session, message, "ambiguous", now)
+    return len(rows)
 
 
 async def confirm_due(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -41,6 +41,9 @@ class EscalationPolicy(msgspec.Struct, forbid_unknown_fields=True):
     crisis_phone: Annotated[str, msgspec.Meta(max_length=32)] | None = None
     # Minutes a free-text reply may wait unread before it raises `unread_reply`.
     read_minutes: Minutes = 60
+    # Staff alerts by email (when SMTP is set up): only when the text cannot reach the
+    # person (`fallback`), or always as well as the text (`always`).
+    staff_email: Literal["fallback", "always"] = "fallback"
 
 
 def _partial(struct: type[msgspec.Struct]) -> type[msgspec.Struct]:

@@ -6,17 +6,23 @@ import re
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
+from db.models import Escalation
 from service.auth import service as auth
-from service.board.service import ward_board
+from service.board.service import names_in_ward, ward_board
 from service.errors import InvalidInput, NotAuthenticated, TooManyRequests
 from service.escalations import service as escalations
 from service.http.auth import ANY_USER, WARD, public
 from service.http.forwarded import client_host
 from service.http.params import Caller, ClockDep, Db, IdPath, Res
 from service.identity.devices import TTL as DEVICE_TTL
+from service.pagination import MAX_LIMIT
+from service.patients.schemas import PatientOut
+from service.patients.service import list_patients
 from service.principal import Principal, Role
+from service.refs import parse_ref
 from service.web.common import PAGE_HEADERS, back_to, form_of, page, render
 from service.web.session import (
     DEVICE_COOKIE,
@@ -210,6 +216,43 @@ class BoardPages(Controller):
     ) -> Template:
         board = await ward_board(db, caller, clock.now())
         return await render(request, res, db, caller, "_board_live.html", tz=board.tz, board=board)
+
+    @get("/search")
+    async def search(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+        res: Res,
+        q: FromQuery[str] = "",
+    ) -> Template:
+        """Find an escalation by the reference a staff alert quotes (any status), or a
+        patient by name; both through the API's own audited lists."""
+        now = clock.now()
+        query = " ".join(q.split())[:100]
+        found: list[Escalation] = []
+        patients: list[PatientOut] = []
+        if parse_ref(query) is not None:
+            found, _ = await escalations.list_escalations(
+                db, caller, now=now, cursor=None, limit=MAX_LIMIT, ref=query
+            )
+        elif query:
+            patients, _ = await list_patients(db, caller, now, None, MAX_LIMIT, name=query)
+        assert caller.ward_id is not None
+        names = await names_in_ward(db, caller.ward_id, {e.patient_id for e in found})
+        return await render(
+            request,
+            res,
+            db,
+            caller,
+            "search.html",
+            q=query,
+            is_ref=parse_ref(query) is not None,
+            escalations=found,
+            names=names,
+            patients=patients,
+        )
 
     @post("/escalations/{escalation_id:uuid}/acknowledge", status_code=303)
     async def acknowledge(

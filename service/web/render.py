@@ -12,6 +12,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
 from db.models.escalations import STAFF_OUTCOMES
+from service.refs import escalation_ref
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -63,6 +64,7 @@ def environment() -> Environment:
     )
     env.filters["local"] = local_time
     env.filters["humanise"] = humanise
+    env.filters["ref"] = escalation_ref
     env.globals["time_left"] = time_left
     env.globals["resolution_outcomes"] = STAFF_OUTCOMES
     return env

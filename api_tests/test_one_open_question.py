@@ -17,7 +17,7 @@ from api_tests.sms_helpers import (
     outbox_rows,
     post_signed,
 )
-from db.models import CheckIn, Patient, PromAnswer, PromSurvey
+from db.models import CheckIn, OutboxMessage, Patient, PromAnswer, PromSurvey
 from jobs.checkins import checkin_sweep
 from jobs.outbox import outbox_sweep
 from jobs.proms import proms_sweep
@@ -256,6 +256,41 @@ async def test_a_check_in_takes_over_from_a_waiting_survey_item_which_is_asked_a
     await _reply(sms_client, sms_settings, patient, "6")
     assert await _answers(db, survey.id) == [(item_key, 6)]
     assert (await check_ins(db, patient.id))[0].score == 3
+
+
+async def test_a_survey_item_still_queued_when_a_check_in_takes_over_is_withdrawn(
+    sms_client, sms_app, db, clock, sms_worker, sms_settings, fake_twilio
+):
+    team = await builders.ward_team(db, sms_app)
+    patient = await _discharged_by_the_ward(db, sms_client, team, clock.now())
+    # 09:00 Dec 1: item 1 is queued, but the outbox does not run (an outage, say) ...
+    await sms_worker.run_once("proms")
+    survey = await _discharge_survey(db, patient.id)
+    item_key = survey.awaiting_item_key
+    [queued] = [r for r in await outbox_rows(db, patient.id) if r.purpose == "prom_dialog"]
+    assert queued.status == "queued"
+
+    # ... until 09:00 Dec 2, when the first check-in is due and takes the turn.
+    clock.advance(timedelta(hours=24))
+    await sms_worker.run_once()
+
+    # Only the check-in's question reached the phone: the item's text was withdrawn.
+    assert [m.body for m in fake_twilio.sent_to(patient.mobile)] == [
+        r.body for r in await outbox_rows(db, patient.id) if r.purpose == "checkin_prompt"
+    ]
+    withdrawn = await fresh(db, OutboxMessage, queued.id)
+    assert (withdrawn.status, withdrawn.status_reason) == ("cancelled", "set_back")
+    state = await _conversation(sms_client, team, patient.id)
+    assert state["open_question"]["kind"] == "check_in"
+
+    # Answering the check-in hands the turn back: the item is asked again, once.
+    clock.advance(timedelta(minutes=10))
+    await _reply(sms_client, sms_settings, patient, "4")
+    await sms_worker.run_once()
+    assert [k for p, k in await _questions_sent(db, patient.id) if p == "prom_dialog"] == [
+        f"prom:{survey.id}:{item_key}:again1"
+    ]
+    assert (await check_ins(db, patient.id))[0].score == 4
 
 
 async def test_a_check_in_left_unanswered_hands_the_turn_back_at_its_deadline(

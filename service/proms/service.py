@@ -297,6 +297,8 @@ async def set_back(session: AsyncSession, patient_id: uuid.UUID, now: datetime) 
 
     The item stays unanswered but is not counted as unanswered: nothing awaits, so no reply
     window runs out; the sweep asks it again once the check-in is over, with a new window.
+    An item's text still queued (an outage held the outbox) is withdrawn, or it would go out
+    beside the check-in prompt and two questions would be open at once.
     Call with the patient row held (service.checkins.turns lock order). Returns how many."""
     rows = await session.scalars(
         select(PromSurvey)
@@ -311,6 +313,14 @@ async def set_back(session: AsyncSession, patient_id: uuid.UUID, now: datetime) 
         # The sweep looks at once and then waits for the check-in to be over.
         survey.next_action_at = now
         survey.updated_at = now
+    if surveys:
+        await outbox.cancel_queued(
+            session,
+            patient_id=patient_id,
+            now=now,
+            reason="set_back",
+            prom_survey_ids=[s.id for s in surveys],
+        )
     await session.flush()
     return len(surveys)
 

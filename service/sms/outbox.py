@@ -225,9 +225,11 @@ async def cancel_queued(
     now: datetime,
     reason: str,
     check_in_id: uuid.UUID | None = None,
+    prom_survey_ids: Sequence[uuid.UUID] | None = None,
 ) -> int:
-    """Withdraw the patient's texts not yet handed to the gateway (or only one check-in's);
-    a row already `sending` cannot be recalled. Returns how many were withdrawn."""
+    """Withdraw the patient's texts not yet handed to the gateway (or only one check-in's, or
+    only these surveys' items); a row already `sending` cannot be recalled. Returns how many
+    were withdrawn."""
     result = await session.execute(
         update(OutboxMessage)
         .where(
@@ -235,6 +237,11 @@ async def cancel_queued(
             OutboxMessage.recipient_kind == "patient",
             OutboxMessage.status == "queued",
             *([OutboxMessage.check_in_id == check_in_id] if check_in_id else []),
+            *(
+                [OutboxMessage.prom_survey_id.in_(prom_survey_ids)]
+                if prom_survey_ids is not None
+                else []
+            ),
         )
         .values(
             status="cancelled",

@@ -391,6 +391,22 @@ async def test_a_carers_crisis_text_raises_help_request_with_the_crisis_reply(
     assert (await check_ins(db, patient.id))[0].status != "answered"
 
 
+async def test_a_carer_writing_of_the_patient_in_the_third_person_raises_help_request(
+    sms_client, db, clock, sms_worker, sms_settings
+):
+    _, patient = await _prompted(db, clock, sms_worker)
+    carer_number = builders.mobile(61004)
+    await _with_carer(db, clock, patient, carer_number)
+
+    response = await _text(
+        sms_client, sms_settings, carer_number, "I think he wants to end his life, he won't talk"
+    )
+
+    assert "<Message>Call the crisis line on 0800 000 0000.</Message>" in response.text
+    [escalation] = await escalations(db, patient.id)
+    assert (escalation.reason, escalation.severity) == ("help_request", "urgent")
+
+
 async def test_a_carers_stop_stops_only_carer_notices_and_start_allows_them_again(
     sms_client, db, clock, sms_settings
 ):

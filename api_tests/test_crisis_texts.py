@@ -145,7 +145,7 @@ PHRASE_TEXTS = [
     "she's swallowed a load of pills",
     "he doesnt want to live anymore",
     "she doesn't want to be alive",
-    "he says he doesn't want to be here any more"
+    "he says he doesn't want to be here any more",
 ]
 
 # The forms people really type: misspelt, repeated letters, spaces missing or added,

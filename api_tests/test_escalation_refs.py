@@ -78,7 +78,9 @@ async def test_the_reference_in_the_alert_is_next_to_its_escalation_on_the_board
     # Stable: the same reference finds it once acknowledged and resolved.
     principal = builders.principal(nurse)
     await acknowledge(db, principal, wanted.id, clock.now())
-    await resolve(db, principal, wanted.id, clock.now(), "Called back; fine.")
+    await resolve(
+        db, principal, wanted.id, clock.now(), "contacted_patient_safe", "Called back; fine."
+    )
     await db.commit()
     found = await client.get("/board/search", params={"q": ref}, headers=_cookie(app, nurse))
     assert list(_rows(found.text)) == [str(wanted.id)]

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -104,7 +105,12 @@ def test_api_conforms_to_its_openapi_document(case, role, live):
         # Schema-valid but refused by a business rule (an unknown ward id, a reused
         # Idempotency-Key) is a correct, documented 422; everything else is checked,
         # including that invalid data is refused.
-        excluded_checks=[positive_data_acceptance],
+        excluded_checks=[
+            positive_data_acceptance,
+            # No worker runs beside this server, so /health/jobs rightly answers its documented
+            # 503 naming every sweep (test_sweep_watch checks both answers).
+            *([not_a_server_error] if case.path == "/health/jobs" else []),
+        ],
     )
 
 
@@ -125,7 +131,7 @@ DEEP_JSON = "[" * 1000 + "]" * 1000
 
 
 def test_deep_json_is_a_documented_400_on_every_json_operation(live):
-    base_url, tokens = live
+    base_url, tokens, _ = live
     checked = 0
     for result in SCHEMA.get_all_operations():
         operation = result.ok()

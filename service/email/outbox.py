@@ -32,6 +32,7 @@ from service.clock import Clock
 from service.email.channel import EmailChannel
 from service.email.hooks import EmailHooks
 from service.email.smtp import EmailResult, OutgoingEmail
+from service.send_pass import PassResult
 
 log = logging.getLogger("homeward.email.outbox")
 
@@ -96,20 +97,6 @@ class ClaimedEmail:
     created_at: datetime
 
 
-@dataclass
-class EmailPass:
-    claimed: int = 0
-    sent: int = 0
-    retried: int = 0
-    rejected: int = 0
-    ambiguous: int = 0
-    failures: int = 0
-
-    @property
-    def handled(self) -> int:
-        return self.sent + self.retried + self.rejected + self.ambiguous
-
-
 def backoff(attempts: int) -> timedelta:
     delay: timedelta = BACKOFF_BASE * (2 ** max(0, attempts - 1))
     return min(delay, BACKOFF_CAP)
@@ -162,10 +149,10 @@ async def send_due(
     *,
     owner: str | None = None,
     limit: int = CLAIM_BATCH,
-) -> EmailPass:
+) -> PassResult:
     """One sending pass over due emails. Commits as it goes (see the module docstring)."""
     owner = owner or f"email:{uuid.uuid4().hex}"
-    outcome = EmailPass()
+    outcome = PassResult()
     now = clock.now()
     rounds = math.ceil(limit / channel.concurrency)
     lease = timedelta(seconds=channel.timeout_seconds * 3 * rounds + 60)
@@ -209,14 +196,7 @@ async def send_due(
                 exc_info=exc,
             )
             continue
-        if result.outcome == "accepted":
-            outcome.sent += 1
-        elif result.outcome == "retry":
-            outcome.retried += 1
-        elif result.outcome == "rejected":
-            outcome.rejected += 1
-        else:
-            outcome.ambiguous += 1
+        outcome.count(result.outcome)
     await session.commit()
     if outcome.retried:
         log.warning("staff email will be retried", extra={"count": outcome.retried})

@@ -61,6 +61,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.base import UTCDateTime, new_id
 from db.models import OutboxMessage
 from service.clock import Clock
+from service.send_pass import PassResult
 from service.settings import PATIENT_DAILY_SMS_CAP
 from service.sms.gateway import OPTED_OUT, LookupResult, SendResult, SmsChannel
 from service.sms.hooks import OutboxHooks
@@ -266,21 +267,6 @@ class Claimed:
     to_number: str
     body: str
     attempts: int
-
-
-@dataclass
-class PassResult:
-    claimed: int = 0
-    sent: int = 0
-    retried: int = 0
-    rejected: int = 0
-    ambiguous: int = 0
-    cancelled: int = 0
-    failures: int = 0
-
-    @property
-    def handled(self) -> int:
-        return self.sent + self.retried + self.rejected + self.ambiguous + self.cancelled
 
 
 def backoff(attempts: int) -> timedelta:
@@ -605,14 +591,7 @@ async def _store_results(
                 exc_info=exc,
             )
             continue
-        if result.outcome == "accepted":
-            outcome.sent += 1
-        elif result.outcome == "retry":
-            outcome.retried += 1
-        elif result.outcome == "rejected":
-            outcome.rejected += 1
-        else:
-            outcome.ambiguous += 1
+        outcome.count(result.outcome)
 
 
 async def _store_accepted(

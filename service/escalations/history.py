@@ -8,7 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from db.models import Escalation, EscalationEvent
+from service import audit
 from service.principal import Actor, SystemActor, actor_identity
 
 LADDER_ACTOR = SystemActor("ladder")  # audit roles hold 20 characters: "system:ladder"
@@ -59,4 +62,26 @@ def history_event(
         to_status=escalation.status,
         level=escalation.level,
         note=note,
+    )
+
+
+def audit_change(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    escalation: Escalation,
+    now: datetime,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """The audit row for something done to one escalation, filed under its patient and ward."""
+    audit.record(
+        session,
+        actor,
+        action,
+        at=now,
+        patient_id=escalation.patient_id,
+        ward_id=escalation.ward_id,
+        object_type="escalation",
+        object_id=escalation.id,
+        detail=detail,
     )

@@ -15,8 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Escalation, Ward
-from service import audit
-from service.escalations.history import LADDER_ACTOR, ack_minutes, history_event
+from service.escalations.history import LADDER_ACTOR, ack_minutes, audit_change, history_event
 from service.escalations.notify import announce
 from service.paging.recipients import TOP_LEVEL
 from service.set_aside import not_set_aside
@@ -63,19 +62,13 @@ async def climb(session: AsyncSession, escalation: Escalation, now: datetime) ->
             note=f"not acknowledged at level {missed_level}",
         )
     )
-    told = await announce(session, escalation, now)
-    session.add(
-        history_event(escalation, "notified", now, LADDER_ACTOR, from_status="open", note=told)
-    )
-    audit.record(
+    await announce(session, escalation, now)
+    audit_change(
         session,
         LADDER_ACTOR,
         "escalation.climb",
-        at=now,
-        patient_id=escalation.patient_id,
-        ward_id=escalation.ward_id,
-        object_type="escalation",
-        object_id=escalation.id,
-        detail={"from_level": missed_level, "to_level": escalation.level},
+        escalation,
+        now,
+        {"from_level": missed_level, "to_level": escalation.level},
     )
     await session.flush()

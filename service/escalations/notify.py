@@ -19,11 +19,19 @@ from service.paging.recipients import recipients_at
 from service.paging.texts import carer_notice, page_escalation
 
 
-async def announce(session: AsyncSession, escalation: Escalation, now: datetime) -> str:
-    """Page the people at the escalation's current level; returns a note for its history.
+async def announce(session: AsyncSession, escalation: Escalation, now: datetime) -> None:
+    """Page the people at the escalation's current level, and say whom in its history.
 
     An urgent escalation at level 2 or above also tells the consenting carer (once).
     """
+    told = await _page(session, escalation, now)
+    session.add(
+        history_event(escalation, "notified", now, LADDER_ACTOR, from_status="open", note=told)
+    )
+
+
+async def _page(session: AsyncSession, escalation: Escalation, now: datetime) -> str:
+    """The paging itself; returns the note for the history."""
     ward = await session.get(Ward, escalation.ward_id)
     if ward is None:
         return "ward not found; nobody could be texted"

@@ -15,8 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Escalation, Ward
-from service import audit
-from service.escalations.history import LADDER_ACTOR, ack_minutes, history_event
+from service.escalations.history import LADDER_ACTOR, ack_minutes, audit_change, history_event
 from service.escalations.notify import announce
 from service.paging.recipients import TOP_LEVEL
 from service.set_aside import not_set_aside
@@ -74,20 +73,14 @@ async def reopen(session: AsyncSession, escalation: Escalation, now: datetime) -
             ),
         )
     )
-    told = await announce(session, escalation, now)
-    session.add(
-        history_event(escalation, "notified", now, LADDER_ACTOR, from_status="open", note=told)
-    )
-    audit.record(
+    await announce(session, escalation, now)
+    audit_change(
         session,
         LADDER_ACTOR,
         "escalation.reopen",
-        at=now,
-        patient_id=escalation.patient_id,
-        ward_id=escalation.ward_id,
-        object_type="escalation",
-        object_id=escalation.id,
-        detail={
+        escalation,
+        now,
+        {
             "from_level": acknowledged_level,
             "to_level": escalation.level,
             "resolve_due_at": due.isoformat(),

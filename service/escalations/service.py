@@ -21,8 +21,8 @@ from service import audit
 from service.errors import Conflict, InvalidInput, NotFound
 from service.escalations.access import readable_escalations
 from service.escalations.history import (
-    LADDER_ACTOR,
     ack_minutes,
+    audit_change,
     history_event,
     resolve_minutes,
 )
@@ -102,10 +102,7 @@ async def raise_escalation(
     escalation = await session.get(Escalation, escalation_id)
     assert escalation is not None
     session.add(history_event(escalation, "opened", now, actor, from_status=None))
-    told = await announce(session, escalation, now)
-    session.add(
-        history_event(escalation, "notified", now, LADDER_ACTOR, from_status="open", note=told)
-    )
+    await announce(session, escalation, now)
     audit.record(
         session,
         actor,
@@ -216,17 +213,7 @@ async def _for_staff(
     row = await session.scalar(query)
     if row is None:
         raise await _denied(session, caller, action, escalation_id, now)
-    audit.record(
-        session,
-        caller,
-        action,
-        at=now,
-        patient_id=row.patient_id,
-        ward_id=row.ward_id,
-        object_type="escalation",
-        object_id=row.id,
-        detail=detail,
-    )
+    audit_change(session, caller, action, row, now, detail)
     return row
 
 
@@ -427,17 +414,7 @@ def _resolve_audited(
 ) -> None:
     """Resolve on someone's behalf outside the escalation routes, and audit it there."""
     _mark_resolved(session, row, actor, now, note, outcome)
-    audit.record(
-        session,
-        actor,
-        "escalation.resolve",
-        at=now,
-        patient_id=row.patient_id,
-        ward_id=row.ward_id,
-        object_type="escalation",
-        object_id=row.id,
-        detail=detail,
-    )
+    audit_change(session, actor, "escalation.resolve", row, now, detail)
 
 
 async def resolve_for_source(
@@ -561,16 +538,13 @@ async def make_urgent_for_risk(
                 note="Suicide risk recorded: routine raised to urgent.",
             )
         )
-        audit.record(
+        audit_change(
             session,
             actor,
             "escalation.severity",
-            at=now,
-            patient_id=row.patient_id,
-            ward_id=row.ward_id,
-            object_type="escalation",
-            object_id=row.id,
-            detail={"from": "routine", "to": "urgent", "because": "suicide_risk"},
+            row,
+            now,
+            {"from": "routine", "to": "urgent", "because": "suicide_risk"},
         )
     await session.flush()
     return list(rows)

@@ -18,7 +18,7 @@ async def admins(session: AsyncSession) -> list[Recipient]:
         .where(User.role == "admin", User.active, User.mobile.is_not(None))
         .order_by(User.id)
     )
-    return [Recipient(r.mobile, r.id) for r in rows if r.mobile is not None]
+    return [Recipient(r.mobile, r.id) for r in rows]
 
 
 async def page_admins(

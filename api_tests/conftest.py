@@ -22,6 +22,9 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api_tests import pg
+
+# The browser tests' fixtures (chromium, browser, live), for every module that asks for them.
+from api_tests.browser import browser, chromium, live  # noqa: F401
 from api_tests.fake_smtp import FakeSmtp
 from api_tests.fake_twilio import FakeTwilio
 from db import migrate

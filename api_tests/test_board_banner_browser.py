@@ -9,15 +9,15 @@ from datetime import timedelta
 import pytest
 
 from api_tests import builders
-from api_tests.test_board_browser import _page, _sign_in, browser, chromium, live  # noqa: F401
+from api_tests.browser import new_page, sign_in
 from jobs.worker import Worker
 
 pytestmark = pytest.mark.slow
 
 
 async def test_banners_for_stale_sweeps_and_a_live_refresh_failing_over_a_minute(
-    browser,  # noqa: F811
-    live,  # noqa: F811
+    browser,
+    live,
     db,
     sessionmaker,
     clock,
@@ -27,8 +27,8 @@ async def test_banners_for_stale_sweeps_and_a_live_refresh_failing_over_a_minute
     ward = await builders.ward(db)
     nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
     await Worker(sessionmaker, clock, 1).run_once()
-    page = await _page(browser)
-    await _sign_in(page, live.url, nurse.email)
+    page = await new_page(browser)
+    await sign_in(page, live.url, nurse.email)
     await page.clock.install()
     await page.goto(f"{live.url}/board")
     jobs = page.locator("[data-jobs-banner]")

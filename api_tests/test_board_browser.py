@@ -8,113 +8,27 @@ HOMEWARD_SCREENSHOTS=1 to refresh docs/board.png and docs/patient.png from these
 
 from __future__ import annotations
 
-import fcntl
-import os
-import shutil
-import subprocess
-import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from api_tests import builders
-from api_tests.live_server import LiveServer
+from api_tests.browser import assert_accessible, new_page, shot_path, sign_in
 from db.models import Episode, Escalation
-from service.app import create_app
 from service.checkins import lifecycle
 from service.escalations.service import raise_escalation
 from service.follow_ups.service import create_for_discharge
 
-CHROMIUM = "/usr/bin/chromium"
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs"
-
 pytestmark = pytest.mark.slow
-
-
-def _install_chromium() -> str | None:
-    """Install Debian's chromium if we may (root, apt present); why not, otherwise."""
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        return "no Chromium at /usr/bin/chromium and no root apt-get to install it"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "chromium"]
-    # xdist workers may get here together: one installs, the others wait and find it there.
-    with open(Path(tempfile.gettempdir()) / "homeward-chromium.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        for command in (install, ["apt-get", "update"], install):
-            if os.path.exists(CHROMIUM):
-                return None
-            subprocess.run(command, env=env, capture_output=True, timeout=1200, check=False)
-    return None if os.path.exists(CHROMIUM) else "apt-get could not install chromium"
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        pytest.skip("browser tests need the playwright package (pip install -e '.[dev]')")
-    if not os.path.exists(CHROMIUM):
-        why = _install_chromium()
-        if why is not None:
-            pytest.skip(f"browser tests skipped: {why}")
-    return CHROMIUM
-
-
-@pytest.fixture
-async def browser(chromium: str) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as driver:
-        launched = await driver.chromium.launch(executable_path=chromium, headless=True)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-@pytest.fixture
-def live(sms_settings, clock) -> Iterator[LiveServer]:
-    server = LiveServer(create_app(sms_settings, clock=clock)).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-async def _page(browser: Any, width: int = 1280, height: int = 900) -> Any:
-    context = await browser.new_context(
-        viewport={"width": width, "height": height}, locale="en-GB", timezone_id="Europe/London"
-    )
-    page = await context.new_page()
-    page.set_default_timeout(15_000)
-    return page
-
-
-async def _sign_in(page: Any, base: str, email: str) -> None:
-    await page.goto(f"{base}/board/login")
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(builders.PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_load_state()
 
 
 async def _sweep(worker: Any, clock: Any, minutes: int) -> None:
     clock.advance(timedelta(minutes=minutes))
     await worker.run_once()
     await worker.run_once()
-
-
-def _shot_path(tmp_path: Path, name: str) -> Path:
-    if os.environ.get("HOMEWARD_SCREENSHOTS"):
-        DOCS.mkdir(exist_ok=True)
-        return DOCS / name
-    return tmp_path / name
 
 
 async def _discharged(db, ward_id, clock, *, ago=timedelta(0), risk=False, texts=True, **fields):
@@ -182,9 +96,9 @@ async def test_missed_check_in_appears_live_is_acknowledged_and_followed_up(
     )
     await db.commit()
 
-    page = await _page(browser)
+    page = await new_page(browser)
     await page.clock.install()  # the page's timers run when the test says so
-    await _sign_in(page, live.url, nurse.email)
+    await sign_in(page, live.url, nurse.email)
     assert page.url.endswith("/board")
     await page.locator(f'tr[data-escalation="{help_request.id}"]').wait_for()
     # The help request, and Sam Patel's breached follow-up, which the ladder has since climbed.
@@ -222,7 +136,8 @@ async def test_missed_check_in_appears_live_is_acknowledged_and_followed_up(
     assert str(raised[0].id) in order[2:]  # routine no_reply (Jo Rivers missed one too)
     overdue = page.locator("#follow-ups .clock.overdue")
     assert "overdue by" in await overdue.first.inner_text()
-    await page.screenshot(path=str(_shot_path(tmp_path, "board.png")), full_page=True)
+    await page.screenshot(path=str(shot_path(tmp_path, "board.png")), full_page=True)
+    await assert_accessible(page, "the ward board")
 
     # Acknowledge from the board, using the keyboard as well as the pointer would.
     await row.get_by_role("button", name="Acknowledge").focus()
@@ -239,7 +154,8 @@ async def test_missed_check_in_appears_live_is_acknowledged_and_followed_up(
     await page.wait_for_load_state()
     await page.get_by_role("heading", name="Relapse-prevention plan").wait_for()
     await page.locator("#sms").get_by_text("Homeward check-in").first.wait_for()
-    await page.screenshot(path=str(_shot_path(tmp_path, "patient.png")), full_page=True)
+    await page.screenshot(path=str(shot_path(tmp_path, "patient.png")), full_page=True)
+    await assert_accessible(page, "the patient page")
     await page.get_by_text("Record a contact attempt").click()
     await page.get_by_label("How").select_option("phone")
     await page.get_by_label("Yes, spoke with them").check()
@@ -255,8 +171,8 @@ async def test_missed_check_in_appears_live_is_acknowledged_and_followed_up(
 async def test_board_reads_on_a_tablet_and_signs_out(browser, live, db, clock, tmp_path):
     ward = await builders.ward(db)
     nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
-    page = await _page(browser, width=768, height=1024)
-    await _sign_in(page, live.url, nurse.email)
+    page = await new_page(browser, width=768, height=1024)
+    await sign_in(page, live.url, nurse.email)
     assert page.url.endswith("/board")
     # Nothing wider than the screen: tables scroll inside their own box.
     overflow = await page.evaluate(
@@ -288,8 +204,8 @@ async def test_agency_worker_sees_own_referral_but_not_another_agencys_patient(
         db, foreign.id, theirs.id, nurse.id, scope="full", given_at=clock.now() - timedelta(days=1)
     )
 
-    page = await _page(browser)
-    await _sign_in(page, live.url, worker.email)
+    page = await new_page(browser)
+    await sign_in(page, live.url, worker.email)
     assert page.url.endswith("/board/agency")
     await page.get_by_role("link", name="Robin Shared").first.click()
     await page.wait_for_load_state()

@@ -559,3 +559,30 @@ async def test_cookies_are_secure_over_https_and_via_the_https_public_address(ap
     async with AsyncTestClient(app=app, base_url="http://homeward.test") as proxied:
         form = await proxied.get("/board/login")
     assert "Secure" in form.headers["set-cookie"]
+
+
+async def test_a_refused_form_comes_back_with_its_errors_and_what_was_typed(app, client, db, clock):
+    """The forms convention (service/web/forms.py): 422, a linked summary, the message beside
+    its field, the typed values kept, and nothing written."""
+    world = await matrix.build_world(db, app, clock.now())
+    url = await referrals_url(world)
+    before = await db.scalar(select(func.count()).select_from(Referral))
+    response = await client.post(
+        url,
+        data={
+            "csrf_token": csrf_of(world, STAFF),
+            "agency_id": str(world.agency.id),
+            "goal_id": "",
+            "reason": "   ",
+        },
+        headers=session_headers(world, STAFF),
+        follow_redirects=False,
+    )
+    assert response.status_code == 422
+    assert "data-error-summary" in response.text
+    assert 'href="#f-reason"' in response.text
+    assert 'id="f-reason-error"' in response.text
+    assert "Reason is required" in response.text
+    assert 'aria-describedby="f-reason-error"' in response.text
+    assert f'<option value="{world.agency.id}" selected>' in response.text
+    assert await db.scalar(select(func.count()).select_from(Referral)) == before

@@ -33,7 +33,8 @@ from service.referrals.schemas import ReferralCreate
 from service.referrals.service import create_referral, list_referrals
 from service.support_actions.service import list_support_actions
 from service.timezones import local_instant
-from service.web.common import back_to, form_of, page, render, uuid_field, ward_zone
+from service.web.common import back_to, form_of, page, render, ward_zone
+from service.web.forms import Form, attempt, blank_to_none, parse
 
 MESSAGES_SHOWN = 50
 
@@ -49,41 +50,11 @@ class PatientPages(Controller):
         patient_id: IdPath,
         db: Db,
         caller: Caller,
-        clock: ClockDep,
         res: Res,
     ) -> Template:
         if caller.is_agency_worker:
             return await _agency_view(request, res, db, caller, patient_id)
-        now = clock.now()
-        patient = await get_patient(db, caller, patient_id, now)
-        episodes, _ = await list_episodes(db, caller, patient_id, now, None, 20)
-        goals, _ = await list_goals(db, caller, patient_id, now, None, MAX_LIMIT)
-        try:
-            plan = await get_plan(db, caller, patient_id, now)
-        except NotFound as missing:
-            # No plan yet is an answer, not an error: keep the read's audit row.
-            db.add_all(missing.keep_rows)
-            plan = None
-        referrals, _ = await list_referrals(db, caller, now, None, MAX_LIMIT, patient_id=patient_id)
-        actions, _ = await list_support_actions(db, caller, patient_id, now, None, MAX_LIMIT)
-        agencies, _ = await list_agencies(db, caller, None, MAX_LIMIT)
-        live = await _live_context(db, caller, patient_id, now)
-        return await render(
-            request,
-            res,
-            db,
-            caller,
-            "patient.html",
-            patient=patient,
-            episodes=episodes,
-            goals=goals,
-            plan=plan,
-            referrals=referrals,
-            actions=actions,
-            agencies=agencies,
-            agency_names={a.id: a.name for a in agencies},
-            **live,
-        )
+        return await _ward_view(request, res, db, caller, patient_id)
 
     @get("/live", opt=page(WARD))
     async def live(
@@ -136,20 +107,70 @@ class PatientPages(Controller):
         caller: Caller,
         clock: ClockDep,
         res: Res,
-    ) -> Redirect:
+    ) -> Redirect | Template:
         fields = await form_of(request, res)
-        agency_id = uuid_field(fields, "agency_id")
-        reason = fields.get("reason", "").strip()
-        if not reason:
-            raise InvalidInput.field("reason", "is required")
-        data = ReferralCreate(
-            patient_id=patient_id,
-            agency_id=agency_id,  # type: ignore[arg-type]  # required above
-            reason=reason[:2000],
-            goal_id=uuid_field(fields, "goal_id", required=False),
-        )
-        await create_referral(db, caller, data, clock.now())
+
+        async def send() -> None:
+            data = parse(
+                {"patient_id": str(patient_id), **blank_to_none(fields, *REFER_LABELS)},
+                ReferralCreate,
+            )
+            await create_referral(db, caller, data, clock.now())
+
+        _, failed = await attempt(db, fields, send, REFER_LABELS)
+        if failed is not None:
+            return await _ward_view(request, res, db, caller, patient_id, refer_form=failed)
         return back_to(f"/board/patients/{patient_id}")
+
+
+# The refer form's fields (the API's own names) and how the page labels them.
+REFER_LABELS = {"agency_id": "Agency", "goal_id": "Goal", "reason": "Reason"}
+
+
+async def _ward_view(
+    request: Request[Any, Any, Any],
+    res: AppResources,
+    db: AsyncSession,
+    caller: Principal,
+    patient_id: uuid.UUID,
+    *,
+    refer_form: Form | None = None,
+) -> Template:
+    """The whole picture for ward staff; a form shown again with its errors comes in as
+    `refer_form` and the page answers with that form's status."""
+    now = res.clock.now()
+    patient = await get_patient(db, caller, patient_id, now)
+    episodes, _ = await list_episodes(db, caller, patient_id, now, None, 20)
+    goals, _ = await list_goals(db, caller, patient_id, now, None, MAX_LIMIT)
+    try:
+        plan = await get_plan(db, caller, patient_id, now)
+    except NotFound as missing:
+        # No plan yet is an answer, not an error: keep the read's audit row.
+        db.add_all(missing.keep_rows)
+        plan = None
+    referrals, _ = await list_referrals(db, caller, now, None, MAX_LIMIT, patient_id=patient_id)
+    actions, _ = await list_support_actions(db, caller, patient_id, now, None, MAX_LIMIT)
+    agencies, _ = await list_agencies(db, caller, None, MAX_LIMIT)
+    live = await _live_context(db, caller, patient_id, now)
+    refer_form = refer_form or Form.blank()
+    return await render(
+        request,
+        res,
+        db,
+        caller,
+        "patient.html",
+        status_code=refer_form.status,
+        patient=patient,
+        episodes=episodes,
+        goals=goals,
+        plan=plan,
+        referrals=referrals,
+        actions=actions,
+        agencies=agencies,
+        agency_names={a.id: a.name for a in agencies},
+        refer_form=refer_form,
+        **live,
+    )
 
 
 async def _live_context(

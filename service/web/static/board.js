@@ -103,6 +103,12 @@
   }
 
   function start() {
+    // A form shown again with errors: move focus to its summary, so a screen reader reads
+    // what went wrong and a keyboard user's next Tab reaches the first link to a field.
+    var problems = document.querySelector("[data-error-summary]");
+    if (problems) {
+      problems.focus();
+    }
     var regions = document.querySelectorAll("[data-live-url]");
     if (regions.length > 0) {
       window.setInterval(watchFreshness, 5000);

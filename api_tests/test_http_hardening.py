@@ -262,7 +262,7 @@ async def test_served_as_the_cli_serves_a_forwarded_for_from_loopback_is_ignored
     server = LiveServer(create_app(settings, clock=clock), options=uvicorn_options(settings))
     server.start()
     try:
-        async with httpx.AsyncClient(base_url=server.url) as c:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
             r = await c.post(
                 "/api/v1/auth/login",
                 json={"email": "nobody@example.org", "password": "wrong password"},

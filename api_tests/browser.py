@@ -10,11 +10,7 @@ modules `pytestmark = pytest.mark.slow`."""
 
 from __future__ import annotations
 
-import fcntl
 import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +18,7 @@ from typing import Any
 import pytest
 
 from api_tests import builders
+from api_tests.debian import ensure_package
 from api_tests.live_server import LiveServer
 from service.app import create_app
 
@@ -36,32 +33,15 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 
 
-def _install_chromium() -> str | None:
-    """Install Debian's chromium if we may (root, apt present); why not, otherwise."""
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        return "no Chromium at /usr/bin/chromium and no root apt-get to install it"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "chromium"]
-    # xdist workers may get here together: one installs, the others wait and find it there.
-    with open(Path(tempfile.gettempdir()) / "homeward-chromium.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        for command in (install, ["apt-get", "update"], install):
-            if os.path.exists(CHROMIUM):
-                return None
-            subprocess.run(command, env=env, capture_output=True, timeout=1200, check=False)
-    return None if os.path.exists(CHROMIUM) else "apt-get could not install chromium"
-
-
 @pytest.fixture(scope="session")
 def chromium() -> str:
     try:
         import playwright.async_api  # noqa: F401
     except ImportError:
         pytest.skip("browser tests need the playwright package (pip install -e '.[dev]')")
-    if not os.path.exists(CHROMIUM):
-        why = _install_chromium()
-        if why is not None:
-            pytest.skip(f"browser tests skipped: {why}")
+    why = ensure_package(CHROMIUM, "chromium")
+    if why is not None:
+        pytest.skip(f"browser tests skipped: {why}")
     return CHROMIUM
 
 

@@ -25,8 +25,10 @@ from api_tests import pg
 
 # The browser tests' fixtures (chromium, browser, live), for every module that asks for them.
 from api_tests.browser import browser, chromium, live  # noqa: F401
+from api_tests.debian import ensure_package
 from api_tests.fake_smtp import FakeSmtp
 from api_tests.fake_twilio import FakeTwilio
+from api_tests.pgbouncer import PGBOUNCER, PgBouncer
 from db import migrate
 from db.engine import make_engine, make_sessionmaker
 from jobs.worker import Worker
@@ -87,10 +89,34 @@ def template_db(pg_admin_url: str) -> Iterator[str]:
     asyncio.run(pg.drop_database(pg_admin_url, name))
 
 
+@pytest.fixture(scope="session")
+def pgbouncer(pg_admin_url: str) -> Iterator[PgBouncer]:
+    """A PgBouncer in transaction pooling mode in front of the tests' server."""
+    why = ensure_package(PGBOUNCER, "pgbouncer")
+    if why is not None:
+        pytest.skip(f"PgBouncer tests skipped: {why}")
+    bouncer = PgBouncer(pg_admin_url).start()
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
+# HOMEWARD_TEST_PGBOUNCER=1 runs the tests' app, workers and sessions through PgBouncer in
+# transaction pooling mode (CI runs a slice of the suite so); databases are still made and
+# dropped on the server directly.
+THROUGH_PGBOUNCER = os.environ.get("HOMEWARD_TEST_PGBOUNCER") == "1"
+
+
 @pytest.fixture
-async def database_url(pg_admin_url: str, template_db: str) -> AsyncIterator[str]:
+async def database_url(
+    request: pytest.FixtureRequest, pg_admin_url: str, template_db: str
+) -> AsyncIterator[str]:
     name = await pg.create_database(pg_admin_url, template=template_db)
-    yield pg.with_database(pg_admin_url, name)
+    if THROUGH_PGBOUNCER:
+        yield request.getfixturevalue("pgbouncer").url(name)
+    else:
+        yield pg.with_database(pg_admin_url, name)
     await pg.drop_database(pg_admin_url, name)
 
 

@@ -74,3 +74,21 @@ def test_smtp_settings_come_from_the_environment():
     assert settings.smtp_from == "homeward@trust.example.org"
     assert (settings.smtp_starttls, settings.smtp_timeout_seconds) == ("off", 5.0)
     assert load_settings({"SMTP_URL": "smtp://relay:25"}).smtp_starttls == "required"
+
+
+def test_database_url_pooler_flag_is_checked_and_taken_out_before_connecting():
+    from db.engine import async_url, asyncpg_dsn, behind_transaction_pooler, connect_args
+
+    url = "postgresql://hw@pgbouncer.internal:6432/homeward?pgbouncer=transaction"
+    assert load_settings({"DATABASE_URL": url}).database_url == url
+    assert behind_transaction_pooler(url)
+    assert async_url(url) == "postgresql+asyncpg://hw@pgbouncer.internal:6432/homeward"
+    assert asyncpg_dsn(url) == "postgresql://hw@pgbouncer.internal:6432/homeward"
+    pooled = connect_args(url)
+    assert pooled["statement_cache_size"] == 0 and pooled["prepared_statement_cache_size"] == 0
+    names = {pooled["prepared_statement_name_func"]() for _ in range(3)}
+    assert len(names) == 3  # no two statements share a name
+    direct = connect_args("postgresql://hw@db.internal/homeward")
+    assert "statement_cache_size" not in direct
+    with pytest.raises(SettingsError, match="pgbouncer="):
+        load_settings({"DATABASE_URL": "postgresql://hw@db/homeward?pgbouncer=statement"})

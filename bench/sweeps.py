@@ -31,14 +31,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api_tests import bulk_rows, pg
 from api_tests.fake_twilio import FakeTwilio
 from api_tests.worker_procs import start_worker, stop_worker, worker_env
 from bench.common import scratch_database
 from db import migrate
-from db.engine import async_url, make_engine, make_sessionmaker
+from db.engine import create_engine_for, make_engine, make_sessionmaker
 from jobs.escalations import ladder_sweep
 from jobs.runner import run_sweep
 from service.clock import ManualClock
@@ -54,7 +54,7 @@ RESULTS = Path(__file__).parent / "results"
 
 def _bulk_engine(url: str) -> AsyncEngine:
     # Filling millions of rows takes longer than the app's 30 s statement timeout.
-    return create_async_engine(async_url(url), connect_args={"command_timeout": 1800})
+    return create_engine_for(url, command_timeout=1800)
 
 
 async def _fill(

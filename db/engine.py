@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy.engine import make_url
+import uuid
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
@@ -12,10 +15,32 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+# `DATABASE_URL=postgresql://user@pgbouncer:6432/homeward?pgbouncer=transaction` says the
+# server is reached through PgBouncer in transaction pooling mode. The flag is ours, not
+# libpq's: it is taken out of the URL here and turned into connection settings, so every
+# engine (API, worker, CLI, migrations) is configured from the one URL the same way.
+POOLER_PARAM = "pgbouncer"
+POOLER_MODES = {"transaction", "session"}
+
+
+def _parse(url: str) -> tuple[URL, str | None]:
+    """The URL without our pooler flag, and the flag's value (None when absent)."""
+    parsed = make_url(url)
+    mode = parsed.query.get(POOLER_PARAM)
+    if isinstance(mode, tuple):
+        mode = mode[-1]
+    if mode is not None and mode not in POOLER_MODES:
+        raise ValueError(f"{POOLER_PARAM}= must be one of {sorted(POOLER_MODES)}")
+    return parsed.difference_update_query([POOLER_PARAM]), mode
+
+
+def behind_transaction_pooler(url: str) -> bool:
+    return _parse(url)[1] == "transaction"
+
 
 def async_url(url: str) -> str:
     """Normalise any PostgreSQL URL to the asyncpg driver SQLAlchemy expects."""
-    parsed = make_url(url)
+    parsed, _ = _parse(url)
     if parsed.drivername in {"postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"}:
         parsed = parsed.set(drivername="postgresql+asyncpg")
     return parsed.render_as_string(hide_password=False)
@@ -23,21 +48,54 @@ def async_url(url: str) -> str:
 
 def asyncpg_dsn(url: str) -> str:
     """The plain libpq-style DSN asyncpg.connect() accepts (for bare-SQL tools and benchmarks)."""
-    parsed = make_url(url).set(drivername="postgresql")
-    return parsed.render_as_string(hide_password=False)
+    parsed, _ = _parse(url)
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _unique_statement_name() -> str:
+    return f"__homeward_{uuid.uuid4().hex}__"
+
+
+def connect_args(url: str, *, command_timeout: float = 30) -> dict[str, Any]:
+    """asyncpg's connection settings for `url`.
+
+    Through a transaction pooler, consecutive transactions of one client may run on different
+    server connections, and a server connection serves many clients. So no prepared statement
+    may outlive its transaction or collide with another client's: asyncpg's statement cache is
+    off (it then re-parses inside the transaction rather than trust a statement across a
+    Flush), SQLAlchemy's own cache of them is off too,
+    and the statements SQLAlchemy still prepares get names no other client can pick."""
+    args: dict[str, Any] = {
+        # Fail fast instead of hanging when the database is away; callers turn this into 503.
+        "timeout": 5,
+        "command_timeout": command_timeout,
+        # PgBouncer passes TimeZone on to whichever server connection it assigns.
+        "server_settings": {"timezone": "UTC"},
+    }
+    if behind_transaction_pooler(url):
+        args["statement_cache_size"] = 0
+        args["prepared_statement_cache_size"] = 0
+        args["prepared_statement_name_func"] = _unique_statement_name
+    return args
+
+
+def create_engine_for(url: str, **kwargs: Any) -> AsyncEngine:
+    """The one way an engine is made from a DATABASE_URL (pooler flag included)."""
+    command_timeout = kwargs.pop("command_timeout", 30)
+    return create_async_engine(
+        async_url(url), connect_args=connect_args(url, command_timeout=command_timeout), **kwargs
+    )
 
 
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
-    return create_async_engine(
-        async_url(url),
+    return create_engine_for(
+        url,
         pool_size=pool_size,
         max_overflow=max_overflow,
         # No pre-ping (a round trip per checkout): a connection found dead raises a disconnect
         # error, which invalidates the whole pool, and the request answers 503 once.
         pool_pre_ping=False,
         pool_recycle=1800,
-        # Fail fast instead of hanging when the database is away; callers turn this into 503.
-        connect_args={"timeout": 5, "command_timeout": 30, "server_settings": {"timezone": "UTC"}},
     )
 
 

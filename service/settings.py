@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from db.engine import behind_transaction_pooler
+
 
 class SettingsError(Exception):
     """A configuration problem, worded for the one line printed at start-up."""
@@ -159,6 +161,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database_url = _url(
             "DATABASE_URL", database_url, {"postgresql", "postgres", "postgresql+asyncpg"}
         )
+        try:
+            behind_transaction_pooler(database_url)
+        except ValueError as exc:
+            raise SettingsError(f"DATABASE_URL: {exc}") from None
     port = _port(env)
     host = env.get("HOST") or "127.0.0.1"
     public_base_url = env.get("PUBLIC_BASE_URL") or f"http://{host}:{port}"

@@ -9,22 +9,25 @@ from typing import Any, Literal
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 import db.models  # noqa: F401  (registers every table on the metadata)
 from db.base import Base, UTCDateTime
-from db.engine import async_url
+from db.engine import async_url, create_engine_for
 
 config = context.config
 target_metadata = Base.metadata
 
 
-def _url() -> str:
+def _database_url() -> str:
     url = config.attributes.get("database_url") or os.environ.get("DATABASE_URL")
     if not url:
         raise RuntimeError("database_url missing from the Alembic config attributes")
-    return async_url(str(url))
+    return str(url)
+
+
+def _url() -> str:
+    return async_url(_database_url())
 
 
 def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
@@ -48,7 +51,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_online() -> None:
-    engine = create_async_engine(_url(), poolclass=NullPool)
+    engine = create_engine_for(_database_url(), poolclass=NullPool)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
         await connection.commit()

@@ -451,3 +451,38 @@ async def test_another_wards_patient_is_an_audited_404_on_every_page(app, client
     )
     assert denied == len(pages) + 1
     assert await _count(db, RelapsePreventionPlan, RelapsePreventionPlan.version > 1) == 0
+
+
+async def test_another_patients_consent_is_an_audited_404_to_confirm_or_withdraw(
+    app, client, db, clock
+):
+    world = await matrix.build_world(db, app, clock.now())
+    foreign = Consent(
+        patient_id=world.other_patient.id,
+        agency_id=world.agency.id,
+        scope="full",
+        given_at=clock.now() - timedelta(days=1),
+        recorded_by_id=world.users[OTHER_STAFF].id,
+        created_at=clock.now() - timedelta(days=1),
+    )
+    db.add(foreign)
+    await db.commit()
+    path = f"/patients/{world.patient.id}/consents/{foreign.id}/withdraw"
+
+    confirm = await _get(client, world, f"/board{path}")
+    page = await _post(client, world, f"/board{path}", {})
+    api = await client.post(f"/api/v1{path}", headers=world.headers[STAFF])
+
+    assert [r.status_code for r in (confirm, page, api)] == [404, 404, 404]
+    await db.refresh(foreign)
+    assert foreign.withdrawn_at is None
+    denied = (
+        await db.scalars(
+            select(AuditEvent.action).where(
+                AuditEvent.actor_id == world.users[STAFF].id,
+                AuditEvent.outcome == "denied",
+                AuditEvent.object_id == str(foreign.id),
+            )
+        )
+    ).all()
+    assert sorted(denied) == ["consent.read", "consent.withdraw", "consent.withdraw"]

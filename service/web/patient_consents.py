@@ -14,8 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Consent
 from service.agencies.service import list_agencies
 from service.consents.schemas import ConsentCreate
-from service.consents.service import give_consent, in_force, list_consents, withdraw_consent
-from service.errors import NotFound
+from service.consents.service import (
+    get_consent,
+    give_consent,
+    in_force,
+    list_consents,
+    withdraw_consent,
+)
 from service.http.auth import WARD
 from service.http.params import Caller, ClockDep, Db, IdPath, Res
 from service.http.state import AppResources
@@ -181,10 +186,8 @@ async def _confirm_view(
     form: Form | None = None,
 ) -> Template:
     patient = await get_patient(db, caller, patient_id, res.clock.now())
-    consents, context = await _history(db, caller, patient_id, res)
-    consent = next((c for c in consents if c.id == consent_id), None)
-    if consent is None:
-        raise NotFound("No such consent.")
+    consent = await get_consent(db, caller, patient_id, consent_id, res.clock.now())
+    _, context = await _history(db, caller, patient_id, res)
     form = form or Form.blank()
     return await render(
         request,

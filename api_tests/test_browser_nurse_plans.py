@@ -126,6 +126,7 @@ async def test_a_nurse_writes_the_plan_and_goals_records_consent_and_prints_the_
     assert await take_home.is_visible()
     for hidden in ("header.top", "nav.subnav", ".no-print"):
         assert not await page.locator(hidden).first.is_visible(), hidden
+    await page.screenshot(path=str(shot_path(tmp_path, "plan-print.png")), full_page=True)
     printed = await take_home.inner_text()
     assert "Alex Morgan" in printed and "Not answering the phone" in printed
     assert "07911 123457" in printed and "0116 496 0123" in printed

@@ -68,7 +68,7 @@ async def test_a_nurse_writes_the_plan_and_goals_records_consent_and_prints_the_
     await page.locator("#goal-status").wait_for()
     await page.locator("#f-status").select_option("active")
     await page.get_by_role("button", name="Change status").click()
-    await page.get_by_text("Status changed to active").wait_for()
+    await page.get_by_text("Status is now active").wait_for()
     await assert_accessible(page, "a goal's page")
 
     # Consent for the housing agency.

@@ -27,7 +27,17 @@ from api_tests.authz_matrix import (
     World,
 )
 from api_tests.conftest import TEST_JWT_SECRET
-from db.models import AuditEvent, Escalation, FollowUpAttempt, Referral, User
+from db.models import (
+    AuditEvent,
+    Consent,
+    Escalation,
+    FollowUpAttempt,
+    Goal,
+    GoalStatusChange,
+    Referral,
+    RelapsePreventionPlan,
+    User,
+)
 from service.app import create_app
 from service.escalations.service import raise_escalation
 from service.settings import Settings
@@ -141,6 +151,69 @@ async def password_form(w: World) -> dict[str, str]:
     return {"current_password": builders.PASSWORD, "new_password": new, "confirm_password": new}
 
 
+async def goals_url(w: World) -> str:
+    return f"/board/patients/{w.patient.id}/goals"
+
+
+async def goal_url(w: World) -> str:
+    return f"/board/patients/{w.patient.id}/goals/{w.ward_goal.id}"
+
+
+async def goal_status_url(w: World) -> str:
+    # A fresh open goal each time, so every allowed change is a change (one history row).
+    row = await builders.goal(w.db, w.patient.id, at=w.now, status="active")
+    return f"/board/patients/{w.patient.id}/goals/{row.id}/status"
+
+
+async def plan_url(w: World) -> str:
+    return f"/board/patients/{w.patient.id}/plan"
+
+
+async def plan_print_url(w: World) -> str:
+    return f"/board/patients/{w.patient.id}/plan/print"
+
+
+async def consents_url(w: World) -> str:
+    return f"/board/patients/{w.patient.id}/consents"
+
+
+async def withdraw_url(w: World) -> str:
+    row = await builders.consent(
+        w.db, w.patient.id, w.agency.id, w.users[STAFF].id, given_at=w.now - timedelta(hours=1)
+    )
+    return f"/board/patients/{w.patient.id}/consents/{row.id}/withdraw"
+
+
+async def goal_form(w: World) -> dict[str, str]:
+    return {"domain": "housing", "description": "A tenancy of my own", "status": "proposed"}
+
+
+async def goal_edit_form(w: World) -> dict[str, str]:
+    return {"domain": "housing", "description": "A tenancy near my sister", "target_date": ""}
+
+
+async def goal_status_form(w: World) -> dict[str, str]:
+    return {"status": "on_hold"}
+
+
+async def plan_form(w: World) -> dict[str, str]:
+    return {
+        "early_warning_signs": "Not sleeping\nSkipping meals",
+        "crisis_contacts[0].name": "Jo Hill",
+        "crisis_contacts[0].relationship": "sister",
+        "crisis_contacts[0].phone": "07911 123457",
+    }
+
+
+async def consent_form(w: World) -> dict[str, str]:
+    return {"agency_id": str(w.agency.id), "scope": "plan"}
+
+
+async def _withdrawn(w: World) -> int:
+    query = select(func.count()).select_from(Consent).where(Consent.withdrawn_at.is_not(None))
+    return int(await w.db.scalar(query) or 0)
+
+
 async def _count(w: World, model: Any) -> int:
     return int(await w.db.scalar(select(func.count()).select_from(model)) or 0)
 
@@ -228,6 +301,90 @@ PAGE_RULES: list[PageRule] = [
         outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
         form=referral_form,
         done=lambda w: _count(w, Referral),
+    ),
+    # A patient's goals, plan and consents (service/web/patient_goals.py, patient_plan.py,
+    # patient_consents.py): ward staff of the patient's ward only.
+    PageRule(
+        "GET",
+        "/board/patients/{patient_id}/goals",
+        goals_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,)),
+    ),
+    PageRule(
+        "POST",
+        "/board/patients/{patient_id}/goals",
+        goals_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+        form=goal_form,
+        done=lambda w: _count(w, Goal),
+    ),
+    PageRule(
+        "GET",
+        "/board/patients/{patient_id}/goals/{goal_id}",
+        goal_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,)),
+    ),
+    PageRule(
+        "POST",
+        "/board/patients/{patient_id}/goals/{goal_id}",
+        goal_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+        form=goal_edit_form,
+    ),
+    PageRule(
+        "POST",
+        "/board/patients/{patient_id}/goals/{goal_id}/status",
+        goal_status_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+        form=goal_status_form,
+        done=lambda w: _count(w, GoalStatusChange),
+    ),
+    PageRule(
+        "GET",
+        "/board/patients/{patient_id}/plan",
+        plan_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,)),
+    ),
+    PageRule(
+        "POST",
+        "/board/patients/{patient_id}/plan",
+        plan_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+        form=plan_form,
+        done=lambda w: _count(w, RelapsePreventionPlan),
+    ),
+    PageRule(
+        "GET",
+        "/board/patients/{patient_id}/plan/print",
+        plan_print_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,)),
+    ),
+    PageRule(
+        "GET",
+        "/board/patients/{patient_id}/consents",
+        consents_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,)),
+    ),
+    PageRule(
+        "POST",
+        "/board/patients/{patient_id}/consents",
+        consents_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+        form=consent_form,
+        done=lambda w: _count(w, Consent),
+    ),
+    PageRule(
+        "GET",
+        "/board/patients/{patient_id}/consents/{consent_id}/withdraw",
+        withdraw_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,)),
+    ),
+    PageRule(
+        "POST",
+        "/board/patients/{patient_id}/consents/{consent_id}/withdraw",
+        withdraw_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+        done=_withdrawn,
     ),
     # Last: a password change ends every token the user holds, the world's too.
     PageRule(

@@ -16,9 +16,9 @@ from db.models import Consent
 from service.agencies.service import active_agency
 from service.consents.access import readable_consents
 from service.consents.schemas import ConsentCreate, ConsentOut
-from service.errors import Conflict, InvalidInput, NotFound
+from service.errors import Conflict, InvalidInput
 from service.pagination import decode_cursor, page_after, split_page
-from service.patient_access.staff import patient_for_staff
+from service.patient_access.staff import denial, patient_for_staff
 from service.principal import Principal
 
 
@@ -94,6 +94,44 @@ async def list_consents(
     return split_page(rows, limit, lambda c: (c.created_at, c.id))
 
 
+async def _no_such_consent(
+    session: AsyncSession,
+    caller: Principal,
+    action: str,
+    patient_id: uuid.UUID,
+    consent_id: uuid.UUID,
+    now: datetime,
+) -> Exception:
+    # Another patient's consent, or none: the same 404, with its denied audit row.
+    return await denial(
+        session,
+        caller,
+        action,
+        patient_id,
+        now,
+        object_type="consent",
+        object_id=consent_id,
+        message="No such consent.",
+    )
+
+
+async def get_consent(
+    session: AsyncSession,
+    caller: Principal,
+    patient_id: uuid.UUID,
+    consent_id: uuid.UUID,
+    now: datetime,
+) -> Consent:
+    """One of the patient's consents (the page that confirms a withdrawal shows it)."""
+    await patient_for_staff(session, caller, patient_id, action="consent.read", now=now)
+    consent = await session.scalar(
+        readable_consents(caller).where(Consent.id == consent_id, Consent.patient_id == patient_id)
+    )
+    if consent is None:
+        raise await _no_such_consent(session, caller, "consent.read", patient_id, consent_id, now)
+    return consent
+
+
 async def withdraw_consent(
     session: AsyncSession,
     caller: Principal,
@@ -108,7 +146,9 @@ async def withdraw_consent(
         .with_for_update()
     )
     if consent is None:
-        raise NotFound("No such consent.")
+        raise await _no_such_consent(
+            session, caller, "consent.withdraw", patient_id, consent_id, now
+        )
     if consent.withdrawn_at is not None:
         raise Conflict("This consent has already been withdrawn.")
     consent.withdrawn_at = now

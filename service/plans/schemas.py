@@ -56,3 +56,44 @@ class PlanOut(msgspec.Struct):
 class PlanVersionList(msgspec.Struct):
     items: list[PlanOut]
     next_cursor: str | None
+
+
+class ListChange(msgspec.Struct):
+    """One list of the plan between two versions: what is new, what is gone (in their order)."""
+
+    added: list[str]
+    removed: list[str]
+
+
+class ContactChange(msgspec.Struct):
+    """A crisis contact kept by name whose relationship or number changed."""
+
+    before: CrisisContact
+    after: CrisisContact
+
+
+class PlanDiff(msgspec.Struct):
+    """What changed from version `from_version` to `to_version` (`plans.diff.diff_plans`)."""
+
+    from_version: int
+    to_version: int
+    early_warning_signs: ListChange
+    triggers: ListChange
+    coping_strategies: ListChange
+    crisis_contacts_added: list[CrisisContact]
+    crisis_contacts_removed: list[CrisisContact]
+    crisis_contacts_changed: list[ContactChange]
+    check_in_question_changed: bool
+    check_in_question_before: str | None
+    check_in_question_after: str | None
+
+    @property
+    def unchanged(self) -> bool:
+        lists = (self.early_warning_signs, self.triggers, self.coping_strategies)
+        return not (
+            any(c.added or c.removed for c in lists)
+            or self.crisis_contacts_added
+            or self.crisis_contacts_removed
+            or self.crisis_contacts_changed
+            or self.check_in_question_changed
+        )

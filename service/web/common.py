@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -107,3 +108,14 @@ async def render(
 def back_to(path: str) -> Redirect:
     # 303: after a POST the browser fetches the page again with GET (no resubmission on reload).
     return Redirect(path, status_code=303)
+
+
+async def names_of(
+    session: AsyncSession, user_ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, str]:
+    """Staff names for "who did this" columns (goal history, plan versions, consents)."""
+    wanted = {i for i in user_ids if i is not None}
+    if not wanted:
+        return {}
+    rows = await session.execute(select(User.id, User.full_name).where(User.id.in_(wanted)))
+    return {row.id: row.full_name for row in rows}

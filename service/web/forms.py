@@ -23,8 +23,11 @@ from service.timezones import local_instant
 
 T = TypeVar("T")
 
-# msgspec names the failing field as a path: "... - at `$.contact_window_start`" or "$.goals[0]".
-_PATH = re.compile(r"`\$\.([A-Za-z_][A-Za-z0-9_]*)")
+# msgspec names the failing field as a path: "... - at `$.contact_window_start`",
+# "$.goals[0]" or "$.crisis_contacts[1].phone" (kept whole: a form may have a field per row).
+_PATH = re.compile(r"`\$\.([A-Za-z_][A-Za-z0-9_]*(?:\[\d+\]|\.[A-Za-z_][A-Za-z0-9_]*)*)")
+# The list a path like "triggers[2]" starts with: a textarea of one item per line is one field.
+_HEAD = re.compile(r"[\[.]")
 
 
 @dataclass
@@ -59,6 +62,9 @@ class Form:
         for item in getattr(exc, "errors", None) or []:
             name = str(item.get("field", ""))
             message = str(item.get("message", "is not valid"))
+            head = _HEAD.split(name, 1)[0]
+            if name not in values and head in values:
+                name = head
             if name and name in values:
                 errors.setdefault(name, message)
             else:
@@ -135,7 +141,10 @@ def parse(data: Mapping[str, Any], into: type[T], *, renames: Mapping[str, str] 
             message = "is not valid"
         elif message.startswith("Object missing required field"):
             missing = re.search(r"`([^`]+)`", message)
-            name = (renames or {}).get(missing.group(1), missing.group(1)) if missing else name
+            if missing:
+                # At the top level the missing field is the name; inside a row, its path.
+                inner = missing.group(1)
+                name = f"{name}.{inner}" if match else (renames or {}).get(inner, inner)
             message = "is required"
         else:
             message = message[:1].lower() + message[1:]

@@ -12,6 +12,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
 from db.models.escalations import STAFF_OUTCOMES
+from service.phones import for_reading
 from service.refs import escalation_ref
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -65,6 +66,8 @@ def environment() -> Environment:
     env.filters["local"] = local_time
     env.filters["humanise"] = humanise
     env.filters["ref"] = escalation_ref
+    # A stored E.164 number as a person dials it (crisis contacts on the plan, HW-37).
+    env.filters["dial"] = for_reading
     env.globals["time_left"] = time_left
     env.globals["resolution_outcomes"] = STAFF_OUTCOMES
     return env

@@ -16,6 +16,9 @@ from service.web.agency import AgencyPages
 from service.web.board import BoardPages, SignInPages
 from service.web.common import PAGE_HEADERS
 from service.web.outcomes import OutcomesPages
+from service.web.patient_consents import ConsentPages
+from service.web.patient_goals import GoalPages
+from service.web.patient_plan import PlanPages
 from service.web.patients import PatientPages
 from service.web.render import STATIC
 from service.web.session import LOGIN_PATH, PASSWORD_PATH, cleared_cookie
@@ -70,7 +73,17 @@ def web_router() -> Router:
     )
     return Router(
         path="/",
-        route_handlers=[SignInPages, BoardPages, PatientPages, OutcomesPages, AgencyPages, static],
+        route_handlers=[
+            SignInPages,
+            BoardPages,
+            PatientPages,
+            PlanPages,
+            GoalPages,
+            ConsentPages,
+            OutcomesPages,
+            AgencyPages,
+            static,
+        ],
         # Every key the API maps, so no more specific API handler wins over the page one.
         exception_handlers=dict.fromkeys(EXCEPTION_HANDLERS, page_error),
         include_in_schema=False,

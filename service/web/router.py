@@ -14,7 +14,9 @@ from service.http.auth import public
 from service.http.problems import EXCEPTION_HANDLERS
 from service.web.agency import AgencyPages
 from service.web.board import BoardPages, SignInPages
+from service.web.check_ins import CheckInPages
 from service.web.common import PAGE_HEADERS
+from service.web.conversation import ConversationPages
 from service.web.outcomes import OutcomesPages
 from service.web.patients import PatientPages
 from service.web.render import STATIC
@@ -70,7 +72,16 @@ def web_router() -> Router:
     )
     return Router(
         path="/",
-        route_handlers=[SignInPages, BoardPages, PatientPages, OutcomesPages, AgencyPages, static],
+        route_handlers=[
+            SignInPages,
+            BoardPages,
+            PatientPages,
+            CheckInPages,
+            ConversationPages,
+            OutcomesPages,
+            AgencyPages,
+            static,
+        ],
         # Every key the API maps, so no more specific API handler wins over the page one.
         exception_handlers=dict.fromkeys(EXCEPTION_HANDLERS, page_error),
         include_in_schema=False,

@@ -41,6 +41,7 @@ async def test_nurse_reads_a_reply_marks_it_read_answers_it_and_adds_a_check_in(
     assert reply is not None and reply.status == "unread"
 
     page = await new_page(browser)
+    await page.clock.install()  # the page's timers run when the test says so
     await sign_in(page, live.url, nurse.email)
     assert page.url.endswith("/board")
     # The board says a reply waits and links to the conversation.
@@ -64,11 +65,13 @@ async def test_nurse_reads_a_reply_marks_it_read_answers_it_and_adds_a_check_in(
     await page.wait_for_load_state()
     await page.get_by_text("Text queued").wait_for()
     await page.locator("#sms").get_by_text("Sam Nurse (staff)").wait_for()
+    await page.evaluate("window.__sameDocument = true")
     await sms_worker.run_once("outbox")
     assert [m.body for m in fake_twilio.sent_to(patient.mobile or "")][-1] == answer
-    await page.reload()
-    sent = page.locator("#sms li.outbound").last
-    assert "sent" in await sent.locator(".status").inner_text()
+    # ~20 s later the live region fetches its fragment: the text shows as sent, in place.
+    await page.clock.fast_forward(21_000)
+    await page.locator("#sms li.outbound .status").last.get_by_text("sent").wait_for()
+    assert await page.evaluate("window.__sameDocument === true")
     await page.screenshot(path=str(shot_path(tmp_path, "conversation.png")), full_page=True)
 
     await (
@@ -88,6 +91,13 @@ async def test_nurse_reads_a_reply_marks_it_read_answers_it_and_adds_a_check_in(
     )
     assert extra is not None and (extra.status, extra.reply_window_minutes) == ("scheduled", 120)
     await page.locator(f'tr[data-check-in="{extra.id}"]').wait_for()
+
+    # On a tablet nothing is wider than the screen: the tables scroll in their own box.
+    await page.set_viewport_size({"width": 768, "height": 1024})
+    assert await page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+    await page.screenshot(path=str(shot_path(tmp_path, "check-ins.png")), full_page=True)
 
     await page.get_by_role("link", name="Change the schedule").click()
     await page.wait_for_load_state()

@@ -39,6 +39,7 @@ from db.models import (
     Agency,
     AuditEvent,
     Carer,
+    CheckIn,
     Consent,
     Goal,
     InboundMessage,
@@ -345,6 +346,25 @@ async def schedule_body(w: World, role: str) -> dict[str, Any]:
 
 async def extra_check_in_body(w: World, role: str) -> dict[str, Any]:
     return {"due_at": (w.now + timedelta(days=1)).isoformat()}
+
+
+async def fresh_check_in(w: World, role: str) -> str:
+    """An extra check-in not yet sent, on the world's patient (one per request: cancelling
+    it is the change)."""
+    row = CheckIn(
+        patient_id=w.patient.id,
+        kind="extra",
+        due_at=w.now + timedelta(days=1),
+        next_action_at=w.now + timedelta(days=1),
+        status="scheduled",
+        reply_window_minutes=240,
+        reminder_after_minutes=120,
+        created_at=w.now,
+        updated_at=w.now,
+    )
+    w.db.add(row)
+    await w.db.commit()
+    return str(row.id)
 
 
 async def fresh_user(w: World, role: str) -> str:
@@ -1222,6 +1242,13 @@ RULES: list[Rule] = [
         "/api/v1/patients/{patient_id}/check-ins",
         expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
         params=PATIENT,
+        audits_denials=True,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/patients/{patient_id}/check-ins/{check_in_id}/cancel",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params={**PATIENT, "check_in_id": fresh_check_in},
         audits_denials=True,
     ),
     Rule(

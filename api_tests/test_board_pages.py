@@ -29,13 +29,17 @@ from api_tests.authz_matrix import (
 from api_tests.conftest import TEST_JWT_SECRET
 from db.models import (
     AuditEvent,
+    CheckIn,
     Consent,
     Escalation,
     FollowUpAttempt,
     Goal,
     GoalStatusChange,
+    OutboxMessage,
+    Patient,
     Referral,
     RelapsePreventionPlan,
+    ReplyToRead,
     User,
 )
 from service.app import create_app
@@ -218,6 +222,59 @@ async def _count(w: World, model: Any) -> int:
     return int(await w.db.scalar(select(func.count()).select_from(model)) or 0)
 
 
+async def _where(w: World, *conditions: Any) -> int:
+    return int(await w.db.scalar(select(func.count()).where(*conditions)) or 0)
+
+
+def patient_page(slug: str) -> PathFactory:
+    async def make(w: World) -> str:
+        return f"/board/patients/{w.patient.id}/{slug}"
+
+    return make
+
+
+def home_patient_page(slug: str) -> PathFactory:
+    """A fresh patient of the ward at home who may be texted (one per request)."""
+
+    async def make(w: World) -> str:
+        patient = await builders.home_patient(w.db, w.ward.id)
+        await w.db.commit()
+        return f"/board/patients/{patient.id}/{slug}"
+
+    return make
+
+
+async def cancel_check_in_url(w: World) -> str:
+    check_in_id = await matrix.fresh_check_in(w, STAFF)
+    return f"/board/patients/{w.patient.id}/check-ins/{check_in_id}/cancel"
+
+
+async def read_reply_url(w: World) -> str:
+    reply_id = await matrix.fresh_reply()(w, STAFF)
+    return f"/board/patients/{w.patient.id}/replies/{reply_id}/read"
+
+
+async def extra_check_in_form(w: World) -> dict[str, str]:
+    return {"due_at": "2026-12-03T10:00", "reply_window_minutes": "", "reminder_after_minutes": ""}
+
+
+async def schedule_form(w: World) -> dict[str, str]:
+    return {
+        "offsets_hours": "24, 48, 72",
+        "reply_window_minutes": "240",
+        "reminder_after_minutes": "120",
+        "active": "yes",
+    }
+
+
+async def message_form(w: World) -> dict[str, str]:
+    return {"body": "Please ring the ward when you can."}
+
+
+async def stop_form(w: World) -> dict[str, str]:
+    return {"confirm": "yes"}
+
+
 WARD_OF_PATIENT = (MANAGER, STAFF)
 ALL_WARD = (MANAGER, STAFF, OTHER_STAFF)
 ALL_AGENCY = (AGENCY, AGENCY_NO_CONSENT, OTHER_AGENCY)
@@ -385,6 +442,61 @@ PAGE_RULES: list[PageRule] = [
         withdraw_url,
         outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
         done=_withdrawn,
+    ),
+    # The patient's check-ins and conversation pages (service/web/check_ins.py, conversation.py).
+    *(
+        PageRule(
+            "GET",
+            f"/board/patients/{{patient_id}}/{slug}",
+            patient_page(slug),
+            outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,)),
+        )
+        for slug in ("check-ins", "check-ins/schedule", "conversation", "conversation/live")
+    ),
+    PageRule(
+        "POST",
+        "/board/patients/{patient_id}/check-ins",
+        home_patient_page("check-ins"),
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+        form=extra_check_in_form,
+        done=lambda w: _where(w, CheckIn.kind == "extra"),
+    ),
+    PageRule(
+        "POST",
+        "/board/patients/{patient_id}/check-ins/{check_in_id}/cancel",
+        cancel_check_in_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+        done=lambda w: _where(w, CheckIn.status == "cancelled"),
+    ),
+    PageRule(
+        "POST",
+        "/board/patients/{patient_id}/check-ins/schedule",
+        patient_page("check-ins/schedule"),
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+        form=schedule_form,
+    ),
+    PageRule(
+        "POST",
+        "/board/patients/{patient_id}/messages",
+        home_patient_page("messages"),
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+        form=message_form,
+        done=lambda w: _count(w, OutboxMessage),
+    ),
+    PageRule(
+        "POST",
+        "/board/patients/{patient_id}/replies/{reply_id}/read",
+        read_reply_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+        done=lambda w: _where(w, ReplyToRead.status == "read"),
+    ),
+    PageRule(
+        "POST",
+        "/board/patients/{patient_id}/stop-texting",
+        home_patient_page("stop-texting"),
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+        form=stop_form,
+        done=lambda w: _where(w, Patient.sms_consent.is_(False)),
     ),
     # Last: a password change ends every token the user holds, the world's too.
     PageRule(

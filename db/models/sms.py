@@ -91,6 +91,8 @@ class OutboxMessage(UUIDPrimaryKey, Base):
     patient_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("patients.id"))
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     ward_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("wards.id"))
+    # The member of staff who wrote a ward text; NULL for the texts Homeward writes.
+    sent_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     check_in_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("check_ins.id"))
     # A survey item's text names its survey, so a text withdrawn at the send step (its words
     # no longer suit the patient) is handed back to that survey to be asked again.

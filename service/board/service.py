@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Agency, CheckIn, Escalation, FollowUp, Patient, Referral, Ward
+from db.models import Agency, CheckIn, Escalation, FollowUp, Patient, Referral, ReplyToRead, Ward
 from service import audit
 from service.errors import NotFound
 from service.escalations.access import readable_escalations
@@ -27,6 +27,7 @@ from service.patient_access.staff import readable_patients
 from service.patient_access.texting import CANNOT_TEXT, monitoring_gap
 from service.principal import Principal
 from service.referrals.service import list_referrals
+from service.replies.access import readable_replies
 from service.timezones import local_instant
 
 SEVERITY_RANK = {"urgent": 0, "routine": 1}
@@ -58,6 +59,8 @@ class Board:
     check_ins: list[CheckIn]
     referrals: list[Referral]
     unmonitored: list[Unmonitored] = field(default_factory=list)
+    # Free-text replies waiting for a person, per patient (count, the earliest read-by).
+    unread_replies: dict[uuid.UUID, tuple[int, datetime]] = field(default_factory=dict)
     patients: dict[uuid.UUID, PatientRef] = field(default_factory=dict)
     agencies: dict[uuid.UUID, str] = field(default_factory=dict)
 
@@ -161,6 +164,23 @@ async def ward_board(session: AsyncSession, caller: Principal, now: datetime) ->
         )
     ]
 
+    # Replies waiting to be read, counted per patient (the ward scope is readable_replies').
+    unread = {
+        row.patient_id: (int(row.n), row.due)
+        for row in await session.execute(
+            readable_replies(caller)
+            .with_only_columns(
+                ReplyToRead.patient_id,
+                func.count().label("n"),
+                func.min(ReplyToRead.read_due_at).label("due"),
+            )
+            .where(ReplyToRead.status == "unread")
+            .group_by(ReplyToRead.patient_id)
+            .order_by(func.min(ReplyToRead.read_due_at))
+            .limit(MAX_LIMIT)
+        )
+    }
+
     board = Board(
         ward=ward,
         now=now,
@@ -169,6 +189,7 @@ async def ward_board(session: AsyncSession, caller: Principal, now: datetime) ->
         check_ins=check_ins,
         referrals=referrals,
         unmonitored=unmonitored,
+        unread_replies=unread,
     )
     patient_ids = {
         *(e.patient_id for e in open_rows),
@@ -176,6 +197,7 @@ async def ward_board(session: AsyncSession, caller: Principal, now: datetime) ->
         *(c.patient_id for c in check_ins),
         *(r.patient_id for r in referrals),
         *(u.patient_id for u in unmonitored),
+        *unread,
     }
     board.patients = await names_in_ward(session, ward_id, patient_ids)
     agency_ids = {r.agency_id for r in referrals}
@@ -198,6 +220,7 @@ async def ward_board(session: AsyncSession, caller: Principal, now: datetime) ->
             "follow_up_ids": [str(f.id) for f in follow_ups],
             "check_in_ids": [str(c.id) for c in check_ins],
             "unmonitored_patient_ids": [str(u.patient_id) for u in unmonitored],
+            "unread_reply_patient_ids": [str(p) for p in unread],
         },
     )
     return board

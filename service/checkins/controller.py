@@ -50,6 +50,27 @@ class CheckInController(Controller):
         row = await service.create_check_in(db, caller, patient_id, data, clock.now())
         return service.check_in_out(row)
 
+    @post(
+        "/check-ins/{check_in_id:uuid}/cancel",
+        status_code=200,
+        summary="Cancel one check-in not yet sent",
+        description=(
+            "Only a `scheduled` check-in (its prompt not yet sent) can be cancelled; any "
+            "other answers 409. Its text, if queued, is withdrawn. The check-in stays in the "
+            "list as `cancelled` with `status_reason` `staff_cancelled`."
+        ),
+    )
+    async def cancel(
+        self,
+        patient_id: IdPath,
+        check_in_id: IdPath,
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+    ) -> CheckInOut:
+        row = await service.cancel_check_in(db, caller, patient_id, check_in_id, clock.now())
+        return service.check_in_out(row)
+
     @get("/check-ins", summary="List the patient's check-ins in due order")
     async def list_(
         self,

@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import CheckIn, CheckInSchedule, Episode
 from service.checkins import lifecycle
 from service.checkins.schemas import CheckInCreate, CheckInOut, ScheduleIn, ScheduleOut
-from service.errors import InvalidInput
+from service.errors import Conflict, InvalidInput, NotFound
 from service.pagination import decode_cursor, page_after, split_page
-from service.patient_access.staff import patient_for_staff
+from service.patient_access.staff import patient_for_staff, patient_for_staff_deferred
 from service.patient_access.texting import require_textable
 from service.principal import Principal
+from service.sms import outbox
 
 EXTRA_MAX_AHEAD = timedelta(days=366)
 EXTRA_PAST_TOLERANCE = timedelta(minutes=5)
@@ -150,6 +151,54 @@ async def create_check_in(
         updated_at=now,
     )
     session.add(row)
+    await session.flush()
+    return row
+
+
+# Kept on a check-in staff cancelled (and on its withdrawn text), beside the lifecycle's
+# "opted_out", "readmitted", "closed".
+STAFF_CANCELLED = "staff_cancelled"
+
+
+async def cancel_check_in(
+    session: AsyncSession,
+    caller: Principal,
+    patient_id: uuid.UUID,
+    check_in_id: uuid.UUID,
+    now: datetime,
+) -> CheckIn:
+    """Cancel one check-in not yet sent (409 once its prompt has gone: a question already
+    asked is answered or missed, never taken back). Its text, if queued, is withdrawn; a
+    schedule's check-in stays cancelled when the schedule is saved again."""
+    patient, event = await patient_for_staff_deferred(
+        session,
+        caller,
+        patient_id,
+        action="checkin.cancel",
+        now=now,
+        for_update=True,
+        object_type="check_in",
+        object_id=check_in_id,
+    )
+    row = await session.scalar(
+        select(CheckIn)
+        .where(CheckIn.id == check_in_id, CheckIn.patient_id == patient.id)
+        .with_for_update()
+    )
+    if row is None:
+        raise NotFound("No such check-in.")
+    if row.status != "scheduled":
+        raise Conflict(f"Only a check-in not yet sent can be cancelled; this one is {row.status}.")
+    row.status = "cancelled"
+    row.status_reason = STAFF_CANCELLED
+    row.next_action_at = None
+    row.closed_at = now
+    row.updated_at = now
+    await outbox.cancel_queued(
+        session, patient_id=patient.id, now=now, reason=STAFF_CANCELLED, check_in_id=row.id
+    )
+    event.detail = {"kind": row.kind}
+    session.add(event)
     await session.flush()
     return row
 

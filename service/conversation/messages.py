@@ -20,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     Integer,
     String,
+    Uuid,
     and_,
     case,
     cast,
@@ -75,6 +76,7 @@ async def list_messages(
         cast(null(), String).label("kind"),
         cast(null(), Integer).label("score"),
         literal("ward").label("sender"),
+        OutboxMessage.sent_by.label("sent_by"),
     ).where(OutboxMessage.patient_id == patient_id, OutboxMessage.recipient_kind == "patient")
     inbound = select(
         InboundMessage.id,
@@ -89,6 +91,7 @@ async def list_messages(
         InboundMessage.kind,
         InboundMessage.score,
         case((InboundMessage.from_carer, "carer"), else_="patient"),
+        cast(null(), Uuid),
     ).where(InboundMessage.patient_id == patient_id)
     both = union_all(outbound, inbound).subquery()
     query: Any = select(both)
@@ -113,6 +116,7 @@ async def list_messages(
             kind=r.kind,
             score=r.score,
             sender=r.sender,
+            sent_by=r.sent_by,
         )
         for r in rows[:limit]
     ]
@@ -174,6 +178,7 @@ def _message_out(row: OutboxMessage) -> MessageOut:
         kind=None,
         score=None,
         sender="ward",
+        sent_by=row.sent_by,
     )
 
 
@@ -213,6 +218,7 @@ async def send_message(
     )
     row = await session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == key))
     assert row is not None
+    row.sent_by = caller.user_id  # the key names the caller: a replay is the same writer
     # Never the words themselves: the audit log is read more widely than the conversation.
     event.object_id = str(row.id)
     event.detail = {"purpose": WARD_MESSAGE, "chars": len(row.body)}

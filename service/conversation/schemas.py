@@ -27,6 +27,8 @@ class MessageOut(msgspec.Struct):
     # Who wrote it: for inbound, `patient` or `carer` (the patient's nominated carer, whose
     # text is never taken as the patient's answer); outbound, `ward` (Homeward or staff).
     sender: Literal["patient", "carer", "ward"]
+    # Outbound: the member of staff who wrote it (a ward message); null when Homeward did.
+    sent_by: uuid.UUID | None = None
 
 
 class MessageIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -36,6 +36,7 @@ from service.patients.schemas import MonitoringGapOut, PatientCreate, PatientOut
 from service.phones import normalise_mobile
 from service.principal import WARD, Principal
 from service.proms import service as proms
+from service.sms import outbox
 from service.timezones import check_timezone
 
 _NHS_DIGITS = re.compile(r"^[0-9]{10}$")
@@ -343,6 +344,10 @@ async def update_patient(
     _check_window(patient.contact_window_start, patient.contact_window_end)
     if patient.sms_consent and patient.mobile is None:
         raise InvalidInput.field("sms_consent", "needs a mobile number")
+    if "sms_consent" in changed and not patient.sms_consent:
+        # Consent withdrawn: texts still queued are withdrawn now, as an opt-out's are, not
+        # left for the send step to refuse (consent given again must not release them).
+        await outbox.cancel_queued(session, patient_id=patient.id, now=now, reason="no_consent")
     if changed:
         patient.updated_at = now
         await _flush_unique(session, caller, "patient.update", now, patient.id)

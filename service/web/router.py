@@ -14,7 +14,9 @@ from service.http.auth import public
 from service.http.problems import EXCEPTION_HANDLERS
 from service.web.agency import AgencyPages
 from service.web.board import BoardPages, SignInPages
+from service.web.check_ins import CheckInPages
 from service.web.common import PAGE_HEADERS
+from service.web.conversation import ConversationPages
 from service.web.outcomes import OutcomesPages
 from service.web.patient_consents import ConsentPages
 from service.web.patient_goals import GoalPages
@@ -80,6 +82,8 @@ def web_router() -> Router:
             PlanPages,
             GoalPages,
             ConsentPages,
+            CheckInPages,
+            ConversationPages,
             OutcomesPages,
             AgencyPages,
             static,

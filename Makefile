@@ -30,6 +30,7 @@ openapi: $(STAMP)
 	$(BIN)/python -m service.openapi_dump openapi/openapi.json
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
 
 clean:

@@ -97,3 +97,53 @@ async def test_scheduler_ticks_and_stops_gracefully(sessionmaker, clock, db):
     assert len(calls) == seen  # nothing runs after stop
     beat = (await db.execute(select(JobHeartbeat).where(JobHeartbeat.name == "tick"))).scalar_one()
     assert beat.runs >= 3
+
+
+async def test_a_sweep_that_did_something_wakes_the_senders_at_once(sessionmaker, clock):
+    """A minute's interval, yet the sender runs again within a second of the sweep that
+    queued something; it runs once more if woken while running; a sweep with nothing to do
+    wakes nobody."""
+    sender_runs: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def queues(ctx: SweepContext) -> int:
+        await asyncio.sleep(0.2)  # the sender's first run is under way meanwhile
+        return 1
+
+    async def idle(ctx: SweepContext) -> int:
+        return 0
+
+    async def sender(ctx: SweepContext) -> int:
+        sender_runs.append(loop.time())
+        await asyncio.sleep(0.3)
+        return 0
+
+    jobs = (
+        JobSpec("queues", queues, wakes=("sender",)),
+        JobSpec("idle", idle, wakes=("sender",)),
+        JobSpec("sender", sender),
+    )
+    worker = Worker(sessionmaker, clock, 60, jobs=jobs)
+    started = loop.time()
+    worker.start()
+    for _ in range(100):
+        if len(sender_runs) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    await worker.stop()
+
+    # The first tick, then exactly one more: woken while running, run again when done.
+    assert len(sender_runs) == 2
+    assert sender_runs[1] - started < 3  # not the 60 s interval
+    assert sender_runs[1] - sender_runs[0] >= 0.3  # after the first run ended, not alongside
+
+
+def test_every_sweep_that_can_queue_a_text_wakes_the_outbox():
+    wakes = {spec.name: spec.wakes for spec in JOBS}
+    for name, woken in wakes.items():
+        if name in {"heartbeat", "outbox", "staff_email"}:
+            continue
+        assert woken == ("outbox", "staff_email"), name
+    assert wakes["outbox"] == ("staff_email",)
+    assert wakes["heartbeat"] == () and wakes["staff_email"] == ()

@@ -1,21 +1,34 @@
-"""`make bench`: run every benchmark and print one table of ratios."""
+"""`make bench`: run every benchmark and print one table of ratios.
+
+`python -m bench NAME [NAME...]` runs only those (names as in BENCHMARKS); each writes its
+JSON to bench/results/ with the machine described."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import api_read, outbox, sweeps
+from bench import alert_latency, api_read, outbox, scale, sweeps
 
 # Explicit list, in the order they run.
-BENCHMARKS: list[Callable[[], dict[str, Any]]] = [api_read.run, outbox.run, sweeps.run]
+BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
+    "api_read": api_read.run,
+    "outbox": outbox.run,
+    "sweeps": sweeps.run,
+    "scale": scale.run,
+    "alert_latency": alert_latency.run,
+}
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHMARKS)}")
     rows = []
-    for run in BENCHMARKS:
-        print(f"running {run.__module__} ...", flush=True)
-        rows.append(run())
+    for name in names or list(BENCHMARKS):
+        print(f"running {name} ...", flush=True)
+        rows.append(BENCHMARKS[name]())
     print()
     print(f"{'benchmark':<28} {'ratio':>8} {'aim':>8}  detail")
     print("-" * 100)
@@ -25,4 +38,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

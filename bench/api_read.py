@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api_tests import builders
 from api_tests.live_server import free_port
-from bench.common import Database, percentile, scratch_database, write_result
+from bench.common import percentile, scratch_database, start_api, write_result
 from db.engine import asyncpg_dsn, make_engine, make_sessionmaker
 from service import audit
 from service.app import API_POOL_SIZE
@@ -149,11 +149,16 @@ def _service_request(
 
 
 async def _interleaved(
-    base_url: str, db_url: str, user_id: str, patient_id: str, email: str
+    base_url: str, peer_url: str | None, db_url: str, user_id: str, patient_id: str, email: str
 ) -> dict[str, list[tuple[float, float]]]:
     """Rounds of API, bare and service in turn, so a shared machine's changing load hits all
     three alike."""
-    rounds: dict[str, list[tuple[float, float]]] = {"api": [], "bare": [], "service": []}
+    rounds: dict[str, list[tuple[float, float]]] = {
+        "api": [],
+        "bare": [],
+        "service": [],
+        "peer": [],
+    }
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
     pool = await asyncpg.create_pool(
         asyncpg_dsn(db_url), min_size=CONCURRENCY, max_size=CONCURRENCY
@@ -174,50 +179,77 @@ async def _interleaved(
                     if response.status != 200:
                         raise RuntimeError(f"unexpected status {response.status}")
 
+            async def peer_request() -> None:
+                async with peer_http.get(
+                    f"/api/v1/patients/{patient_id}", headers=headers
+                ) as response:
+                    await response.read()
+                    if response.status != 200:
+                        raise RuntimeError(f"peer answered {response.status}")
+
+            peer_http = aiohttp.ClientSession(
+                base_url=peer_url or base_url, connector=aiohttp.TCPConnector(limit=CONCURRENCY)
+            )
             bare_request = _bare_request(pool, user_id, patient_id)
             service_request = _service_request(make_sessionmaker(engine), token, patient_id)
             for _ in range(ROUNDS):
                 rounds["api"].append(await _measure(api_request, ROUND_SECONDS))
                 rounds["bare"].append(await _measure(bare_request, ROUND_SECONDS))
                 rounds["service"].append(await _measure(service_request, ROUND_SECONDS))
+                if peer_url is not None:
+                    rounds["peer"].append(await _measure(peer_request, ROUND_SECONDS))
+            await peer_http.close()
     finally:
         await pool.close()
         await engine.dispose()
     return rounds
 
 
-def _start_api(db: Database, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": db.url,
-        "JWT_SECRET": JWT_SECRET,
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
-    }
+def _start_peer(database_url: str, port: int) -> subprocess.Popen[bytes] | None:
+    """The FastAPI + ORM peer under uvicorn with the same options as ours, if FastAPI is
+    installed (a bench-only extra: `pip install fastapi`)."""
+    try:
+        import fastapi  # noqa: F401
+    except ImportError:
+        return None
+    import httpx
+
+    env = {**os.environ, "DATABASE_URL": database_url, "JWT_SECRET": JWT_SECRET}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jobs.cli", "api"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.peer_fastapi:app",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--no-server-header",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    import httpx
-
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200:
-                return proc
+            httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
+            return proc
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.kill()
-    raise RuntimeError("API did not start")
+    raise RuntimeError("the FastAPI peer did not start")
 
 
 def run() -> dict[str, Any]:
     with scratch_database() as db:
         user_id, patient_id, email = asyncio.run(_seed(db.url))
         port = free_port()
-        api = _start_api(db, port)
+        api = start_api(db.url, port, JWT_SECRET)
+        peer_port = free_port()
+        peer = _start_peer(db.url, peer_port)
         peak_rss = 0
         stop = threading.Event()
 
@@ -232,17 +264,28 @@ def run() -> dict[str, Any]:
         sampler.start()
         try:
             rounds = asyncio.run(
-                _interleaved(f"http://127.0.0.1:{port}", db.url, user_id, patient_id, email)
+                _interleaved(
+                    f"http://127.0.0.1:{port}",
+                    f"http://127.0.0.1:{peer_port}" if peer is not None else None,
+                    db.url,
+                    user_id,
+                    patient_id,
+                    email,
+                )
             )
         finally:
             stop.set()
             sampler.join()
             api.send_signal(signal.SIGTERM)
             api.wait(timeout=30)
+            if peer is not None:
+                peer.send_signal(signal.SIGTERM)
+                peer.wait(timeout=30)
 
     api_rps, api_p99 = max(rounds["api"])
     bare_rps, bare_p99 = max(rounds["bare"])
     service_rps, _ = max(rounds["service"])
+    peer_rps = max(rounds["peer"])[0] if rounds["peer"] else None
     result: dict[str, Any] = {
         "name": "api_read (GET patient)",
         "concurrency": CONCURRENCY,
@@ -261,12 +304,22 @@ def run() -> dict[str, Any]:
         "api_rounds_rps": [round(r, 1) for r, _ in rounds["api"]],
         "bare_rounds_rps": [round(r, 1) for r, _ in rounds["bare"]],
         "service_rounds_rps": [round(r, 1) for r, _ in rounds["service"]],
+        # The same endpoint as most teams would write it (bench/peer_fastapi.py).
+        "peer_fastapi_rps": round(peer_rps, 1) if peer_rps else None,
+        "api_over_peer": round(api_rps / peer_rps, 3) if peer_rps else None,
+        "peer_over_bare": round(peer_rps / bare_rps, 3) if peer_rps else None,
     }
     result["summary"] = (
         f"{result['api_rps']} rps vs bare asyncpg {result['bare_rps']} rps at {CONCURRENCY} "
         f"connections; p99 {result['api_p99_ms']} ms; peak RSS {result['api_peak_rss_mib']} MiB; "
         f"service layer without HTTP {result['service_rps']} rps "
         f"({result['service_over_bare']} of bare)"
+        + (
+            f"; FastAPI+ORM peer {result['peer_fastapi_rps']} rps (ours/peer "
+            f"{result['api_over_peer']})"
+            if peer_rps
+            else "; FastAPI peer not installed"
+        )
     )
     result["file"] = str(write_result("api_read", result))
     return result

@@ -8,6 +8,8 @@ import os
 import platform
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -88,3 +90,31 @@ class Stopwatch:
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
+
+
+def start_api(database_url: str, port: int, jwt_secret: str) -> subprocess.Popen[bytes]:
+    """`homeward api` in its own process on `port`, once it answers /health/live."""
+    import httpx
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": jwt_secret,
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobs.cli", "api"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("API did not start")

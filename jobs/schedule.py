@@ -24,6 +24,8 @@ class JobSpec:
     sweep: Sweep
     # Multiplier of JOBS_INTERVAL_SECONDS, so slow housekeeping can run less often.
     every: float = 1.0
+    # Jobs to run at once when this one did something, rather than at their own next tick.
+    wakes: tuple[str, ...] = ()
 
 
 # The names, their order and cadences are service.health.sweeps.SWEEPS (what /health/jobs
@@ -45,6 +47,16 @@ _FUNCTIONS: dict[str, Sweep] = {
     "outbox": outbox_sweep,
     "staff_email": email_sweep,
 }
+# In the worker each sweep ticks on its own (a slow one holds up no other), so "before the
+# outbox" cannot mean "earlier in the same tick". Instead, a sweep that did something wakes
+# the senders at once: a staff text queued by an escalation leaves within seconds, not an
+# interval later (bench/alert_latency.py measures it). The outbox wakes staff email in turn,
+# for the texts it could not send.
+_SENDERS = ("outbox", "staff_email")
+_WAKES: dict[str, tuple[str, ...]] = {
+    **{name: _SENDERS for name in _FUNCTIONS if name not in {"heartbeat", *_SENDERS}},
+    "outbox": ("staff_email",),
+}
 JOBS: tuple[JobSpec, ...] = tuple(
-    JobSpec(name, _FUNCTIONS[name], every) for name, every in SWEEPS.items()
+    JobSpec(name, _FUNCTIONS[name], every, _WAKES.get(name, ())) for name, every in SWEEPS.items()
 )

@@ -46,6 +46,10 @@ class Worker:
         self.collector = collector
         self._scheduler: AsyncIOScheduler | None = None
         self._in_flight = 0
+        # Jobs running now, and those woken while running (they run again when they finish).
+        self._running: set[str] = set()
+        self._again: set[str] = set()
+        self._woken: set[asyncio.Task[None]] = set()  # held so the loop does not drop them
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -98,10 +102,16 @@ class Worker:
         log.info("worker started", extra={"jobs": [j.name for j in self.jobs]})
 
     async def _tick(self, spec: JobSpec) -> None:
+        if spec.name in self._running:
+            # Its regular tick met a woken run (or the other way round): once more after.
+            self._again.add(spec.name)
+            return
         self._in_flight += 1
         self._idle.clear()
+        self._running.add(spec.name)
+        handled = 0
         try:
-            await run_sweep(
+            handled = await run_sweep(
                 spec.name,
                 spec.sweep,
                 self.sessionmaker,
@@ -111,9 +121,34 @@ class Worker:
                 self.interval * spec.every,
             )
         finally:
+            self._running.discard(spec.name)
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
+        if handled:
+            for name in spec.wakes:
+                self.wake(name)
+        if spec.name in self._again:
+            self._again.discard(spec.name)
+            self.wake(spec.name)
+
+    def wake(self, name: str) -> None:
+        """Run job `name` now rather than at its next tick; if it is running, once more after.
+
+        The woken run is this worker's own task, outside APScheduler (which would refuse a
+        second instance of a job whose tick is just ending); `_tick` keeps it to one run of a
+        job at a time either way. Its regular ticks stay where they were."""
+        if self._scheduler is None:
+            return
+        spec = next((j for j in self.jobs if j.name == name), None)
+        if spec is None:
+            return
+        if name in self._running:
+            self._again.add(name)
+            return
+        task = asyncio.get_running_loop().create_task(self._tick(spec))
+        self._woken.add(task)
+        task.add_done_callback(self._woken.discard)
 
     async def _observe(self) -> None:
         assert self.collector is not None

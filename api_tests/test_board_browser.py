@@ -156,7 +156,10 @@ async def test_missed_check_in_appears_live_is_acknowledged_and_followed_up(
     await page.locator("#sms").get_by_text("Homeward check-in").first.wait_for()
     await page.screenshot(path=str(shot_path(tmp_path, "patient.png")), full_page=True)
     await assert_accessible(page, "the patient page")
-    await page.get_by_text("Record a contact attempt").click()
+    # The attempt is recorded on the patient's Stays page, where the follow-up clock is.
+    await page.get_by_role("link", name="Record a contact attempt").click()
+    await page.wait_for_load_state()
+    assert page.url.endswith("/stays#follow-ups")
     await page.get_by_label("How").select_option("phone")
     await page.get_by_label("Yes, spoke with them").check()
     await page.get_by_label("Note", exact=True).fill("Spoke with Alex; settling in at home.")

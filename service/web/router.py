@@ -19,6 +19,7 @@ from service.web.outcomes import OutcomesPages
 from service.web.patients import PatientPages
 from service.web.render import STATIC
 from service.web.session import LOGIN_PATH, PASSWORD_PATH, cleared_cookie
+from service.web.ward_patients import WardPatientPages, arrive
 
 FRAGMENT_HEADER = "x-homeward-fragment"
 
@@ -70,7 +71,16 @@ def web_router() -> Router:
     )
     return Router(
         path="/",
-        route_handlers=[SignInPages, BoardPages, PatientPages, OutcomesPages, AgencyPages, static],
+        route_handlers=[
+            arrive,
+            SignInPages,
+            BoardPages,
+            PatientPages,
+            WardPatientPages,
+            OutcomesPages,
+            AgencyPages,
+            static,
+        ],
         # Every key the API maps, so no more specific API handler wins over the page one.
         exception_handlers=dict.fromkeys(EXCEPTION_HANDLERS, page_error),
         include_in_schema=False,

@@ -162,7 +162,7 @@ async def test_missed_check_in_appears_live_is_acknowledged_and_followed_up(
     assert page.url.endswith("/stays#follow-ups")
     await page.get_by_label("How").select_option("phone")
     await page.get_by_label("Yes, spoke with them").check()
-    await page.get_by_label("Note", exact=True).fill("Spoke with Alex; settling in at home.")
+    await page.get_by_label("Note (optional)").fill("Spoke with Alex; settling in at home.")
     await page.get_by_role("button", name="Record attempt").click()
     await page.wait_for_load_state()
     await page.get_by_text("completed").first.wait_for()

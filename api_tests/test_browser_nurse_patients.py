@@ -101,6 +101,12 @@ async def test_nurse_registers_discharges_with_suicide_risk_by_keyboard_and_read
     assert follow_up is not None and follow_up.due_at == stay.discharged_at + timedelta(hours=48)
     await assert_accessible(page, "the stays page after discharge")
 
+    # At tablet width nothing is wider than the screen (the stays table scrolls in its box).
+    await page.set_viewport_size({"width": 768, "height": 1024})
+    assert await page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+
     # Readmit with the admit form (the ward's wall clock; within 30 days).
     await page.get_by_role("button", name="Record the readmission").click()
     await page.wait_for_load_state()

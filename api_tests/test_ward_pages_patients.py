@@ -227,6 +227,10 @@ async def test_details_change_through_the_patch_service_and_close_needs_a_confir
     refused = await client.post(f"{url}/details", data=base, headers=headers)
     assert refused.status_code == 422
     assert "SMS consent needs a mobile number" in refused.text
+    emptied = await client.post(
+        f"{url}/details", data={**base, "mobile": "07911 123457", "timezone": ""}, headers=headers
+    )
+    assert emptied.status_code == 422 and "Time zone is required" in emptied.text
     await db.refresh(patient)
     assert patient.language == "en" and patient.mobile is not None
 

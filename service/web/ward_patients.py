@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,13 @@ from service.http.params import Caller, ClockDep, Db, IdPath, Res
 from service.http.state import AppResources
 from service.pagination import DEFAULT_LIMIT, MAX_LIMIT, check_limit
 from service.patients import episodes
-from service.patients.schemas import AdmissionIn, DischargeIn, PatientCreate, PatientUpdate
+from service.patients.schemas import (
+    AdmissionIn,
+    DischargeIn,
+    PatientCreate,
+    PatientStatus,
+    PatientUpdate,
+)
 from service.patients.service import create_patient, get_patient, list_patients, update_patient
 from service.principal import WARD as WARD_ROLES
 from service.principal import Principal
@@ -121,8 +128,8 @@ class WardPatientPages(Controller):
         next_cursor: str | None = None
         form = Form.blank(**chosen)
         try:
-            if search["status"] not in (None, "inpatient", "discharged", "readmitted", "closed"):
-                raise InvalidInput.field("status", "is not a valid choice")
+            # The API's own type for the status filter.
+            search["status"] = parse({"status": search["status"]}, _StatusQuery).status
             items, next_cursor = await list_patients(
                 db, caller, clock.now(), chosen.get("cursor"), _limit(chosen), **search
             )
@@ -181,7 +188,9 @@ class WardPatientPages(Controller):
             )
             data = parse(
                 {
-                    **{k: v for k, v in text.items() if v is not None or k in _REQUIRED},
+                    # An empty field is "not given": the API's default where it has one
+                    # (time zone: the ward's), its own "is required" where it has none.
+                    **text,
                     "discreet_messages": checkbox(fields, "discreet_messages"),
                     "sms_consent": checkbox(fields, "sms_consent"),
                     "admitted_at": local_datetime(fields, "admitted_at", tz),
@@ -217,8 +226,9 @@ class WardPatientPages(Controller):
             text = blank_to_none(fields, *DETAIL_FIELDS)
             data = parse(
                 {
-                    # An empty mobile or key worker clears it; the rest are always sent.
-                    **{k: v for k, v in text.items() if v is not None or k in _CLEARABLE},
+                    # An empty mobile or key worker clears it; an emptied required field is
+                    # refused by the API's own struct ("is required").
+                    **text,
                     "discreet_messages": checkbox(fields, "discreet_messages"),
                     "sms_consent": checkbox(fields, "sms_consent"),
                 },
@@ -349,15 +359,14 @@ class WardPatientPages(Controller):
         return back_to(f"/board/patients/{patient_id}/stays?done=attempt#follow-ups")
 
 
-# Required by the API: sent as "not given" so the API's own message names the empty field.
-_REQUIRED = {"nhs_number", "given_name", "family_name", "date_of_birth"}
-_CLEARABLE = {"mobile", "key_worker_id"}
-
-
 async def _key_workers(db: AsyncSession, caller: Principal) -> list[tuple[str, str]]:
     """The ward's active staff, as the choices for key worker (the service checks the pick)."""
     users, _ = await list_users(db, None, MAX_LIMIT, ward_id=caller.staff_ward)
     return [(str(u.id), u.full_name) for u in users if u.active and u.role in WARD_ROLES]
+
+
+class _StatusQuery(msgspec.Struct):
+    status: PatientStatus | None = None
 
 
 def _all_of(fields: dict[str, str], labels: dict[str, str]) -> dict[str, str]:

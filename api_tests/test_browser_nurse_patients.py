@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from api_tests import builders
-from api_tests.browser import assert_accessible, new_page, sign_in
+from api_tests.browser import assert_accessible, new_page, shot_path, sign_in
 from db.models import Episode, FollowUp, Patient
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ async def _tab_to(page: Any, element_id: str, most: int = 60) -> None:
 
 
 async def test_nurse_registers_discharges_with_suicide_risk_by_keyboard_and_readmits(
-    browser, live, db, clock
+    browser, live, db, clock, tmp_path
 ):
     ward = await builders.ward(db, name="Cedar Ward")
     nurse = await builders.user(
@@ -80,6 +80,7 @@ async def test_nurse_registers_discharges_with_suicide_risk_by_keyboard_and_read
     await page.wait_for_load_state()
     await page.locator("[data-error-summary]").get_by_text("Suicide risk is required").wait_for()
     assert await db.scalar(select(FollowUp.id).where(FollowUp.patient_id == patient.id)) is None
+    await page.screenshot(path=str(shot_path(tmp_path, "discharge-refused.png")), full_page=True)
     await assert_accessible(page, "the refused discharge")
     # Then Tab to the question, Space to answer yes, Tab on to the destination, Enter.
     await _tab_to(page, "f-suicide_risk")
@@ -99,6 +100,7 @@ async def test_nurse_registers_discharges_with_suicide_risk_by_keyboard_and_read
     assert (stay.suicide_risk, stay.destination) == (True, "home")
     follow_up = await db.scalar(select(FollowUp).where(FollowUp.patient_id == patient.id))
     assert follow_up is not None and follow_up.due_at == stay.discharged_at + timedelta(hours=48)
+    await page.screenshot(path=str(shot_path(tmp_path, "stays.png")), full_page=True)
     await assert_accessible(page, "the stays page after discharge")
 
     # At tablet width nothing is wider than the screen (the stays table scrolls in its box).

@@ -109,7 +109,9 @@ async def test_nurse_registers_discharges_with_suicide_risk_by_keyboard_and_read
         "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
     )
 
-    # Readmit with the admit form (the ward's wall clock; within 30 days).
+    # Readmit with the admit form (the ward's wall clock; within 30 days), folded away first.
+    assert not await page.get_by_role("button", name="Record the readmission").is_visible()
+    await page.get_by_text("Readmit Alex Morgan").click()
     await page.get_by_role("button", name="Record the readmission").click()
     await page.wait_for_load_state()
     await page.get_by_text("Admission recorded.").wait_for()

@@ -632,6 +632,9 @@ PATIENT = {"patient_id": attr("patient.id")}
 
 RULES: list[Rule] = [
     # -- health, docs and login: public
+    # The address people type: 303 to the workspace for anyone (followed here, it ends on the
+    # board or its sign-in form); the 303 itself is checked in test_ward_pages_patients.py.
+    Rule("GET", "/", expect(public=True)),
     Rule("GET", "/health/live", expect(public=True)),
     Rule("GET", "/health/ready", expect(public=True)),
     # Public; no worker runs in the matrix's world, so every caller alike hears 503 (stale).

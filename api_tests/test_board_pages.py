@@ -31,7 +31,9 @@ from db.models import (
     AuditEvent,
     CheckIn,
     Consent,
+    Episode,
     Escalation,
+    FollowUp,
     FollowUpAttempt,
     Goal,
     GoalStatusChange,
@@ -79,6 +81,10 @@ def outcome(*, ok: tuple[str, ...] = (), not_found: tuple[str, ...] = (), ok_sta
     for role in not_found:
         result[role] = 404
     return result
+
+
+async def fixed_form(values: dict[str, str]) -> dict[str, str]:
+    return dict(values)
 
 
 def fixed(url: str) -> PathFactory:
@@ -273,6 +279,58 @@ async def message_form(w: World) -> dict[str, str]:
 
 async def stop_form(w: World) -> dict[str, str]:
     return {"confirm": "yes"}
+
+
+async def details_url(w: World) -> str:
+    return f"/board/patients/{w.patient.id}/details"
+
+
+async def stays_url(w: World) -> str:
+    return f"/board/patients/{w.patient.id}/stays"
+
+
+async def new_patient_form(w: World) -> dict[str, str]:
+    return {
+        "nhs_number": builders.nhs_number(),
+        "given_name": "Robin",
+        "family_name": "Page",
+        "date_of_birth": "1990-02-03",
+        "contact_window_start": "09:00",
+        "contact_window_end": "20:00",
+        "language": "en",
+        "timezone": "Europe/London",
+    }
+
+
+async def details_form(w: World) -> dict[str, str]:
+    return {
+        "mobile": "07911 123458",
+        "timezone": "Europe/London",
+        "contact_window_start": "10:00",
+        "contact_window_end": "19:00",
+        "language": "en",
+        "sms_consent": "yes",
+    }
+
+
+async def close_url(w: World) -> str:
+    at_home = await builders.home_patient(w.db, w.ward.id)  # a fresh record to close each time
+    return f"/board/patients/{at_home.id}/close"
+
+
+async def admit_url(w: World) -> str:
+    at_home = await builders.home_patient(w.db, w.ward.id)
+    return f"/board/patients/{at_home.id}/stays/admit"
+
+
+async def discharge_url(w: World) -> str:
+    on_ward = await builders.patient(w.db, w.ward.id)
+    return f"/board/patients/{on_ward.id}/stays/discharge"
+
+
+async def _closed(w: World) -> int:
+    query = select(func.count()).select_from(Patient).where(Patient.status == "closed")
+    return int(await w.db.scalar(query) or 0)
 
 
 WARD_OF_PATIENT = (MANAGER, STAFF)
@@ -497,6 +555,60 @@ PAGE_RULES: list[PageRule] = [
         outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
         form=stop_form,
         done=lambda w: _where(w, Patient.sms_consent.is_(False)),
+    ),
+    # The ward's patient pages (service/web/ward_patients.py).
+    PageRule("GET", "/board/patients", fixed("/board/patients?name=Fam"), outcome(ok=ALL_WARD)),
+    PageRule("GET", "/board/patients/new", fixed("/board/patients/new"), outcome(ok=ALL_WARD)),
+    PageRule(
+        "POST",
+        "/board/patients/new",
+        fixed("/board/patients/new"),
+        outcome(ok=ALL_WARD, ok_status=303),
+        form=new_patient_form,
+        done=lambda w: _count(w, Patient),
+    ),
+    PageRule(
+        "GET",
+        "/board/patients/{patient_id}/details",
+        details_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,)),
+    ),
+    PageRule(
+        "POST",
+        "/board/patients/{patient_id}/details",
+        details_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+        form=details_form,
+    ),
+    PageRule(
+        "POST",
+        "/board/patients/{patient_id}/close",
+        close_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+        form=lambda w: fixed_form({"confirm": "yes"}),
+        done=_closed,
+    ),
+    PageRule(
+        "GET",
+        "/board/patients/{patient_id}/stays",
+        stays_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,)),
+    ),
+    PageRule(
+        "POST",
+        "/board/patients/{patient_id}/stays/admit",
+        admit_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+        form=lambda w: fixed_form({"admitted_at": "2026-12-01T08:00"}),
+        done=lambda w: _count(w, Episode),
+    ),
+    PageRule(
+        "POST",
+        "/board/patients/{patient_id}/stays/discharge",
+        discharge_url,
+        outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
+        form=lambda w: fixed_form({"discharged_at": "2026-12-01T08:30", "suicide_risk": "yes"}),
+        done=lambda w: _count(w, FollowUp),
     ),
     # Last: a password change ends every token the user holds, the world's too.
     PageRule(

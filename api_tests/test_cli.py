@@ -126,6 +126,8 @@ def test_serve_first_start_keeps_the_admin_password_out_of_the_log_and_forces_a_
         output = _stop(first)
     assert first.returncode == 0
     assert str(written) in output
+    # ... beside the address of the workspace, where people sign in.
+    assert f"Workspace: http://127.0.0.1:{port}/board" in output
     # Neither stdout nor the JSON log on stderr ever carries the password.
     assert password not in output
     assert password not in log.read_text()

@@ -33,7 +33,7 @@ def _prepare(run_migrations: bool) -> Settings:
 def _serve_http(settings: Settings, with_worker: bool) -> None:
     import uvicorn
 
-    from jobs.first_run import ensure_first_admin
+    from jobs.first_run import ensure_first_admin, workspace_url
     from jobs.runner import JobMetrics
     from jobs.worker import Worker
     from service.app import create_app
@@ -66,7 +66,8 @@ def _serve_http(settings: Settings, with_worker: bool) -> None:
 
     app = create_app(settings, clock=SystemClock(), lifespan_hooks=hooks)
     print(
-        f"Homeward listening on http://{settings.host}:{settings.port} (API docs at /docs)",
+        f"Homeward listening on http://{settings.host}:{settings.port} (API docs at /docs)\n"
+        f"Workspace: {workspace_url(settings)}",
         flush=True,
     )
     # uvicorn re-raises the stop signal once it has shut down; a plain SIGTERM would then

@@ -29,6 +29,11 @@ PASSWORD_FILE = "first_admin_password"
 DEMO_WARD_NAME = "Demo Recovery Ward"
 
 
+def workspace_url(settings: Settings) -> str:
+    """Where people sign in: the ward's pages at this deployment's public address."""
+    return settings.public_base_url.rstrip("/") + "/board"
+
+
 async def ensure_first_admin(settings: Settings) -> None:
     assert settings.database_url is not None
     engine = make_engine(settings.database_url, pool_size=1)
@@ -60,15 +65,16 @@ async def ensure_first_admin(settings: Settings) -> None:
             await session.commit()
     finally:
         await engine.dispose()
-    _show_once(settings.data_dir, password)
+    _show_once(settings.data_dir, password, workspace_url(settings))
 
 
-def _show_once(data_dir: Path, password: str) -> None:
+def _show_once(data_dir: Path, password: str, workspace: str) -> None:
     """To the terminal if there is one, else to a 0600 file; never through stdout or the log."""
     words = (
         "\n  First start: created the demo ward and an admin.\n"
         f"    email:    {FIRST_ADMIN_EMAIL}\n"
         f"    password: {password}\n"
+        f"    sign in:  {workspace}\n"
         "  This password is shown once and must be changed at first sign-in\n"
         "  (the board asks, or POST /api/v1/me/password).\n"
     )
@@ -87,7 +93,8 @@ def _show_once(data_dir: Path, password: str) -> None:
         "\n  First start: created the demo ward and an admin "
         f"({FIRST_ADMIN_EMAIL}).\n"
         f"  No terminal to show its password on: it is in {path.resolve()}\n"
-        "  (readable by this user only; it must be changed at first sign-in).\n",
+        "  (readable by this user only; it must be changed at first sign-in).\n"
+        f"  Workspace: {workspace}\n",
         flush=True,
     )
 

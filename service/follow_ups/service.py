@@ -12,10 +12,11 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from db.models import Episode, FollowUp, FollowUpAttempt, Patient
 from service import audit
@@ -116,6 +117,22 @@ def superseded_by_admission() -> ColumnElement[bool]:
         .where(
             later_stay.patient_id == FollowUp.patient_id,
             later_stay.admitted_at > its_stay.discharged_at,
+        )
+        .exists()
+    )
+
+
+def follow_up_due(
+    patient_id: ColumnElement[Any] | InstrumentedAttribute[Any],
+) -> ColumnElement[bool]:
+    """SQL condition: the patient has a follow-up still waiting for a human contact (pending
+    or breached, and not superseded by a later admission)."""
+    return (
+        select(FollowUp.id)
+        .where(
+            FollowUp.patient_id == patient_id,
+            FollowUp.status.in_(("pending", "breached")),
+            ~superseded_by_admission(),
         )
         .exists()
     )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from litestar import Controller, get, patch, post, put
 from litestar.params import FromQuery, JSONBody, QueryParameter
@@ -46,6 +46,24 @@ MonitoringQuery = Annotated[
     ),
 ]
 
+DischargedWithinQuery = Annotated[
+    int | None,
+    QueryParameter(
+        ge=1,
+        le=90,
+        description="patients at home discharged within this many days (e.g. 7)",
+    ),
+]
+FollowUpQuery = Annotated[
+    Literal["due"] | None,
+    QueryParameter(
+        description=(
+            "`due`: patients whose post-discharge follow-up still waits for a human contact "
+            "(pending or breached, not superseded by a readmission)"
+        )
+    ),
+]
+
 
 class PatientController(Controller):
     """Ward staff of the patient's ward; agency workers only read one patient, within the
@@ -82,6 +100,8 @@ class PatientController(Controller):
         name: NameQuery = None,
         status: FromQuery[PatientStatus | None] = None,
         monitoring: MonitoringQuery = None,
+        discharged_within_days: DischargedWithinQuery = None,
+        follow_up: FollowUpQuery = None,
     ) -> PatientList:
         items, next_cursor = await service.list_patients(
             db,
@@ -93,6 +113,8 @@ class PatientController(Controller):
             name=name,
             status=status,
             monitoring=monitoring,
+            discharged_within_days=discharged_within_days,
+            follow_up=follow_up,
         )
         return PatientList(items=items, next_cursor=next_cursor)
 

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import msgspec
 from sqlalchemy import Row, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Patient, User, Ward
+from db.models import Episode, Patient, User, Ward
 from service import audit
 from service.agencies.schemas import AgencyPatientOut
 from service.agencies.visibility import read_patient_for_agency
 from service.checkins import lifecycle as checkins
 from service.checks import check_not_future, flush_or
 from service.errors import Conflict, Forbidden, InvalidInput
+from service.follow_ups.service import follow_up_due
 from service.pagination import decode_cursor, page_after, split_page
 from service.patient_access.staff import (
     patient_for_staff,
@@ -41,6 +42,8 @@ from service.timezones import check_timezone
 
 _NHS_DIGITS = re.compile(r"^[0-9]{10}$")
 _EARLIEST_BIRTH = date(1900, 1, 1)
+# `?discharged_within_days=`: the ward looks back at most a quarter.
+MAX_DISCHARGED_WITHIN_DAYS = 90
 
 
 # --- NHS number -------------------------------------------------------------------------
@@ -367,12 +370,16 @@ async def list_patients(
     name: str | None = None,
     status: str | None = None,
     monitoring: str | None = None,
+    discharged_within_days: int | None = None,
+    follow_up: str | None = None,
 ) -> tuple[list[PatientOut], str | None]:
     """The caller's ward's patients, oldest registration first; one audit event per page.
 
     Each carries its monitoring gap (`texting.monitoring_gap`, the texting rule in SQL);
     `monitoring="none"` keeps the patients at home whom no check-in can reach, `"sms"` those
-    at home it can."""
+    at home it can. `discharged_within_days` keeps patients at home discharged that recently;
+    `follow_up="due"` those whose post-discharge follow-up still waits for a human contact
+    (pending or breached, and not superseded by a readmission)."""
     ward_id = _ward_of(caller)
     gap = monitoring_gap()
     query: Any = readable_patients(caller).add_columns(gap.label("monitoring_gap"))
@@ -400,6 +407,22 @@ async def list_patients(
     elif monitoring == "sms":
         query = query.where(Patient.status == "discharged", gap.is_(None))
         filters.append("monitoring")
+    if discharged_within_days is not None:
+        if not 1 <= discharged_within_days <= MAX_DISCHARGED_WITHIN_DAYS:
+            raise InvalidInput.field(
+                "discharged_within_days", f"must be between 1 and {MAX_DISCHARGED_WITHIN_DAYS}"
+            )
+        since = now - timedelta(days=discharged_within_days)
+        query = query.where(
+            Patient.status == "discharged",
+            select(Episode.id)
+            .where(Episode.patient_id == Patient.id, Episode.discharged_at >= since)
+            .exists(),
+        )
+        filters.append("discharged_within_days")
+    if follow_up == "due":
+        query = query.where(Patient.status != "closed", follow_up_due(Patient.id))
+        filters.append("follow_up")
     query = page_after(query, Patient.created_at, Patient.id, decode_cursor(cursor), limit)
     rows = list((await session.execute(query)).all())
     page, next_cursor = split_page(rows, limit, lambda r: (r[0].created_at, r[0].id))

@@ -1,12 +1,12 @@
 """The patient page (ward staff: the whole picture; agency workers: their consent-scoped view),
-its live fragment, and the record-a-follow-up-attempt and refer forms."""
+its live fragment, and the refer form. Contact attempts are recorded on the stays page
+(service/web/ward_patients.py)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -16,10 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.agencies.service import list_agencies
 from service.agencies.visibility import read_patient_for_agency
 from service.conversation.messages import list_messages
-from service.errors import InvalidInput, NotFound
+from service.errors import NotFound
 from service.escalations.service import list_escalations
-from service.follow_ups.schemas import AttemptIn
-from service.follow_ups.service import list_follow_ups, record_attempt
+from service.follow_ups.service import list_follow_ups
 from service.goals.service import list_goals
 from service.http.auth import AGENCY, WARD
 from service.http.params import Caller, ClockDep, Db, IdPath, Res
@@ -32,8 +31,7 @@ from service.principal import Principal
 from service.referrals.schemas import ReferralCreate
 from service.referrals.service import create_referral, list_referrals
 from service.support_actions.service import list_support_actions
-from service.timezones import local_instant
-from service.web.common import back_to, form_of, page, render, ward_zone
+from service.web.common import back_to, form_of, page, render
 from service.web.forms import Form, attempt, blank_to_none, parse
 
 MESSAGES_SHOWN = 50
@@ -69,34 +67,6 @@ class PatientPages(Controller):
         patient = await get_patient(db, caller, patient_id, clock.now())
         live = await _live_context(db, caller, patient_id, clock.now())
         return await render(request, res, db, caller, "_patient_live.html", patient=patient, **live)
-
-    @post("/follow-ups/{follow_up_id:uuid}/attempts", opt=page(WARD), status_code=303)
-    async def attempt(
-        self,
-        request: Request[Any, Any, Any],
-        patient_id: IdPath,
-        follow_up_id: IdPath,
-        db: Db,
-        caller: Caller,
-        clock: ClockDep,
-        res: Res,
-    ) -> Redirect:
-        fields = await form_of(request, res)
-        tz = await ward_zone(db, caller)
-        try:
-            data = msgspec.convert(
-                {
-                    "occurred_at": _local_instant(fields.get("occurred_at", ""), tz),
-                    "method": fields.get("method", ""),
-                    "successful": fields.get("successful") == "yes",
-                    "note": fields.get("note", "").strip() or None,
-                },
-                AttemptIn,
-            )
-        except msgspec.ValidationError as exc:
-            raise InvalidInput(f"The attempt could not be recorded: {_field_of(exc)}.") from None
-        await record_attempt(db, caller, patient_id, follow_up_id, data, clock.now())
-        return back_to(f"/board/patients/{patient_id}")
 
     @post("/referrals", opt=page(WARD), status_code=303)
     async def refer(
@@ -219,20 +189,3 @@ async def _agency_view(
         referrals=referrals,
         actions=actions,
     )
-
-
-def _local_instant(value: str, tz: ZoneInfo) -> datetime:
-    """A `datetime-local` field (the ward's wall clock) as an aware instant."""
-    try:
-        naive = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput.field("occurred_at", "is not a date and time") from None
-    if naive.tzinfo is not None:
-        return naive
-    return local_instant(naive.date(), naive.time(), tz)
-
-
-def _field_of(exc: msgspec.ValidationError) -> str:
-    # msgspec says e.g. "Invalid enum value 'x' - at `$.method`": keep the field, not the value.
-    text = str(exc)
-    return text.rsplit("$.", 1)[-1].rstrip("`") if "$." in text else "a field is not valid"

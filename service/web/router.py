@@ -24,6 +24,7 @@ from service.web.patient_plan import PlanPages
 from service.web.patients import PatientPages
 from service.web.render import STATIC
 from service.web.session import LOGIN_PATH, PASSWORD_PATH, cleared_cookie
+from service.web.ward_patients import WardPatientPages, arrive
 
 FRAGMENT_HEADER = "x-homeward-fragment"
 
@@ -84,6 +85,8 @@ def web_router() -> Router:
             ConsentPages,
             CheckInPages,
             ConversationPages,
+            arrive,
+            WardPatientPages,
             OutcomesPages,
             AgencyPages,
             static,

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from api_tests import builders
+from api_tests import builders, bulk_rows
 from api_tests.fhir_world import world
 from db.models import AuditEvent
 
 UK = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-"
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 # Hand-written from FHIR R4 (4.0.1): the `required` value sets of the status elements.
 R4_STATUSES: dict[str, tuple[str, set[str]]] = {
@@ -319,8 +321,8 @@ async def test_a_patient_bundle_carries_every_record_mapped_and_resolvable(clien
     texts = {r["id"]: r for r in by_type(resources, "Communication")}
     prompt, failed = texts[str(w.prompt.id)], texts[str(w.failed.id)]
     reply, free = texts[str(w.reply.id)], texts[str(w.free.id)]
-    for text in texts.values():
-        assert text["medium"][0]["text"] == "SMS"
+    for message in texts.values():
+        assert message["medium"][0]["text"] == "SMS"
     assert prompt["status"] == "completed" and prompt["recipient"][0]["reference"] == me
     assert failed["status"] == "not-done" and failed["statusReason"] == {"text": "21610"}
     assert reply["sender"]["reference"] == me
@@ -474,3 +476,28 @@ async def test_who_may_export_a_ward(client, db, app):
         (False, "denied"),
         (True, "allowed"),
     ]
+
+
+async def test_a_large_ward_streams_every_patient_once_across_batches(client, db, app):
+    # More patients than one cursor batch (service.fhir.sources.BATCH is 500), filled with
+    # set-based inserts: every row comes once, in order, across the batch boundaries.
+    conn = await db.connection()
+    await bulk_rows.base_rows(conn, patients=1234)
+    await bulk_rows.fill(conn, "follow_ups", n=1234, due=10, now=NOW)
+    ward_id = (await conn.execute(text("SELECT id FROM wards ORDER BY name LIMIT 1"))).scalar()
+    await db.commit()
+    admin = await builders.user(db, "admin")
+    url = f"/api/v1/wards/{ward_id}/fhir/$export"
+
+    response = await client.get(
+        url, params={"_type": "Patient,Task"}, headers=builders.bearer(app, admin)
+    )
+
+    assert response.status_code == 200, response.text
+    lines = ndjson(response.content)
+    patients = [r["id"] for r in lines if r["resourceType"] == "Patient"]
+    tasks = [r for r in lines if r["resourceType"] == "Task"]
+    assert len(patients) == len(set(patients)) == 1234
+    assert patients == sorted(patients)
+    assert len(tasks) == 1234
+    assert {t["for"]["reference"] for t in tasks} == {f"Patient/{p}" for p in patients}

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, Response, get
+from litestar.openapi import ResponseSpec
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
@@ -34,6 +35,14 @@ class FhirController(Controller):
         opt=roles(WARD),
         summary="The patient's record as a FHIR R4 collection Bundle",
         media_type=bundle.MEDIA_TYPE,
+        responses={
+            200: ResponseSpec(
+                data_container=dict[str, Any],
+                generate_examples=False,
+                media_type=bundle.MEDIA_TYPE,
+                description="A FHIR R4 Bundle of type collection (see README, FHIR)",
+            )
+        },
     )
     async def patient(
         self,
@@ -53,6 +62,15 @@ class FhirController(Controller):
         opt=roles(MANAGER_AND_ADMIN),
         summary="The ward as FHIR NDJSON (bulk export), streamed",
         media_type=export.MEDIA_TYPE,
+        responses={
+            200: ResponseSpec(
+                data_container=str,
+                generate_examples=False,
+                media_type=export.MEDIA_TYPE,
+                description="One FHIR resource per line, grouped by type in the order the "
+                f"`{export.TYPES_HEADER}` header lists (with counts)",
+            )
+        },
     )
     async def ward_export(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -20,6 +21,8 @@ from sqlalchemy import select, text
 from api_tests import builders, bulk_rows
 from api_tests.fhir_world import world
 from db.models import AuditEvent
+from service.fhir import consents, follow_ups, goals, messages, referrals
+from service.fhir.common import relative_ref
 
 UK = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-"
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -501,3 +504,99 @@ async def test_a_large_ward_streams_every_patient_once_across_batches(client, db
     assert patients == sorted(patients)
     assert len(tasks) == 1234
     assert {t["for"]["reference"] for t in tasks} == {f"Patient/{p}" for p in patients}
+
+
+def test_the_states_the_world_above_does_not_reach_map_as_written():
+    # Built straight from row-shaped values: a breached follow-up, a withdrawn and a
+    # completed referral, an expired consent, a not-achieved goal, a failed-unknown text.
+    pid, eid = uuid.uuid4(), uuid.uuid4()
+    breached = follow_ups.build(
+        SimpleNamespace(
+            id=uuid.uuid4(),
+            patient_id=pid,
+            episode_id=eid,
+            due_at=NOW,
+            suicide_risk=False,
+            status="breached",
+            breached_at=NOW,
+            completed_at=None,
+            method=None,
+            outcome=None,
+            created_at=NOW,
+        ),
+        relative_ref,
+    )
+    assert (breached.status, breached.businessStatus.text) == (
+        "in-progress",
+        "Due time passed without a contact",
+    )
+
+    def referral(status: str) -> SimpleNamespace:
+        return SimpleNamespace(
+            id=uuid.uuid4(),
+            patient_id=pid,
+            agency_id=uuid.uuid4(),
+            goal_id=None,
+            reason="Needs support",
+            status=status,
+            respond_by=NOW,
+            responded_at=NOW,
+            on_hold_since=None,
+            decline_reason=None,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+
+    for status, task, request in (
+        ("pending", "requested", "active"),
+        ("withdrawn", "cancelled", "revoked"),
+        ("completed", "completed", "completed"),
+    ):
+        row = referral(status)
+        assert referrals.task(row, relative_ref).status == task
+        assert referrals.service_request(row, relative_ref).status == request
+
+    expired = SimpleNamespace(
+        id=uuid.uuid4(),
+        patient_id=pid,
+        agency_id=uuid.uuid4(),
+        scope="contact_details",
+        given_at=datetime(2026, 1, 1, tzinfo=UTC),
+        expires_at=datetime(2026, 6, 1, tzinfo=UTC),
+        withdrawn_at=None,
+    )
+    built = consents.build(expired, relative_ref, NOW)
+    assert built.status == "inactive"
+    assert built.provision.period.end.isoformat().startswith("2026-06-01")
+
+    goal = goals.build(
+        SimpleNamespace(
+            id=uuid.uuid4(),
+            patient_id=pid,
+            domain="medication",
+            description="Take medication as agreed",
+            target_date=None,
+            status="not_achieved",
+            created_at=NOW,
+            updated_at=NOW,
+        ),
+        relative_ref,
+    )
+    assert goal.lifecycleStatus == "completed"
+    assert goal.achievementStatus.coding[0].code == "not-achieved"
+
+    unknown = messages.outbound(
+        SimpleNamespace(
+            id=uuid.uuid4(),
+            patient_id=pid,
+            purpose="checkin_prompt",
+            status="unknown",
+            status_reason="timeout",
+            sent_at=None,
+            finished_at=None,
+            body="How are you?",
+            updated_at=NOW,
+        ),
+        relative_ref,
+    )
+    assert unknown.status == "unknown" and unknown.statusReason is None

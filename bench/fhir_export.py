@@ -1,7 +1,8 @@
 """Bulk FHIR export of a 10,000-patient ward: does the server's memory stay bounded?
 
 The ward is filled with set-based inserts (`api_tests.bulk_rows`: patients, stays with
-follow-ups, referrals, check-ins, escalations, texts), then the API (its own process, as in
+follow-ups, referrals, check-ins, escalations, texts; here: goals, consents, two plan
+versions and a partial DIALOG per patient), then the API (its own process, as in
 production) exports it once through `GET /api/v1/wards/{id}/fhir/$export` while a thread
 samples the server's RSS. The ratio is peak RSS during the export over RSS at rest after a
 warm-up export of the same route (`_type=Questionnaire`): near 1 when rows stream in
@@ -33,6 +34,42 @@ from db.engine import make_engine, make_sessionmaker
 PATIENTS = int(os.environ.get("BENCH_FHIR_PATIENTS", "10000"))
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 TABLES = ("escalations", "check_ins", "follow_ups", "referrals", "sms_inbound")
+# What bulk_rows does not fill: per patient two goals, a consent to the agency, a plan in two
+# versions, and a partial DIALOG with two answers.
+EXTRA = [
+    """
+    INSERT INTO goals (id, patient_id, domain, description, status, created_at, updated_at)
+    SELECT gen_random_uuid(), p.id, d.domain, 'Bulk goal', 'active', :now, :now
+    FROM patients p CROSS JOIN (VALUES ('housing'), ('finances')) AS d(domain)
+    """,
+    """
+    INSERT INTO consents (id, patient_id, agency_id, scope, given_at, recorded_by_id, created_at)
+    SELECT gen_random_uuid(), p.id, (SELECT id FROM agencies ORDER BY name LIMIT 1), 'full',
+           :now, (SELECT id FROM users ORDER BY email LIMIT 1), :now
+    FROM patients p
+    """,
+    """
+    INSERT INTO relapse_prevention_plans (id, patient_id, version, early_warning_signs,
+                                          triggers, coping_strategies, crisis_contacts,
+                                          created_at)
+    SELECT gen_random_uuid(), p.id, v, '["Not sleeping"]', '["Arguments"]', '["Walk"]',
+           '[]', :now
+    FROM patients p CROSS JOIN generate_series(1, 2) AS v
+    """,
+    """
+    INSERT INTO prom_surveys (id, patient_id, ward_id, instrument, time_point, anchor_at,
+                              due_at, status, created_at, updated_at)
+    SELECT gen_random_uuid(), p.id, p.ward_id, 'dialog', '2_weeks', :now, :now, 'partial',
+           :now, :now
+    FROM patients p
+    """,
+    """
+    INSERT INTO prom_answers (id, survey_id, item_key, score, answered_at)
+    SELECT gen_random_uuid(), s.id, k.key, 4, :now
+    FROM prom_surveys s
+    CROSS JOIN (VALUES ('dialog.mental_health'), ('dialog.accommodation')) AS k(key)
+    """,
+]
 
 
 async def _seed(url: str) -> tuple[str, str]:
@@ -44,6 +81,8 @@ async def _seed(url: str) -> tuple[str, str]:
             await bulk_rows.base_rows(conn, patients=PATIENTS)
             for table in TABLES:
                 await bulk_rows.fill(conn, table, n=PATIENTS, due=PATIENTS // 100, now=NOW)
+            for statement in EXTRA:
+                await conn.execute(text(statement), {"now": NOW})
             await conn.exec_driver_sql("ANALYZE")
             ward_id = (
                 await conn.execute(text("SELECT id FROM wards ORDER BY name LIMIT 1"))

@@ -17,8 +17,10 @@ STATUS = {"pending": "requested", "completed": "completed", "breached": "in-prog
 
 def build(row: Record, ref: Ref) -> Task:
     fields: dict[str, Any] = {}
-    if row.status == "breached" or row.breached_at is not None:
+    if row.status == "breached":
         fields["businessStatus"] = {"text": "Due time passed without a contact"}
+    elif row.breached_at is not None:
+        fields["businessStatus"] = {"text": "Completed after its due time"}
     if row.status == "completed":
         fields["executionPeriod"] = {"end": row.completed_at}
         output = [{"type": {"text": "method"}, "valueString": row.method}] if row.method else []

@@ -37,6 +37,7 @@ from service.wards.access import managed_ward
 MEDIA_TYPE = "application/fhir+ndjson"
 ACTION = "ward.fhir_export"
 TYPES_HEADER = "Homeward-Export-Types"
+CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -125,9 +126,17 @@ async def lines(session: AsyncSession, export: Export) -> AsyncIterator[bytes]:
     await session.connection(
         execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
     )
+    buffer = bytearray()
     try:
         for kind in export.types:
             async for resource in export.source.each(session, kind):
-                yield resource.model_dump_json().encode() + b"\n"
+                buffer += resource.model_dump_json().encode()
+                buffer += b"\n"
+                # Whole lines in chunks of about 64 KiB: one ASGI send per chunk, not per line.
+                if len(buffer) >= CHUNK_BYTES:
+                    yield bytes(buffer)
+                    buffer.clear()
+        if buffer:
+            yield bytes(buffer)
     finally:
         await session.rollback()

@@ -1477,6 +1477,36 @@ RULES: list[Rule] = [
         variant="another ward's shift through this ward",
     ),
     # == end of on-call branch block ===========================================================
+    # -- FHIR exports (issue 20): ward staff read a patient's Bundle; managers and admins
+    # export a ward. Agencies and admins never get the patient Bundle (403).
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/fhir",
+        expect(ok=WARD_OF_PATIENT, not_found=[OTHER_STAFF]),
+        params=PATIENT,
+        audits_denials=True,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/patients/{patient_id}/fhir",
+        expect(ok=[OTHER_STAFF], not_found=WARD_OF_PATIENT),
+        params={"patient_id": attr("other_patient.id")},
+        audits_denials=True,
+        variant="another ward's patient",
+    ),
+    Rule(
+        "GET",
+        "/api/v1/wards/{ward_id}/fhir/$export",
+        expect(ok=[ADMIN, MANAGER]),
+        params={"ward_id": attr("ward.id")},
+    ),
+    Rule(
+        "GET",
+        "/api/v1/wards/{ward_id}/fhir/$export",
+        expect(ok=[ADMIN], not_found=[MANAGER]),
+        params={"ward_id": attr("other_ward.id")},
+        variant="another ward",
+    ),
 ]
 
 

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import alert_latency, api_read, outbox, scale, sweeps
+from bench import alert_latency, api_read, fhir_export, outbox, scale, sweeps
 
 # Explicit list, in the order they run.
 BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
     "sweeps": sweeps.run,
     "scale": scale.run,
     "alert_latency": alert_latency.run,
+    "fhir_export": fhir_export.run,
 }
 
 

@@ -34,6 +34,7 @@ from service.conversation.spool import SPOOL_KEY, InboundSpool, replay
 from service.email.channel import EMAIL_CHANNEL_KEY, build_email_channel
 from service.escalations.controller import ConcernController, EscalationController
 from service.feedback.controller import CarerController, FeedbackController
+from service.fhir.controller import FhirController
 from service.follow_ups.controller import FollowUpController
 from service.goals.controller import GoalController
 from service.health.controller import HealthController
@@ -103,6 +104,7 @@ ROUTE_HANDLERS: list[Any] = [
     ReportController,
     FeedbackController,
     CarerController,
+    FhirController,
 ]
 
 MAX_BODY_BYTES = 1024 * 1024

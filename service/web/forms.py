@@ -23,8 +23,10 @@ from service.timezones import local_instant
 
 T = TypeVar("T")
 
-# msgspec names the failing field as a path: "... - at `$.contact_window_start`" or "$.goals[0]".
-_PATH = re.compile(r"`\$\.([A-Za-z_][A-Za-z0-9_]*)")
+# msgspec names the failing field as a path: "... - at `$.contact_window_start`" or "$.goals[0]";
+# a nested struct's field keeps its dotted path ("escalation_policy.on_call_phone") and an item
+# of a list its index, which `renames` may map to the form field that holds it.
+_PATH = re.compile(r"`\$\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(\[\d+\])?")
 
 
 @dataclass
@@ -126,7 +128,8 @@ def parse(data: Mapping[str, Any], into: type[T], *, renames: Mapping[str, str] 
         text = str(exc)
         match = _PATH.search(text)
         name = match.group(1) if match else ""
-        name = (renames or {}).get(name, name)
+        indexed = name + (match.group(2) or "") if match else ""
+        name = (renames or {}).get(indexed) or (renames or {}).get(name, name)
         message = text.split(" - at ", 1)[0]
         # msgspec's words name the type ("Expected `int`, got `str`"); say it as a person would.
         if message.startswith("Expected") and message.endswith("got `null`"):

@@ -12,13 +12,16 @@ from litestar.static_files import create_static_files_router
 from service.errors import NotAuthenticated, PasswordChangeRequired
 from service.http.auth import public
 from service.http.problems import EXCEPTION_HANDLERS
+from service.web.admin import AdminPages
 from service.web.agency import AgencyPages
+from service.web.audit import AuditPages
 from service.web.board import BoardPages, SignInPages
 from service.web.common import PAGE_HEADERS
 from service.web.outcomes import OutcomesPages
 from service.web.patients import PatientPages
 from service.web.render import STATIC
 from service.web.session import LOGIN_PATH, PASSWORD_PATH, cleared_cookie
+from service.web.ward import WardPages
 
 FRAGMENT_HEADER = "x-homeward-fragment"
 
@@ -70,7 +73,17 @@ def web_router() -> Router:
     )
     return Router(
         path="/",
-        route_handlers=[SignInPages, BoardPages, PatientPages, OutcomesPages, AgencyPages, static],
+        route_handlers=[
+            SignInPages,
+            BoardPages,
+            PatientPages,
+            OutcomesPages,
+            AgencyPages,
+            WardPages,
+            AuditPages,
+            AdminPages,
+            static,
+        ],
         # Every key the API maps, so no more specific API handler wins over the page one.
         exception_handlers=dict.fromkeys(EXCEPTION_HANDLERS, page_error),
         include_in_schema=False,

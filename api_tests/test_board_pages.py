@@ -436,6 +436,12 @@ PAGE_RULES: list[PageRule] = [
         user_url("/activate"),
         outcome(ok=(ADMIN,), ok_status=303),
     ),
+    PageRule(
+        "POST",
+        "/board/admin/users/{user_id}/password-reset",
+        user_url("/password-reset"),
+        outcome(ok=(ADMIN,)),
+    ),
     PageRule("GET", "/board/admin/agencies", fixed("/board/admin/agencies"), outcome(ok=(ADMIN,))),
     PageRule(
         "POST",

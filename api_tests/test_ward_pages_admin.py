@@ -14,10 +14,12 @@ from sqlalchemy import func, select
 from api_tests import authz_matrix as matrix
 from api_tests import builders
 from api_tests.authz_matrix import ADMIN, MANAGER, OTHER_STAFF, STAFF
+from api_tests.conftest import TEST_JWT_SECRET
 from api_tests.test_board_pages import csrf_of, session_headers
-from db.models import Agency, AuditEvent, OnCallShift, User, Ward
+from db.models import Agency, AuditEvent, OnCallShift, PasswordReset, User, Ward
 from service import audit
 from service.web.audit import csv_cell
+from service.web.session import csrf_for
 
 
 async def _post(client, world, role, url, data):
@@ -357,3 +359,93 @@ async def test_an_admin_creates_changes_and_deactivates_an_agency_and_a_ward(
         client, world, ADMIN, "/board/admin/wards", {"name": "Elm", "timezone": "Europe/London"}
     )
     assert made.status_code == 303 and made.headers["location"].startswith("/board/ward?ward_id=")
+
+
+async def _sign_in(client, email: str, password: str):
+    form = await client.get("/board/login")
+    token = form.text.split('name="login_csrf" value="', 1)[1].split('"', 1)[0]
+    return await client.post(
+        "/board/login",
+        data={"login_csrf": token, "email": email, "password": password},
+        follow_redirects=False,
+    )
+
+
+async def test_a_reset_code_is_shown_once_signs_in_once_and_forces_a_new_password(
+    app, client, db, clock
+):
+    """HW-45: a reset code is a credential: hashed, single use, expiring, forcing a change."""
+    world = await matrix.build_world(db, app, clock.now())
+    target = world.users[STAFF]
+    target_id, email = target.id, target.email
+    shown = await _post(client, world, ADMIN, f"/board/admin/users/{target_id}/password-reset", {})
+    assert shown.status_code == 200
+    code = shown.text.split('id="the-code">', 1)[1].split("<", 1)[0]
+    assert len(code) == 19
+    user = await db.get(User, target_id, populate_existing=True)
+    assert code not in user.password_hash and user.must_change_password
+    reset = await db.get(PasswordReset, target_id)
+    assert reset.expires_at == clock.now() + timedelta(hours=24) and reset.redeemed_at is None
+    # The page after does not show it again; the old session and password have ended.
+    again = await client.get(
+        f"/board/admin/users/{target_id}", headers=session_headers(world, ADMIN)
+    )
+    assert code not in again.text
+    client.cookies.clear()
+    old = await client.get("/board", headers=session_headers(world, STAFF), follow_redirects=False)
+    assert old.headers["location"] == "/board/login"
+    assert (await _sign_in(client, email, builders.PASSWORD)).status_code == 401
+
+    first = await _sign_in(client, email, code)
+    assert (first.status_code, first.headers["location"]) == (303, "/board/password")
+    session = first.cookies["homeward_session"]
+    client.cookies.clear()
+    second = await _sign_in(client, email, code)
+    assert second.status_code == 401  # used up
+    client.cookies.clear()
+    # The forced change (the existing mechanism) takes the code as the current password.
+    new = "my own new passphrase"
+    changed = await client.post(
+        "/board/password",
+        data={
+            "csrf_token": csrf_for(TEST_JWT_SECRET, session),
+            "current_password": code,
+            "new_password": new,
+            "confirm_password": new,
+        },
+        headers={"Cookie": f"homeward_session={session}"},
+        follow_redirects=False,
+    )
+    assert (changed.status_code, changed.headers["location"]) == (303, "/board")
+    client.cookies.clear()
+    assert await db.get(PasswordReset, target_id, populate_existing=True) is None
+    user = await db.get(User, target_id, populate_existing=True)
+    assert not user.must_change_password
+    audited = await db.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(
+            AuditEvent.action.in_(["user.password_reset", "user.password_reset_used"]),
+            AuditEvent.object_id == str(target_id),
+        )
+    )
+    assert audited == 2
+
+
+async def test_a_reset_code_expires_and_the_api_answers_it_once(app, client, db, clock):
+    world = await matrix.build_world(db, app, clock.now())
+    target = world.users[STAFF]
+    target_id, email = target.id, target.email
+    response = await client.post(
+        f"/api/v1/users/{target_id}/password-reset", headers=world.headers[ADMIN]
+    )
+    assert response.status_code == 201
+    code = response.json()["code"]
+    refused = await client.post(
+        f"/api/v1/users/{target_id}/password-reset", headers=world.headers[MANAGER]
+    )
+    assert refused.status_code == 403
+    clock.advance(timedelta(hours=24, seconds=1))
+    late = await client.post("/api/v1/auth/login", json={"email": email, "password": code})
+    assert late.status_code == 401
+    assert (await db.get(PasswordReset, target_id, populate_existing=True)).redeemed_at is None

@@ -18,6 +18,7 @@ from service.errors import InvalidInput
 from service.http.auth import ADMIN
 from service.http.params import Caller, ClockDep, Db, IdPath, Res
 from service.http.state import AppResources
+from service.identity import resets
 from service.pagination import MAX_LIMIT
 from service.principal import Principal
 from service.users import service as users
@@ -377,6 +378,30 @@ class AdminPages(Controller):
         await form_of(request, res)
         await users.update_user(db, user_id, UserUpdate(active=True))
         return back_to(f"/board/admin/users/{user_id}?saved=activated")
+
+    @post("/users/{user_id:uuid}/password-reset", status_code=200)
+    async def user_password_reset(
+        self,
+        request: Request[Any, Any, Any],
+        user_id: IdPath,
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+        res: Res,
+    ) -> Template:
+        """The code is in this answer only (never a redirect to a page that could show it
+        again; the page is not cached)."""
+        await form_of(request, res)
+        issued = await resets.issue_reset(db, caller, user_id, clock.now())
+        return await _user_page(
+            request,
+            res,
+            db,
+            caller,
+            user_id,
+            reset_code=issued.code,
+            reset_expires=issued.expires_at,
+        )
 
     # Agencies.
     @get("/agencies")

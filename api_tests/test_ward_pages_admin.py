@@ -449,3 +449,35 @@ async def test_a_reset_code_expires_and_the_api_answers_it_once(app, client, db,
     late = await client.post("/api/v1/auth/login", json={"email": email, "password": code})
     assert late.status_code == 401
     assert (await db.get(PasswordReset, target_id, populate_existing=True)).redeemed_at is None
+
+
+async def test_the_audit_log_pages_by_keyset_and_the_csv_follows_the_page(app, client, db, clock):
+    world = await matrix.build_world(db, app, clock.now())
+    staff = builders.principal(world.users[STAFF])
+    start = world.now + timedelta(minutes=1)
+    for n in range(53):
+        audit.record(
+            db,
+            staff,
+            "paging.test",
+            at=start + timedelta(seconds=n),
+            ward_id=world.ward.id,
+            object_type="probe",
+            object_id=f"probe-{n:02d}",
+        )
+    await db.commit()
+    headers = session_headers(world, MANAGER)
+    first = await client.get("/board/audit?action=paging.test", headers=headers)
+    body = first.text.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert body.count("<tr>") == 50
+    assert "probe-52" in body and "probe-02" not in body  # newest first
+    cursor = first.text.split("cursor=", 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    older = await client.get(f"/board/audit?action=paging.test&cursor={cursor}", headers=headers)
+    rest = older.text.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert rest.count("<tr>") == 3 and "probe-00" in rest and "probe-03" not in rest
+    assert "Older events" not in older.text
+    export = await client.get(
+        f"/board/audit.csv?action=paging.test&cursor={cursor}", headers=headers
+    )
+    table = list(csv.reader(io.StringIO(export.text)))
+    assert [row[9] for row in table[1:]] == ["probe-02", "probe-01", "probe-00"]

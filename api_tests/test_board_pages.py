@@ -28,6 +28,7 @@ from api_tests.authz_matrix import (
 )
 from api_tests.conftest import TEST_JWT_SECRET
 from db.models import (
+    Agency,
     AuditEvent,
     CheckIn,
     Consent,
@@ -37,12 +38,14 @@ from db.models import (
     FollowUpAttempt,
     Goal,
     GoalStatusChange,
+    OnCallShift,
     OutboxMessage,
     Patient,
     Referral,
     RelapsePreventionPlan,
     ReplyToRead,
     User,
+    Ward,
 )
 from service.app import create_app
 from service.escalations.service import raise_escalation
@@ -333,6 +336,128 @@ async def _closed(w: World) -> int:
     return int(await w.db.scalar(query) or 0)
 
 
+# The manager's ward page, the audit log and the admins' pages (test_ward_pages_admin.py).
+MANAGER_OR_ADMIN = (MANAGER, ADMIN)
+
+
+def ward_page(suffix: str = "") -> PathFactory:
+    async def make(w: World) -> str:
+        return f"/board/ward{suffix}?ward_id={w.ward.id}"
+
+    return make
+
+
+async def _fresh_nurse(w: World) -> User:
+    return await builders.user(w.db, "ward_staff", ward_id=w.ward.id, mobile=builders.mobile())
+
+
+async def _fresh_shift(w: World) -> OnCallShift:
+    nurse = await _fresh_nurse(w)
+    shift = OnCallShift(
+        ward_id=w.ward.id,
+        user_id=nurse.id,
+        starts_at=w.now,
+        ends_at=w.now + timedelta(hours=8),
+        created_by=nurse.id,
+        created_at=w.now,
+    )
+    w.db.add(shift)
+    await w.db.commit()
+    return shift
+
+
+async def shift_remove_url(w: World) -> str:
+    return f"/board/ward/on-call/{(await _fresh_shift(w)).id}/remove?ward_id={w.ward.id}"
+
+
+async def ward_settings_form(w: World) -> dict[str, str]:
+    # A new name each time: every success is one audited change.
+    return {
+        "name": f"Renamed {uuid.uuid4().hex[:8]}",
+        "timezone": "Europe/London",
+        "crisis_message": "Call 111 and choose the mental health option.",
+        "escalation_policy.read_minutes": "60",
+        "escalation_policy.staff_email": "fallback",
+        "escalation_policy.resolve_minutes.urgent": "240",
+        "escalation_policy.resolve_minutes.routine": "1440",
+        **{
+            f"escalation_policy.ack_minutes.urgent.{n}": str(m)
+            for n, m in ((1, 15), (2, 30), (3, 60))
+        },
+        **{
+            f"escalation_policy.ack_minutes.routine.{n}": str(m)
+            for n, m in ((1, 240), (2, 480), (3, 1440))
+        },
+    }
+
+
+async def shift_form(w: World) -> dict[str, str]:
+    nurse = await _fresh_nurse(w)
+    start = w.now + timedelta(days=1)
+    return {
+        "user_id": str(nurse.id),
+        "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": (start + timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M"),
+    }
+
+
+def _actions(action: str) -> Callable[[World], Awaitable[int]]:
+    async def count(w: World) -> int:
+        query = (
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == action, AuditEvent.outcome == "allowed")
+        )
+        return int(await w.db.scalar(query) or 0)
+
+    return count
+
+
+async def fresh_user_url(w: World, suffix: str = "") -> str:
+    return f"/board/admin/users/{(await _fresh_nurse(w)).id}{suffix}"
+
+
+def user_url(suffix: str = "") -> PathFactory:
+    async def make(w: World) -> str:
+        return await fresh_user_url(w, suffix)
+
+    return make
+
+
+def agency_url(suffix: str = "") -> PathFactory:
+    async def make(w: World) -> str:
+        return f"/board/admin/agencies/{(await builders.agency(w.db)).id}{suffix}"
+
+    return make
+
+
+async def new_user_form(w: World) -> dict[str, str]:
+    return {
+        "full_name": "New Person",
+        "email": f"new-{uuid.uuid4().hex[:10]}@example.org",
+        "role": "ward_staff",
+        "ward_id": str(w.ward.id),
+        "password": "a long enough passphrase",
+    }
+
+
+async def user_edit_form(w: World) -> dict[str, str]:
+    return {
+        "full_name": "Changed Name",
+        "email": f"c-{uuid.uuid4().hex[:10]}@example.org",
+        "role": "ward_staff",
+        "ward_id": str(w.ward.id),
+    }
+
+
+async def new_agency_form(w: World) -> dict[str, str]:
+    return {"name": f"Agency {uuid.uuid4().hex[:8]}", "kind": "housing"}
+
+
+async def new_ward_form(w: World) -> dict[str, str]:
+    return {"name": f"Ward {uuid.uuid4().hex[:8]}", "timezone": "Europe/London"}
+
+
 WARD_OF_PATIENT = (MANAGER, STAFF)
 ALL_WARD = (MANAGER, STAFF, OTHER_STAFF)
 ALL_AGENCY = (AGENCY, AGENCY_NO_CONSENT, OTHER_AGENCY)
@@ -609,6 +734,117 @@ PAGE_RULES: list[PageRule] = [
         outcome(ok=WARD_OF_PATIENT, not_found=(OTHER_STAFF,), ok_status=303),
         form=lambda w: fixed_form({"discharged_at": "2026-12-01T08:30", "suicide_risk": "yes"}),
         done=lambda w: _count(w, FollowUp),
+    ),
+    PageRule("GET", "/board/ward", ward_page(), outcome(ok=MANAGER_OR_ADMIN)),
+    PageRule(
+        "POST",
+        "/board/ward/settings",
+        ward_page("/settings"),
+        outcome(ok=MANAGER_OR_ADMIN, ok_status=303),
+        form=ward_settings_form,
+        done=_actions("ward.update"),
+    ),
+    PageRule(
+        "POST",
+        "/board/ward/on-call",
+        ward_page("/on-call"),
+        outcome(ok=MANAGER_OR_ADMIN, ok_status=303),
+        form=shift_form,
+        done=lambda w: _count(w, OnCallShift),
+    ),
+    PageRule(
+        "GET",
+        "/board/ward/on-call/{shift_id}/remove",
+        shift_remove_url,
+        outcome(ok=MANAGER_OR_ADMIN),
+    ),
+    PageRule(
+        "POST",
+        "/board/ward/on-call/{shift_id}/remove",
+        shift_remove_url,
+        outcome(ok=MANAGER_OR_ADMIN, ok_status=303),
+        done=_actions("ward.on_call.remove"),
+    ),
+    PageRule("GET", "/board/audit", fixed("/board/audit"), outcome(ok=MANAGER_OR_ADMIN)),
+    PageRule("GET", "/board/audit.csv", fixed("/board/audit.csv"), outcome(ok=MANAGER_OR_ADMIN)),
+    PageRule("GET", "/board/admin/wards", fixed("/board/admin/wards"), outcome(ok=(ADMIN,))),
+    PageRule(
+        "POST",
+        "/board/admin/wards",
+        fixed("/board/admin/wards"),
+        outcome(ok=(ADMIN,), ok_status=303),
+        form=new_ward_form,
+        done=lambda w: _count(w, Ward),
+    ),
+    PageRule("GET", "/board/admin/users", fixed("/board/admin/users"), outcome(ok=(ADMIN,))),
+    PageRule(
+        "POST",
+        "/board/admin/users",
+        fixed("/board/admin/users"),
+        outcome(ok=(ADMIN,), ok_status=303),
+        form=new_user_form,
+        done=lambda w: _count(w, User),
+    ),
+    PageRule("GET", "/board/admin/users/{user_id}", user_url(), outcome(ok=(ADMIN,))),
+    PageRule(
+        "POST",
+        "/board/admin/users/{user_id}",
+        user_url(),
+        outcome(ok=(ADMIN,), ok_status=303),
+        form=user_edit_form,
+    ),
+    PageRule(
+        "GET",
+        "/board/admin/users/{user_id}/deactivate",
+        user_url("/deactivate"),
+        outcome(ok=(ADMIN,)),
+    ),
+    PageRule(
+        "POST",
+        "/board/admin/users/{user_id}/deactivate",
+        user_url("/deactivate"),
+        outcome(ok=(ADMIN,), ok_status=303),
+    ),
+    PageRule(
+        "POST",
+        "/board/admin/users/{user_id}/activate",
+        user_url("/activate"),
+        outcome(ok=(ADMIN,), ok_status=303),
+    ),
+    PageRule(
+        "POST",
+        "/board/admin/users/{user_id}/password-reset",
+        user_url("/password-reset"),
+        outcome(ok=(ADMIN,)),
+    ),
+    PageRule("GET", "/board/admin/agencies", fixed("/board/admin/agencies"), outcome(ok=(ADMIN,))),
+    PageRule(
+        "POST",
+        "/board/admin/agencies",
+        fixed("/board/admin/agencies"),
+        outcome(ok=(ADMIN,), ok_status=303),
+        form=new_agency_form,
+        done=lambda w: _count(w, Agency),
+    ),
+    PageRule("GET", "/board/admin/agencies/{agency_id}", agency_url(), outcome(ok=(ADMIN,))),
+    PageRule(
+        "POST",
+        "/board/admin/agencies/{agency_id}",
+        agency_url(),
+        outcome(ok=(ADMIN,), ok_status=303),
+        form=new_agency_form,
+    ),
+    PageRule(
+        "GET",
+        "/board/admin/agencies/{agency_id}/deactivate",
+        agency_url("/deactivate"),
+        outcome(ok=(ADMIN,)),
+    ),
+    PageRule(
+        "POST",
+        "/board/admin/agencies/{agency_id}/deactivate",
+        agency_url("/deactivate"),
+        outcome(ok=(ADMIN,), ok_status=303),
     ),
     # Last: a password change ends every token the user holds, the world's too.
     PageRule(

@@ -11,7 +11,7 @@ from db.models.follow_ups import FollowUp, FollowUpAttempt
 from db.models.goals import Goal, GoalStatusChange
 from db.models.idempotency import IdempotencyKey
 from db.models.jobs import JobHeartbeat, SweepItemFailure
-from db.models.login_attempts import LoginAttempt, RevokedToken
+from db.models.login_attempts import LoginAttempt, PasswordReset, RevokedToken
 from db.models.patients import Episode, Patient
 from db.models.plans import RelapsePreventionPlan
 from db.models.proms import PromAnswer, PromItem, PromSurvey
@@ -43,6 +43,7 @@ __all__ = [
     "LoginAttempt",
     "OnCallShift",
     "OutboxMessage",
+    "PasswordReset",
     "Patient",
     "PatientFeedback",
     "PromAnswer",

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import LoginAttempt, RevokedToken, User
 from service import audit
 from service.errors import InvalidInput, NotAuthenticated, TooManyRequests
-from service.identity import devices, passwords, tokens
+from service.identity import devices, passwords, resets, tokens
 from service.principal import Principal
 from service.settings import Settings
 
@@ -189,6 +189,8 @@ async def login(
                 )
             )
         raise error
+    # A reset code signs in once and only in time (refused like a wrong password).
+    await resets.redeem_at_sign_in(session, user, now)
 
     failed = await _failures_since_last_success(
         session, account.key, now, below=claim_ids.get(account.key)
@@ -286,6 +288,7 @@ async def change_password(
     user.must_change_password = False
     user.token_version += 1
     user.updated_at = now
+    await resets.end_reset(session, user.id)
     audit.record(
         session, caller, "user.password_changed", at=now, object_type="user", object_id=user.id
     )

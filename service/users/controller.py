@@ -6,10 +6,12 @@ from litestar import Controller, get, patch, post
 from litestar.params import FromQuery, JSONBody
 
 from service.http.auth import ADMIN, roles
-from service.http.params import DEFAULT_LIMIT, Cursor, Db, IdPath, Limit
+from service.http.idempotency import NEVER_REPLAYED
+from service.http.params import DEFAULT_LIMIT, Caller, ClockDep, Cursor, Db, IdPath, Limit
+from service.identity import resets
 from service.principal import Role
 from service.users import service
-from service.users.schemas import UserCreate, UserList, UserOut, UserUpdate
+from service.users.schemas import PasswordResetOut, UserCreate, UserList, UserOut, UserUpdate
 
 
 class UserController(Controller):
@@ -43,3 +45,22 @@ class UserController(Controller):
     @patch("/{user_id:uuid}", summary="Change a user (deactivating revokes access at once)")
     async def update(self, user_id: IdPath, data: JSONBody[UserUpdate], db: Db) -> UserOut:
         return service.to_out(await service.update_user(db, user_id, data))
+
+    @post(
+        "/{user_id:uuid}/password-reset",
+        # Its answer holds the one-time code: never kept in the idempotency table for replay.
+        opt={**roles(ADMIN), NEVER_REPLAYED: True},
+        status_code=201,
+        summary="Reset a user's password: a one-time sign-in code, shown once",
+        description=(
+            "The code replaces the password at once (every session of the user ends), signs "
+            "in once within 24 hours, and the user must then choose a new password "
+            "(`must_change_password`). A new reset replaces an unused code. Audited without "
+            "the code. A deactivated user answers 409."
+        ),
+    )
+    async def reset_password(
+        self, user_id: IdPath, db: Db, caller: Caller, clock: ClockDep
+    ) -> PasswordResetOut:
+        issued = await resets.issue_reset(db, caller, user_id, clock.now())
+        return PasswordResetOut(code=issued.code, expires_at=issued.expires_at)

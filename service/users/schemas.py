@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
@@ -51,3 +52,10 @@ class UserOut(msgspec.Struct):
 class UserList(msgspec.Struct):
     items: list[UserOut]
     next_cursor: str | None
+
+
+class PasswordResetOut(msgspec.Struct):
+    """Shown once: the code is stored only as the user's password hash."""
+
+    code: str
+    expires_at: datetime

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Agency, User, Ward
 from service.checks import flush_or
 from service.errors import Conflict, InvalidInput, NotFound
-from service.identity import passwords
+from service.identity import passwords, resets
 from service.pagination import decode_cursor, page_after, split_page
 from service.phones import normalise_mobile
 from service.principal import AGENCY, WARD
@@ -98,6 +98,7 @@ async def update_user(session: AsyncSession, user_id: uuid.UUID, data: UserUpdat
     if "password" in changes:
         _check_password(changes["password"])
         user.password_hash = passwords.hash_password(changes.pop("password"))
+        await resets.end_reset(session, user.id)  # an admin's own password ends a reset
         revoke = True
     if "email" in changes:
         user.email = changes.pop("email").strip().lower()

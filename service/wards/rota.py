@@ -183,3 +183,18 @@ async def remove_shift(
             "ends_at": removed.ends_at.isoformat(),
         },
     )
+
+
+async def rota_candidates(
+    session: AsyncSession, caller: Principal, ward_id: uuid.UUID, now: datetime
+) -> list[User]:
+    """The people a shift may be given to: the ward's active staff, by name (those without a
+    mobile are listed too, and `add_shift` says why they cannot be paged). Same access as
+    adding a shift."""
+    ward = await managed_ward(session, caller, ward_id, "ward.on_call.add", now)
+    rows = await session.scalars(
+        select(User)
+        .where(User.ward_id == ward.id, User.role.in_(WARD), User.active.is_(True))
+        .order_by(User.full_name, User.id)
+    )
+    return list(rows.all())

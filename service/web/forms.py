@@ -132,6 +132,7 @@ def parse(data: Mapping[str, Any], into: type[T], *, renames: Mapping[str, str] 
         text = str(exc)
         match = _PATH.search(text)
         name = match.group(1) if match else ""
+        # The whole path first ("escalation_policy.ack_minutes.routine[0]"), as renames name it.
         name = (renames or {}).get(name, name)
         message = text.split(" - at ", 1)[0]
         # msgspec's words name the type ("Expected `int`, got `str`"); say it as a person would.

@@ -12,7 +12,9 @@ from litestar.static_files import create_static_files_router
 from service.errors import NotAuthenticated, PasswordChangeRequired
 from service.http.auth import public
 from service.http.problems import EXCEPTION_HANDLERS
+from service.web.admin import AdminPages
 from service.web.agency import AgencyPages
+from service.web.audit import AuditPages
 from service.web.board import BoardPages, SignInPages
 from service.web.check_ins import CheckInPages
 from service.web.common import PAGE_HEADERS
@@ -24,6 +26,7 @@ from service.web.patient_plan import PlanPages
 from service.web.patients import PatientPages
 from service.web.render import STATIC
 from service.web.session import LOGIN_PATH, PASSWORD_PATH, cleared_cookie
+from service.web.ward import WardPages
 from service.web.ward_patients import WardPatientPages, arrive
 
 FRAGMENT_HEADER = "x-homeward-fragment"
@@ -89,6 +92,9 @@ def web_router() -> Router:
             WardPatientPages,
             OutcomesPages,
             AgencyPages,
+            WardPages,
+            AuditPages,
+            AdminPages,
             static,
         ],
         # Every key the API maps, so no more specific API handler wins over the page one.

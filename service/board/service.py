@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Agency, CheckIn, Escalation, FollowUp, Patient, Referral, Ward
+from db.models import Agency, CheckIn, Escalation, FollowUp, Patient, Ward
 from service import audit
 from service.errors import NotFound
 from service.escalations.access import readable_escalations
@@ -26,6 +26,7 @@ from service.pagination import MAX_LIMIT
 from service.patient_access.staff import readable_patients
 from service.patient_access.texting import CANNOT_TEXT, monitoring_gap
 from service.principal import Principal
+from service.referrals.schemas import ReferralOut
 from service.referrals.service import list_referrals
 from service.timezones import local_instant
 
@@ -56,7 +57,7 @@ class Board:
     escalations: list[Escalation]
     follow_ups: list[FollowUp]
     check_ins: list[CheckIn]
-    referrals: list[Referral]
+    referrals: list[ReferralOut]
     unmonitored: list[Unmonitored] = field(default_factory=list)
     patients: dict[uuid.UUID, PatientRef] = field(default_factory=dict)
     agencies: dict[uuid.UUID, str] = field(default_factory=dict)

@@ -439,7 +439,7 @@ async def transition(
 # --- readmission: open agency work is put on hold, and resumed at the next discharge -------
 
 # The history rows that show a hold and its end (kind "hold"/"resume", status unchanged).
-# Referrals are visible to their agency whatever the consent, so the wording states no
+# The agency reads the history (while consent is in force), so the wording states no
 # clinical fact (no "readmitted"). Nothing reads these words back: the state is
 # `Referral.on_hold_since`.
 PAUSE_NOTE = (

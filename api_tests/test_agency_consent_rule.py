@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api_tests import builders
-from db.models import AuditEvent, Consent, Referral
+from db.models import AuditEvent, Consent, Referral, User
 from service.consents.service import withdraw_consent
 
 REASON = "Rent arrears after a long admission"  # the staff-written words that must not leak
@@ -247,3 +247,17 @@ async def test_a_foreign_referral_id_on_the_referral_page_is_an_audited_404(clie
         .where(AuditEvent.actor_id == stranger.id, AuditEvent.outcome == "denied")
     )
     assert denied == 2
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+async def test_the_ward_sees_everything_and_what_the_agency_is_shown(case, client, db, app, clock):
+    patient, referral, _, _ = await arrange(db, app, clock, case.consent)
+    nurse = await db.get(User, referral.created_by_id)
+    assert nurse is not None
+    read = await client.get(f"/api/v1/referrals/{referral.id}", headers=builders.bearer(app, nurse))
+    page = await client.get(f"/board/patients/{patient.id}", headers=_cookie(app, nurse))
+
+    assert read.json()["reason"] == REASON and read.json()["sharing"] == case.sharing
+    assert REASON in page.text
+    assert ("closed: consent to share ended" in page.text) is (case.consent == "withdrawn")
+    assert ("the agency sees nothing" in page.text) is (case.consent in ("none", "expired"))

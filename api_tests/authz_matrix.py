@@ -477,6 +477,8 @@ async def referral_body(w: World, role: str) -> dict[str, Any]:
         "patient_id": str(w.patient.id),
         "agency_id": await fresh_agency(w, role),
         "reason": "Housing support after discharge",
+        # A fresh agency has no consent in force: it is given with the referral.
+        "consent": {"scope": "contact_details"},
     }
 
 

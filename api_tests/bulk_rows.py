@@ -37,6 +37,14 @@ _BASE = [
            '+447700' || lpad(i::text, 6, '0'), 'Europe/London', 'discharged', true
     FROM generate_series(1, :patients) AS i
     """,
+    # Every patient consented to share with the agency: referrals go only with a consent.
+    """
+    INSERT INTO consents (id, patient_id, agency_id, scope, given_at, recorded_by_id, created_at)
+    SELECT gen_random_uuid(), p.id, (SELECT id FROM agencies ORDER BY name LIMIT 1), 'plan',
+           TIMESTAMPTZ '2000-01-01 00:00:00+00', (SELECT id FROM users ORDER BY email LIMIT 1),
+           TIMESTAMPTZ '2000-01-01 00:00:00+00'
+    FROM patients AS p
+    """,
 ]
 
 # Each statement takes :n (rows), :due (how many are due), :start (first series number, so

@@ -336,6 +336,8 @@ async def test_a_referral_goal_must_belong_to_the_referred_patient(client, db, c
                 "agency_id": str(other_agency.id),
                 "reason": "Tenancy support",
                 "goal_id": goal_id,
+                # No consent to share with this agency yet: recorded with the referral.
+                "consent": {"scope": "plan"},
             },
             headers=s["ward_h"],
         )

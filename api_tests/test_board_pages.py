@@ -44,6 +44,7 @@ from db.models import (
     Referral,
     RelapsePreventionPlan,
     ReplyToRead,
+    SupportAction,
     User,
     Ward,
 )
@@ -145,7 +146,12 @@ async def attempt_url(w: World) -> str:
 
 async def referral_form(w: World) -> dict[str, str]:
     agency = await builders.agency(w.db)  # a new agency each time: no duplicate referral
-    return {"agency_id": str(agency.id), "reason": "Housing support after discharge"}
+    # No consent to share with a new agency yet: given with the referral (the send rule).
+    return {
+        "agency_id": str(agency.id),
+        "reason": "Housing support after discharge",
+        "consent": "plan",
+    }
 
 
 async def attempt_form(w: World) -> dict[str, str]:
@@ -456,6 +462,46 @@ async def new_agency_form(w: World) -> dict[str, str]:
 
 async def new_ward_form(w: World) -> dict[str, str]:
     return {"name": f"Ward {uuid.uuid4().hex[:8]}", "timezone": "Europe/London"}
+
+
+def agency_referral_url(status: str, action: str = "") -> PathFactory:
+    """A fresh referral of `patient` to `agency` (consent in force) per request."""
+
+    async def make(w: World) -> str:
+        row = await builders.referral(
+            w.db, w.patient.id, w.agency.id, w.users[STAFF].id, at=w.now, status=status
+        )
+        return f"/board/agency/referrals/{row.id}" + (f"/{action}" if action else "")
+
+    return make
+
+
+def referrals_in(status: str) -> Callable[[World], Awaitable[int]]:
+    async def count(w: World) -> int:
+        query = select(func.count()).select_from(Referral).where(Referral.status == status)
+        return int(await w.db.scalar(query) or 0)
+
+    return count
+
+
+async def support_action_url(w: World) -> str:
+    return f"/board/agency/patients/{w.patient.id}/support-actions"
+
+
+async def concerns_url(w: World) -> str:
+    return f"/board/agency/patients/{w.patient.id}/concerns"
+
+
+async def decline_form(w: World) -> dict[str, str]:
+    return {"reason": "No capacity this month"}
+
+
+async def support_action_form(w: World) -> dict[str, str]:
+    return {"kind": "phone_call", "occurred_at": "", "note": "Talked about the tenancy."}
+
+
+async def concern_form(w: World) -> dict[str, str]:
+    return {"note": "Not at home for two visits.", "urgent": "yes"}
 
 
 WARD_OF_PATIENT = (MANAGER, STAFF)
@@ -846,6 +892,57 @@ PAGE_RULES: list[PageRule] = [
         agency_url("/deactivate"),
         outcome(ok=(ADMIN,), ok_status=303),
     ),
+    # -- the agency workspace: only the referred agency with consent; others an audited 404
+    PageRule(
+        "GET",
+        "/board/agency/referrals/{referral_id}",
+        agency_referral_url("pending"),
+        outcome(ok=(AGENCY,), not_found=(AGENCY_NO_CONSENT, OTHER_AGENCY)),
+    ),
+    PageRule(
+        "POST",
+        "/board/agency/referrals/{referral_id}/accept",
+        agency_referral_url("pending", "accept"),
+        outcome(ok=(AGENCY,), not_found=(AGENCY_NO_CONSENT, OTHER_AGENCY), ok_status=303),
+        done=referrals_in("accepted"),
+    ),
+    PageRule(
+        "POST",
+        "/board/agency/referrals/{referral_id}/decline",
+        agency_referral_url("pending", "decline"),
+        outcome(ok=(AGENCY,), not_found=(AGENCY_NO_CONSENT, OTHER_AGENCY), ok_status=303),
+        form=decline_form,
+        done=referrals_in("declined"),
+    ),
+    PageRule(
+        "POST",
+        "/board/agency/referrals/{referral_id}/complete",
+        agency_referral_url("accepted", "complete"),
+        outcome(ok=(AGENCY,), not_found=(AGENCY_NO_CONSENT, OTHER_AGENCY), ok_status=303),
+        done=referrals_in("completed"),
+    ),
+    PageRule(
+        "POST",
+        "/board/agency/patients/{patient_id}/support-actions",
+        support_action_url,
+        outcome(ok=(AGENCY,), not_found=(AGENCY_NO_CONSENT, OTHER_AGENCY), ok_status=303),
+        form=support_action_form,
+        done=lambda w: _count(w, SupportAction),
+    ),
+    PageRule(
+        "GET",
+        "/board/agency/patients/{patient_id}/concerns",
+        concerns_url,
+        outcome(ok=(AGENCY,), not_found=(AGENCY_NO_CONSENT, OTHER_AGENCY)),
+    ),
+    PageRule(
+        "POST",
+        "/board/agency/patients/{patient_id}/concerns",
+        concerns_url,
+        outcome(ok=(AGENCY,), not_found=(AGENCY_NO_CONSENT, OTHER_AGENCY), ok_status=303),
+        form=concern_form,
+        done=lambda w: _count(w, Escalation),
+    ),
     # Last: a password change ends every token the user holds, the world's too.
     PageRule(
         "POST",
@@ -1149,11 +1246,12 @@ async def test_agency_home_lists_own_referrals_and_hides_unshared_patients(app, 
     assert shared.status_code == 200
     assert world.patient.family_name in shared.text
 
-    # A referral but no consent: the referral shows, the patient's name does not.
+    # A referral but no consent: only that a referral waits for consent (no name, no reason).
     unshared = await client.get("/board/agency", headers=session_headers(world, AGENCY_NO_CONSENT))
     assert unshared.status_code == 200
-    assert "Not shared" in unshared.text
+    assert 'id="waiting-consent"' in unshared.text
     assert world.patient.family_name not in unshared.text
+    assert world.referral_no_consent.reason not in unshared.text
 
 
 async def test_pages_are_not_cached_framed_or_open_to_inline_script(app, client, db, clock):

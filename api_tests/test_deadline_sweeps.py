@@ -137,6 +137,8 @@ async def test_an_unanswered_referral_goes_back_to_the_ward_once(db, clock, sms_
     nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
     agency = await builders.agency(db)
     patient = await builders.home_patient(db, ward.id)
+    # Only a referral its agency may answer (consent in force) is chased.
+    await builders.consent(db, patient.id, agency.id, nurse.id, given_at=clock.now())
     waiting = await builders.referral(db, patient.id, agency.id, nurse.id, at=clock.now())
     answered = await builders.referral(
         db, patient.id, agency.id, nurse.id, at=clock.now(), status="accepted"
@@ -267,6 +269,7 @@ async def test_a_referral_on_hold_is_not_chased_until_the_next_discharge(db, clo
     nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
     agency = await builders.agency(db)
     patient = await builders.home_patient(db, ward.id)
+    await builders.consent(db, patient.id, agency.id, nurse.id, given_at=clock.now())
     referral = await builders.referral(db, patient.id, agency.id, nurse.id, at=clock.now())
     await referrals.pause_open_referrals(db, patient.id, clock.now(), nurse.id)
     await db.commit()

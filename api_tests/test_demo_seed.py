@@ -20,8 +20,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api_tests import builders
 from db.base import Base
-from db.models import CheckIn, FollowUp, OutboxMessage, PromSurvey, User, Ward
+from db.models import (
+    CheckIn,
+    FollowUp,
+    OutboxMessage,
+    PromSurvey,
+    Referral,
+    SupportAction,
+    User,
+    Ward,
+)
 from service.clock import ManualClock
+from service.patient_access.agencies import readable_patient_scopes
+from service.patient_access.referral_sharing import sharing
+from service.referrals.access import readable_referrals
 
 pytestmark = pytest.mark.slow
 
@@ -96,6 +108,29 @@ async def _nothing_stale_left(db: AsyncSession, now: datetime) -> None:
     assert (queued, open_check_ins, pending, surveys) == (0, 0, 0, 0)
 
 
+async def _the_agency_worker_has_work(db: AsyncSession, now: datetime) -> None:
+    """The demo agency worker has referrals to answer (with consent), patients to see within
+    scope and support actions logged; one referral shows the consent rule (closed when the
+    patient withdrew consent). Every referral went with a consent (the send rule)."""
+    worker = await db.scalar(select(User).where(User.email == "housing@homeward.local"))
+    assert worker is not None
+    principal = builders.principal(worker)
+    shown = await db.execute(
+        readable_referrals(principal, now).with_only_columns(
+            Referral.status, Referral.closed_reason, sharing(now)
+        )
+    )
+    seen = [tuple(row) for row in shown.all()]
+    assert ("pending", None, "in_force") in seen
+    assert ("withdrawn", "consent_ended", "ended") in seen
+    assert not any(s == "none" for *_, s in seen)
+    visible = await db.scalar(
+        select(func.count()).select_from(readable_patient_scopes(principal, now).subquery())
+    )
+    assert visible
+    assert await db.scalar(select(func.count()).select_from(SupportAction))
+
+
 async def test_seed_demo_fills_every_measure_and_runs_again_without_change(
     database_url: str,
     db: AsyncSession,
@@ -150,6 +185,8 @@ async def test_seed_demo_fills_every_measure_and_runs_again_without_change(
         figures = {m["key"]: m for m in other["measures"]}
         assert figures["follow_up.within_deadline"]["denominator"] > 0, other["ward_name"]
         assert figures["check_ins.response_rate"]["denominator"] > 0, other["ward_name"]
+
+    await _the_agency_worker_has_work(db, clock.now())
 
     # Counted again here: reading the reports above added their own audit rows.
     counts = await _row_counts(db)

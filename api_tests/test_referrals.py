@@ -14,12 +14,16 @@ from service.referrals.deadlines import add_working_days
 LONDON = ZoneInfo("Europe/London")
 
 
-async def _setup(client, db):
+async def _setup(client, db, *, consent=True):
     ward = await builders.ward(db)
     nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
     patient = await builders.patient(db, ward.id)
     agency = await builders.agency(db)
     worker = await builders.user(db, "agency_worker", agency_id=agency.id)
+    if consent:
+        # A referral goes only where a consent to share is in force (the send rule).
+        given = datetime(2026, 1, 1, tzinfo=UTC)
+        await builders.consent(db, patient.id, agency.id, nurse.id, given_at=given)
     return {
         "ward": ward,
         "nurse": nurse,
@@ -29,6 +33,10 @@ async def _setup(client, db):
         "ward_h": builders.bearer(client.app, nurse),
         "agency_h": builders.bearer(client.app, worker),
     }
+
+
+# A consent recorded with the referral (the patient or agency of `_setup` has none).
+FULL = {"scope": "full"}
 
 
 async def _refer(client, s, **extra):
@@ -293,7 +301,7 @@ async def test_agency_workers_see_only_their_agencys_referrals(client, db, clock
     s = await _setup(client, db)
     mine = (await _refer(client, s)).json()
     other_agency = await builders.agency(db)
-    theirs = (await _refer(client, s, agency_id=str(other_agency.id))).json()
+    theirs = (await _refer(client, s, agency_id=str(other_agency.id), consent=FULL)).json()
 
     listed = (await client.get("/api/v1/referrals", headers=s["agency_h"])).json()
     smuggled = (
@@ -324,7 +332,7 @@ async def test_ward_staff_list_their_wards_referrals_with_filters(client, db, cl
     second_patient = await builders.patient(db, s["ward"].id)
     a = (await _refer(client, s)).json()
     clock.advance(timedelta(minutes=5))
-    b = (await _refer(client, s, patient_id=str(second_patient.id))).json()
+    b = (await _refer(client, s, patient_id=str(second_patient.id), consent=FULL)).json()
     await client.post(f"/api/v1/referrals/{b['id']}/accept", headers=s["agency_h"])
     elsewhere = await builders.ward(db)
     stranger = await builders.user(db, "ward_staff", ward_id=elsewhere.id)
@@ -361,7 +369,7 @@ async def test_a_hold_is_a_field_set_at_readmission_and_cleared_at_discharge_or_
     s = await _setup(client, db)
     kept = (await _refer(client, s)).json()["id"]
     other_agency = await builders.agency(db)
-    closed = (await _refer(client, s, agency_id=str(other_agency.id))).json()["id"]
+    closed = (await _refer(client, s, agency_id=str(other_agency.id), consent=FULL)).json()["id"]
     assert (await client.get(f"/api/v1/referrals/{kept}", headers=s["ward_h"])).json()[
         "on_hold_since"
     ] is None

@@ -2,8 +2,11 @@
 
 Everything goes through the services at the story's time (status history and audit
 included): the plan, the consent to share with the housing agency, goals, referrals and the
-agency's answers. An unanswered referral is escalated by the referral sweep at its
-respond-by time, not here; a worried housing worker raises a concern through the service.
+agency's answers and support actions. An unanswered referral is escalated by the referral
+sweep at its respond-by time, not here; a worried housing worker raises a concern through the
+service. Every referral goes with the patient's consent (the send rule); one patient per ward
+later withdraws it, which closes that referral (`consent_ended`: the agency then sees only
+that); a couple of referrals are left for the demo agency worker to answer.
 """
 
 from __future__ import annotations
@@ -28,9 +31,15 @@ from service.plans.schemas import PlanIn
 from service.principal import Principal
 from service.referrals import service as referrals
 from service.referrals.schemas import ReferralCreate
+from service.support_actions.schemas import SupportActionCreate
+from service.support_actions.service import log_support_action
 
 AGENCY_DOMAINS = ("housing", "employment_education", "finances")
 OUTCOMES = ("achieved", "achieved", "not_achieved", "achieved", "cancelled", "achieved")
+SUPPORT_KINDS = ("visit", "phone_call", "appointment", "housing_secured", "benefits_claimed")
+# Per ward, the first referrals for goals still open at the end of the story are left for the
+# demo agency worker to answer (the referral sweep has told the ward they are late).
+LEFT_TO_ANSWER = 2
 PLAN = PlanIn(
     early_warning_signs=["Sleeping badly", "Not answering the phone"],
     triggers=["Money worries"],
@@ -45,7 +54,10 @@ class CarePlayer:
     agency_id: uuid.UUID
     goals_made: int = 0
     accepted: int = 0
-    _consented: set[uuid.UUID] = field(default_factory=set)
+    withdrawn_one: bool = False
+    left_to_answer: int = 0
+    # The consent in force per patient (given once, until withdrawn).
+    _consented: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
 
     def plan(self, world: World, patient: Patient, story: Story) -> None:
         """A relapse-prevention plan the day after admission; goals from the day after."""
@@ -68,17 +80,24 @@ class CarePlayer:
         return run
 
     async def consent(self, session: AsyncSession, patient_id: uuid.UUID, at: datetime) -> None:
-        """The patient agrees to share their plan with the housing agency (once)."""
+        """The patient agrees to share their plan with the housing agency (once, until they
+        withdraw it)."""
         if patient_id in self._consented:
             return
-        self._consented.add(patient_id)
-        await consents.give_consent(
+        given = await consents.give_consent(
             session,
             self.staff,
             patient_id,
             ConsentCreate(agency_id=self.agency_id, scope="plan", given_at=at),
             at,
         )
+        self._consented[patient_id] = given.id
+
+    async def withdraw(self, session: AsyncSession, patient_id: uuid.UUID, at: datetime) -> None:
+        """The patient withdraws the consent: the service closes the agency's open referral."""
+        consent_id = self._consented.pop(patient_id, None)
+        if consent_id is not None:
+            await consents.withdraw_consent(session, self.staff, patient_id, consent_id, at)
 
 
 @dataclass
@@ -122,6 +141,9 @@ class _Goal:
                            reason="Support towards this goal after discharge."),
             at,
         )  # fmt: skip
+        if self.closed_at >= self.world.end and care.left_to_answer < LEFT_TO_ANSWER:
+            care.left_to_answer += 1
+            return  # waiting in the demo agency worker's inbox
         if n % 5 == 1:
             self.world.at(at + timedelta(hours=6 + n % 30), self._agency("decline"))
         elif n % 5 == 3:
@@ -133,16 +155,35 @@ class _Goal:
     def _agency(self, action: str) -> Event:
         async def run(at: datetime) -> None:
             assert self.referral is not None
+            if self.referral.status != "pending":
+                return  # closed meanwhile (the patient's consent was withdrawn)
             reason = DECLINE_REASONS[self.n % len(DECLINE_REASONS)] if action == "decline" else None
             await referrals.transition(self.world.session, self.care.agency_worker,
                                        self.referral.id, action, at, reason=reason)  # fmt: skip
             if action == "accept" and self.n % 5 != 3:
                 self.care.accepted += 1
+                self.world.at(at + timedelta(days=1, hours=2), self._support)
                 if self.care.accepted % 3 == 0:
                     urgent = self.care.accepted % 2 == 1
                     self.world.at(at + timedelta(days=3), self._concern(urgent))
+                elif self.care.accepted == 4 and not self.care.withdrawn_one:
+                    self.care.withdrawn_one = True
+                    self.world.at(at + timedelta(days=2), self._withdraw_consent)
 
         return run
+
+    async def _support(self, at: datetime) -> None:
+        # Only while the agency still works with the patient (it can see them then).
+        if self.referral is not None and self.referral.status == "accepted":
+            kind = SUPPORT_KINDS[self.n % len(SUPPORT_KINDS)]
+            data = SupportActionCreate(kind=kind, occurred_at=at, note="Demo: met as planned.")  # type: ignore[arg-type]
+            await log_support_action(
+                self.world.session, self.care.agency_worker, self.patient_id, data, at
+            )
+
+    async def _withdraw_consent(self, at: datetime) -> None:
+        if self.referral is not None and self.referral.status == "accepted":
+            await self.care.withdraw(self.world.session, self.patient_id, at)
 
     def _concern(self, urgent: bool) -> Event:
         async def run(at: datetime) -> None:

@@ -14,6 +14,9 @@ OPEN_REFERRAL_STATUSES = ("pending", "accepted")
 # What a history row records: a status (creation or a transition), or the ward putting the
 # referral on hold at a readmission and resuming it at the next discharge (status unchanged).
 REFERRAL_CHANGE_KINDS = ("status", "hold", "resume")
+# Why a referral was closed, when the system closed it: the last consent to share with the
+# agency was withdrawn (service.consents.service.withdraw_consent).
+REFERRAL_CLOSED_REASONS = ("consent_ended",)
 
 
 class Referral(UUIDPrimaryKey, Base):
@@ -30,6 +33,13 @@ class Referral(UUIDPrimaryKey, Base):
         # Only open work can be on hold; closing a held referral ends the hold.
         CheckConstraint(
             "on_hold_since IS NULL OR status IN ('pending', 'accepted')", name="hold_only_open"
+        ),
+        CheckConstraint(
+            f"closed_reason IS NULL OR closed_reason IN ('{REFERRAL_CLOSED_REASONS[0]}')",
+            name="closed_reason_known",
+        ),
+        CheckConstraint(
+            "closed_reason IS NULL OR status = 'withdrawn'", name="closed_reason_only_withdrawn"
         ),
         # The sweep that escalates unanswered referrals reads only pending ones it has not
         # escalated yet, by deadline: its cost follows the work due, not the table.
@@ -65,6 +75,7 @@ class Referral(UUIDPrimaryKey, Base):
     # has paused community work, and the deadline sweep does not chase the agency.
     on_hold_since: Mapped[datetime | None]
     decline_reason: Mapped[str | None] = mapped_column(Text)
+    closed_reason: Mapped[str | None] = mapped_column(String(20))
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

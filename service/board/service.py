@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Agency, CheckIn, Escalation, FollowUp, Patient, Referral, ReplyToRead, Ward
+from db.models import Agency, CheckIn, Escalation, FollowUp, Patient, ReplyToRead, Ward
 from service import audit
 from service.errors import NotFound
 from service.escalations.access import readable_escalations
@@ -26,6 +26,7 @@ from service.pagination import MAX_LIMIT
 from service.patient_access.staff import readable_patients
 from service.patient_access.texting import CANNOT_TEXT, monitoring_gap
 from service.principal import Principal
+from service.referrals.schemas import ReferralOut
 from service.referrals.service import list_referrals
 from service.replies.access import readable_replies
 from service.timezones import local_instant
@@ -57,7 +58,7 @@ class Board:
     escalations: list[Escalation]
     follow_ups: list[FollowUp]
     check_ins: list[CheckIn]
-    referrals: list[Referral]
+    referrals: list[ReferralOut]
     unmonitored: list[Unmonitored] = field(default_factory=list)
     # Free-text replies waiting for a person, per patient (count, the earliest read-by).
     unread_replies: dict[uuid.UUID, tuple[int, datetime]] = field(default_factory=dict)

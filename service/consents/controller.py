@@ -60,7 +60,12 @@ class ConsentController(Controller):
         "/{consent_id:uuid}/withdraw",
         status_code=200,
         summary="Withdraw a consent",
-        description="Takes effect on the agency's next request. Withdrawing twice answers 409.",
+        description=(
+            "Takes effect on the agency's next request. Withdrawing twice answers 409. When no "
+            "other consent to share with that agency is in force, the agency's open referrals "
+            "of the patient close in the same transaction: `withdrawn`, `closed_reason` "
+            "`consent_ended`; the agency then sees no reason, goal or history."
+        ),
     )
     async def withdraw(
         self,

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Consent
 from service.agencies.service import active_agency
 from service.consents.access import readable_consents
+from service.consents.ended import close_for_ended_consent
 from service.consents.schemas import ConsentCreate, ConsentOut
 from service.errors import Conflict, InvalidInput
 from service.pagination import decode_cursor, page_after, split_page
@@ -154,4 +155,6 @@ async def withdraw_consent(
     consent.withdrawn_at = now
     consent.withdrawn_by_id = caller.user_id
     await session.flush()
+    # What the agency learns follows consent: its open referrals close with the last one.
+    await close_for_ended_consent(session, caller, patient_id, consent.agency_id, now)
     return consent

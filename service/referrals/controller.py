@@ -38,7 +38,19 @@ class ReferralController(Controller):
             "the same patient to the same agency for the same goal answers 409. A readmission "
             "of the patient puts their open referrals on hold: `on_hold_since` is set and the "
             "history gets an on-hold note; the next discharge clears it and adds a note that "
-            "the work resumes (statuses do not change). Closing a referral ends its hold."
+            "the work resumes (statuses do not change). Closing a referral ends its hold. "
+            "**Consent:** a referral is sent only while a consent of the patient to share with "
+            "that agency is in force, or with one given in the same request: `consent` "
+            "`{scope, given_at?, expires_at?}` is recorded as POST .../consents would (its "
+            "errors name `consent.<field>`). Without either: 422 naming `consent`, nothing "
+            "written. **What the agency sees follows consent** (`sharing`): `in_force` shows "
+            "everything; `none` (no consent ever given, e.g. an older referral) shows only that "
+            "the referral waits for consent; `ended` (withdrawn or expired) shows an open "
+            "referral as `withdrawn` with `closed_reason` `consent_ended`. Without a consent in "
+            "force the agency gets `reason`, `goal_id`, `decline_reason`, `on_hold_since` null "
+            "and no `history`, cannot answer (409), and the referral is not chased as "
+            "unanswered. Withdrawing the last consent closes the agency's open referrals in the "
+            "same transaction (`withdrawn`, `closed_reason` `consent_ended`)."
         ),
     )
     async def create(
@@ -74,7 +86,7 @@ class ReferralController(Controller):
             patient_id=patient_id,
             agency_id=agency_id,
         )
-        return ReferralList(items=[service.to_out(r) for r in rows], next_cursor=next_cursor)
+        return ReferralList(items=rows, next_cursor=next_cursor)
 
     @get(
         "/{referral_id:uuid}",
@@ -84,10 +96,7 @@ class ReferralController(Controller):
     async def read(
         self, referral_id: IdPath, db: Db, caller: Caller, clock: ClockDep
     ) -> ReferralDetail:
-        referral = await service.referral_for(
-            db, caller, referral_id, action="referral.read", now=clock.now()
-        )
-        return await service.to_detail(db, referral)
+        return await service.read_referral(db, caller, referral_id, clock.now())
 
     @post(
         "/{referral_id:uuid}/accept",
@@ -122,7 +131,7 @@ class ReferralController(Controller):
         referral = await service.transition(
             db, caller, referral_id, "decline", clock.now(), reason=data.reason
         )
-        return await service.to_detail(db, referral)
+        return await service.to_detail(db, referral, for_agency=caller.is_agency_worker)
 
     @post(
         "/{referral_id:uuid}/complete",
@@ -168,4 +177,5 @@ async def _move(
     referral = await service.transition(
         db, caller, referral_id, action, now, reason=data.reason if data else None
     )
-    return await service.to_detail(db, referral)
+    # A transition succeeds only while a consent is in force (or for the ward, who sees all).
+    return await service.to_detail(db, referral, for_agency=caller.is_agency_worker)

@@ -12,24 +12,28 @@ referral_status_changes. A referral another caller may not see answers an audite
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+import msgspec
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Goal, Patient, Referral, ReferralStatusChange, Ward
-from db.models.referrals import OPEN_REFERRAL_STATUSES
+from db.models import Consent, Goal, Patient, Referral, ReferralStatusChange, Ward
+from db.models.referrals import OPEN_REFERRAL_STATUSES, REFERRAL_CLOSED_REASONS
 from service import audit
 from service.agencies.service import active_agency
+from service.consents.schemas import ConsentCreate
+from service.consents.service import give_consent
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.escalations.service import resolve_for_source
 from service.pagination import decode_cursor, page_after, split_page
 from service.patient_access.staff import patient_for_staff
 from service.principal import Principal, SystemActor
-from service.referrals.access import readable_referrals
+from service.referrals.access import Sharing, effective_status, readable_referrals
 from service.referrals.deadlines import RESPOND_WITHIN_WORKING_DAYS, add_working_days
 from service.referrals.schemas import ReferralCreate, ReferralDetail, ReferralOut, StatusChangeOut
 from service.timezones import DEFAULT_TIMEZONE
@@ -37,6 +41,7 @@ from service.timezones import DEFAULT_TIMEZONE
 # Referral changes made by the system (the deadline sweep, an agency's answer settling a
 # ward escalation).
 REFERRALS_ACTOR = SystemActor("referrals")
+CONSENT_ENDED = REFERRAL_CLOSED_REASONS[0]
 
 
 @dataclass(frozen=True)
@@ -55,43 +60,69 @@ TRANSITIONS: dict[str, Transition] = {
 }
 
 
-def to_out(referral: Referral) -> ReferralOut:
+def _hidden(sharing: Sharing, for_agency: bool) -> bool:
+    """An agency learns what a referral says only while a consent to share is in force."""
+    return for_agency and sharing != "in_force"
+
+
+def shown_status(referral: Referral, sharing: Sharing) -> tuple[str, str | None]:
+    """(status, closed_reason) as shown: an open referral whose consent ended reads
+    `withdrawn` / `consent_ended` (the query-time rule of service.referrals.access)."""
+    if referral.status in OPEN_REFERRAL_STATUSES and sharing == "ended":
+        return "withdrawn", CONSENT_ENDED
+    return referral.status, referral.closed_reason
+
+
+def to_out(
+    referral: Referral, sharing: Sharing = "in_force", *, for_agency: bool = False
+) -> ReferralOut:
+    """The referral as the caller may see it. Ward staff see it all (and `sharing`); an agency
+    without a consent in force sees only its existence and state: no reason, goal, history."""
+    hidden = _hidden(sharing, for_agency)
+    status, closed_reason = (
+        shown_status(referral, sharing)
+        if for_agency
+        else (
+            referral.status,
+            referral.closed_reason,
+        )
+    )
     return ReferralOut(
         id=referral.id,
         patient_id=referral.patient_id,
         agency_id=referral.agency_id,
-        goal_id=referral.goal_id,
-        reason=referral.reason,
-        status=referral.status,  # type: ignore[arg-type]
+        goal_id=None if hidden else referral.goal_id,
+        reason=None if hidden else referral.reason,
+        status=status,  # type: ignore[arg-type]
+        closed_reason=closed_reason,  # type: ignore[arg-type]
+        sharing=sharing,
         respond_by=referral.respond_by,
         responded_at=referral.responded_at,
-        decline_reason=referral.decline_reason,
-        on_hold_since=referral.on_hold_since,
+        decline_reason=None if hidden else referral.decline_reason,
+        on_hold_since=None if hidden else referral.on_hold_since,
         created_at=referral.created_at,
     )
 
 
-async def to_detail(session: AsyncSession, referral: Referral) -> ReferralDetail:
-    changes = (
-        await session.scalars(
-            select(ReferralStatusChange)
-            .where(ReferralStatusChange.referral_id == referral.id)
-            .order_by(ReferralStatusChange.id)
-        )
-    ).all()
-    out = to_out(referral)
+async def to_detail(
+    session: AsyncSession,
+    referral: Referral,
+    sharing: Sharing = "in_force",
+    *,
+    for_agency: bool = False,
+) -> ReferralDetail:
+    out = to_out(referral, sharing, for_agency=for_agency)
+    changes: Sequence[ReferralStatusChange] = []
+    if not _hidden(sharing, for_agency):
+        changes = (
+            await session.scalars(
+                select(ReferralStatusChange)
+                .where(ReferralStatusChange.referral_id == referral.id)
+                .order_by(ReferralStatusChange.id)
+            )
+        ).all()
     return ReferralDetail(
-        id=out.id,
-        patient_id=out.patient_id,
-        agency_id=out.agency_id,
-        goal_id=out.goal_id,
-        reason=out.reason,
-        status=out.status,
-        respond_by=out.respond_by,
-        responded_at=out.responded_at,
-        decline_reason=out.decline_reason,
-        on_hold_since=out.on_hold_since,
-        created_at=out.created_at,
+        **msgspec.structs.asdict(out),
         history=[
             StatusChangeOut(
                 from_status=c.from_status,  # type: ignore[arg-type]
@@ -167,6 +198,7 @@ async def create_referral(
     )
     if duplicate is not None:
         raise Conflict("An open referral of this patient to this agency already exists.")
+    await _consent_for_referral(session, caller, patient.id, data, now)
     referral = Referral(
         patient_id=patient.id,
         agency_id=data.agency_id,
@@ -183,6 +215,53 @@ async def create_referral(
     session.add(_history(referral, None, now, caller.user_id))
     await session.flush()
     return referral
+
+
+async def _consent_for_referral(
+    session: AsyncSession,
+    caller: Principal,
+    patient_id: uuid.UUID,
+    data: ReferralCreate,
+    now: datetime,
+) -> None:
+    """The send rule: a referral goes to an agency only while a consent to share with it is in
+    force, or with the consent recorded in the same request (`consent`, same rules as POST
+    .../consents; its errors are named `consent.<field>`)."""
+    if data.consent is not None:
+        given = ConsentCreate(
+            agency_id=data.agency_id,
+            scope=data.consent.scope,
+            given_at=data.consent.given_at,
+            expires_at=data.consent.expires_at,
+        )
+        try:
+            await give_consent(session, caller, patient_id, given, now)
+        except InvalidInput as exc:
+            raise InvalidInput(
+                exc.detail,
+                errors=[
+                    {**e, "field": f"consent.{e.get('field', '')}".rstrip(".")}
+                    for e in (exc.errors or [])
+                ],
+            ) from None
+        return
+    in_force = await session.scalar(
+        select(Consent.id)
+        .where(
+            Consent.patient_id == patient_id,
+            Consent.agency_id == data.agency_id,
+            Consent.given_at <= now,
+            Consent.withdrawn_at.is_(None),
+            or_(Consent.expires_at.is_(None), Consent.expires_at > now),
+        )
+        .limit(1)
+    )
+    if in_force is None:
+        raise InvalidInput.field(
+            "consent",
+            "is required: no consent to share with this agency is in force, so record the "
+            "patient's consent with the referral",
+        )
 
 
 async def _denial(
@@ -211,15 +290,16 @@ async def referral_for(
     action: str,
     now: datetime,
     for_update: bool = False,
-) -> Referral:
-    """The referral if the caller may see it (audited as `action`), else an audited 404."""
-    query = readable_referrals(caller).where(Referral.id == referral_id)
+) -> tuple[Referral, Sharing]:
+    """The referral if the caller may see it (audited as `action`) with what consent lets its
+    agency learn of it (service.referrals.access), else an audited 404."""
+    query = readable_referrals(caller, now).where(Referral.id == referral_id)
     if for_update:
         query = query.with_for_update(of=Referral)
     row = (await session.execute(query)).first()
     if row is None:
         raise await _denial(session, caller, action, referral_id, now)
-    referral, ward_id = row
+    referral, ward_id, shared = row
     audit.record(
         session,
         caller,
@@ -229,8 +309,19 @@ async def referral_for(
         ward_id=ward_id,
         object_type="referral",
         object_id=referral.id,
+        detail={"sharing": shared} if caller.is_agency_worker else None,
     )
-    return referral
+    return referral, cast(Sharing, shared)
+
+
+async def read_referral(
+    session: AsyncSession, caller: Principal, referral_id: uuid.UUID, now: datetime
+) -> ReferralDetail:
+    """GET /api/v1/referrals/{id}: the referral as the caller may see it."""
+    referral, shared = await referral_for(
+        session, caller, referral_id, action="referral.read", now=now
+    )
+    return await to_detail(session, referral, shared, for_agency=caller.is_agency_worker)
 
 
 async def list_referrals(
@@ -243,30 +334,40 @@ async def list_referrals(
     status: str | None = None,
     patient_id: uuid.UUID | None = None,
     agency_id: uuid.UUID | None = None,
-) -> tuple[list[Referral], str | None]:
-    """Ward staff: their ward's referrals; agency workers: their agency's. Newest first.
-    Filters narrow that set; they never widen it (a foreign patient_id just finds nothing)."""
-    query = readable_referrals(caller)
+    order_by_respond_by: bool = False,
+) -> tuple[list[ReferralOut], str | None]:
+    """Ward staff: their ward's referrals; agency workers: their agency's, as consent lets
+    them see each (`to_out`). Newest first (or soonest answer first: one page, no cursor).
+    Filters narrow that set; they never widen it (a foreign patient_id just finds nothing);
+    an agency's `status` filter matches the status it is shown."""
+    query = readable_referrals(caller, now)
     if status is not None:
-        query = query.where(Referral.status == status)
+        shown = effective_status(now) if caller.is_agency_worker else Referral.status
+        query = query.where(shown == status)
     if patient_id is not None:
         query = query.where(Referral.patient_id == patient_id)
     if agency_id is not None:
         query = query.where(Referral.agency_id == agency_id)
-    paged = page_after(
-        cast("Select[Any]", query),
-        Referral.created_at,
-        Referral.id,
-        decode_cursor(cursor),
-        limit,
-        newest_first=True,
-    )
-    rows: list[tuple[Referral, uuid.UUID]] = [
-        (row[0], row[1]) for row in (await session.execute(paged)).all()
+    if order_by_respond_by:
+        paged = cast("Select[Any]", query).order_by(Referral.respond_by, Referral.id).limit(limit)
+    else:
+        paged = page_after(
+            cast("Select[Any]", query),
+            Referral.created_at,
+            Referral.id,
+            decode_cursor(cursor),
+            limit,
+            newest_first=True,
+        )
+    rows: list[tuple[Referral, uuid.UUID, Sharing]] = [
+        (row[0], row[1], row[2]) for row in (await session.execute(paged)).all()
     ]
-    page, next_cursor = split_page(rows, limit, lambda r: (r[0].created_at, r[0].id))
+    if order_by_respond_by:
+        page, next_cursor = rows, None
+    else:
+        page, next_cursor = split_page(rows, limit, lambda r: (r[0].created_at, r[0].id))
     seen: set[uuid.UUID] = set()
-    for referral, ward_id in page:
+    for referral, ward_id, _ in page:
         if referral.patient_id not in seen:
             seen.add(referral.patient_id)
             audit.record(
@@ -279,7 +380,8 @@ async def list_referrals(
                 object_type="referral",
                 object_id=referral.id,
             )
-    return [referral for referral, _ in page], next_cursor
+    for_agency = caller.is_agency_worker
+    return [to_out(r, shared, for_agency=for_agency) for r, _, shared in page], next_cursor
 
 
 async def transition(
@@ -298,12 +400,16 @@ async def transition(
         raise Forbidden("Only the referred agency may do this.")
     if not move.by_agency and not caller.is_ward_member:
         raise Forbidden("Only ward staff may do this.")
-    referral = await referral_for(
+    referral, shared = await referral_for(
         session, caller, referral_id, action=f"referral.{action}", now=now, for_update=True
     )
     note = _clean(reason, "reason", required=action == "decline")
-    if referral.status not in move.allowed_from:
-        raise Conflict(f"A {referral.status} referral cannot be {move.past_tense}.")
+    # An agency acts only on what it is shown: no consent in force, nothing to answer.
+    status = shown_status(referral, shared)[0] if move.by_agency else referral.status
+    if move.by_agency and shared == "none":
+        raise Conflict("This referral is waiting for the patient's consent to share with you.")
+    if status not in move.allowed_from:
+        raise Conflict(f"A {status} referral cannot be {move.past_tense}.")
     previous = referral.status
     referral.status = move.to
     referral.updated_at = now
@@ -333,7 +439,7 @@ async def transition(
 # --- readmission: open agency work is put on hold, and resumed at the next discharge -------
 
 # The history rows that show a hold and its end (kind "hold"/"resume", status unchanged).
-# Referrals are visible to their agency whatever the consent, so the wording states no
+# The agency reads the history (while consent is in force), so the wording states no
 # clinical fact (no "readmitted"). Nothing reads these words back: the state is
 # `Referral.on_hold_since`.
 PAUSE_NOTE = (

@@ -4,6 +4,7 @@
 not yet escalated, so the sweep reads what is due and nothing else; the escalation's unique
 source key makes a repeat harmless anyway. A referral on hold (`on_hold_since`) is not chased;
 the discharge that resumes it clears the marker, so a deadline still missed then is escalated.
+Nor is one without a consent in force: its agency is shown nothing it could answer.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Patient, Referral
 from service.escalations.service import raise_escalation
+from service.referrals.access import consent_in_force
 from service.referrals.service import REFERRALS_ACTOR
 from service.set_aside import not_set_aside
 
@@ -31,6 +33,8 @@ async def claim_unanswered(
             Referral.unanswered_escalated_at.is_(None),
             Referral.on_hold_since.is_(None),
             Referral.respond_by <= now,
+            # Without a consent in force the agency is shown nothing to answer: not chased.
+            consent_in_force(now),
             not_set_aside(Referral),
         )
         .order_by(Referral.respond_by, Referral.id)

@@ -12,7 +12,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import SupportAction
+from db.models import Patient, SupportAction
+from service import audit
 from service.errors import Forbidden, InvalidInput
 from service.pagination import decode_cursor, page_after, split_page
 from service.patient_access.agencies import patient_for_agency
@@ -91,3 +92,36 @@ async def list_support_actions(
     )
     rows = list((await session.scalars(query)).all())
     return split_page(rows, limit, lambda a: (a.occurred_at, a.id))
+
+
+async def list_own_support_actions(
+    session: AsyncSession, caller: Principal, now: datetime, limit: int
+) -> list[SupportAction]:
+    """An agency worker's own support actions, newest first, only for patients their agency
+    may see now (the same rule as every agency read); each patient reached is audited."""
+    if not caller.is_agency_worker or caller.agency_id is None:
+        raise Forbidden("Only agency workers log support actions.")
+    query = (
+        readable_support_actions(caller, now)
+        .add_columns(Patient.ward_id)
+        .join(Patient, Patient.id == SupportAction.patient_id)
+        .where(SupportAction.recorded_by_id == caller.user_id)
+        .order_by(SupportAction.occurred_at.desc(), SupportAction.id.desc())
+        .limit(limit)
+    )
+    rows = (await session.execute(query)).all()
+    seen: set[uuid.UUID] = set()
+    for action, ward_id in rows:
+        if action.patient_id not in seen:
+            seen.add(action.patient_id)
+            audit.record(
+                session,
+                caller,
+                "support_action.list",
+                at=now,
+                patient_id=action.patient_id,
+                ward_id=ward_id,
+                object_type="support_action",
+                object_id=action.id,
+            )
+    return [action for action, _ in rows]

@@ -8,13 +8,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import msgspec
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.agencies.service import list_agencies
-from service.agencies.visibility import read_patient_for_agency
 from service.conversation.messages import list_messages
 from service.errors import NotFound
 from service.escalations.service import list_escalations
@@ -31,6 +29,7 @@ from service.principal import Principal
 from service.referrals.schemas import ReferralCreate
 from service.referrals.service import create_referral, list_referrals
 from service.support_actions.service import list_support_actions
+from service.web.agency import agency_patient_page
 from service.web.common import back_to, form_of, page, render
 from service.web.forms import Form, attempt, blank_to_none, parse
 
@@ -51,7 +50,7 @@ class PatientPages(Controller):
         res: Res,
     ) -> Template:
         if caller.is_agency_worker:
-            return await _agency_view(request, res, db, caller, patient_id)
+            return await agency_patient_page(request, res, db, caller, patient_id)
         return await _ward_view(request, res, db, caller, patient_id)
 
     @get("/live", opt=page(WARD))
@@ -81,10 +80,14 @@ class PatientPages(Controller):
         fields = await form_of(request, res)
 
         async def send() -> None:
-            data = parse(
-                {"patient_id": str(patient_id), **blank_to_none(fields, *REFER_LABELS)},
-                ReferralCreate,
-            )
+            body = {
+                "patient_id": str(patient_id),
+                **blank_to_none(fields, "agency_id", "goal_id", "reason"),
+            }
+            scope = fields.get("consent", "").strip()
+            if scope:  # the consent given with the referral (the API's `consent` object)
+                body["consent"] = {"scope": scope}
+            data = parse(body, ReferralCreate)
             await create_referral(db, caller, data, clock.now())
 
         _, failed = await attempt(db, fields, send, REFER_LABELS)
@@ -94,7 +97,12 @@ class PatientPages(Controller):
 
 
 # The refer form's fields (the API's own names) and how the page labels them.
-REFER_LABELS = {"agency_id": "Agency", "goal_id": "Goal", "reason": "Reason"}
+REFER_LABELS = {
+    "agency_id": "Agency",
+    "goal_id": "Goal",
+    "reason": "Reason",
+    "consent": "Consent to share",
+}
 
 
 async def _ward_view(
@@ -160,32 +168,3 @@ async def _live_context(
         "messages": list(reversed(messages)),  # oldest first reads like a conversation
         "escalations": [e for e in escalations if e.status != "resolved"],
     }
-
-
-async def _agency_view(
-    request: Request[Any, Any, Any],
-    res: AppResources,
-    db: AsyncSession,
-    caller: Principal,
-    patient_id: uuid.UUID,
-) -> Template:
-    """Only what this agency's consent allows; any other patient is the audited 404."""
-    now = res.clock.now()
-    patient = await read_patient_for_agency(db, caller, patient_id, now)
-    referrals, _ = await list_referrals(db, caller, now, None, MAX_LIMIT, patient_id=patient_id)
-    actions, _ = await list_support_actions(db, caller, patient_id, now, None, MAX_LIMIT)
-    return await render(
-        request,
-        res,
-        db,
-        caller,
-        "agency_patient.html",
-        patient=patient,
-        # Fields outside the consent's scope are UNSET: the template shows no section for them.
-        goals=None if patient.goals is msgspec.UNSET else patient.goals,
-        crisis_contacts=(
-            None if patient.crisis_contacts is msgspec.UNSET else patient.crisis_contacts
-        ),
-        referrals=referrals,
-        actions=actions,
-    )

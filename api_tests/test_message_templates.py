@@ -1,0 +1,249 @@
+"""Texts in the patient's language, in words the ward can edit: the built-in set, a ward's own
+wording per purpose and language (checked on save, versioned, audited), the language
+fallback (exact tag, base language, English; Welsh only once confirmed), replies read in the
+patient's language, and SMS segment counts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from api_tests import builders
+from api_tests.sms_helpers import (
+    discharged_patient,
+    escalations,
+    inbound_params,
+    outbox_rows,
+    post_signed,
+)
+from db.models import AuditEvent, MessageTemplate
+from service.message_templates.segments import count
+
+PL_PROMPT = "Jak się dzisiaj czujesz? $question Odpowiedz liczbą od 1 do 5. POMOCY: wsparcie."
+# English, spelt out by hand: the built-in prompt with the default question.
+EN_PROMPT = (
+    "Homeward check-in: How are you feeling today? Reply with a number from 1 (very low) to "
+    "5 (very well), or a word. Reply HELP if you need support now. Reply STOP to opt out."
+)
+
+
+async def _team(client, db):
+    team = await builders.ward_team(db, client.app)
+    return team
+
+
+def _url(team, purpose: str = "", language: str = "") -> str:
+    base = f"/api/v1/wards/{team.ward.id}/message-templates"
+    return f"{base}/{purpose}/{language}" if purpose else base
+
+
+async def _put(client, team, purpose, language, body):
+    return await client.put(
+        _url(team, purpose, language), json={"body": body}, headers=team.manager_headers
+    )
+
+
+async def _prompt_sent(db, clock, sms_worker, team, **fields):
+    patient = await discharged_patient(db, team.ward.id, clock.now(), **fields)
+    clock.advance(timedelta(hours=24))
+    await sms_worker.run_once()
+    [prompt] = [r for r in await outbox_rows(db, patient.id) if r.purpose == "checkin_prompt"]
+    return patient, prompt
+
+
+async def test_a_polish_patient_gets_the_wards_polish_prompt_and_pomocy_raises_urgent_help(
+    sms_client, db, clock, sms_worker, sms_settings
+):
+    team = await _team(sms_client, db)
+    saved = await _put(sms_client, team, "checkin.prompt", "pl", PL_PROMPT)
+    assert saved.status_code == 200, saved.text
+    assert (saved.json()["source"], saved.json()["version"]) == ("ward", 1)
+    question = await _put(sms_client, team, "checkin.question", "pl", "Jak minął dzień?")
+    assert question.status_code == 200, question.text
+    words = await _put(sms_client, team, "keywords.help", "pl", "pomocy, pomóż mi")
+    assert words.status_code == 200, words.text
+
+    patient, prompt = await _prompt_sent(db, clock, sms_worker, team, language="pl")
+    assert prompt.body == (
+        "Jak się dzisiaj czujesz? Jak minął dzień? Odpowiedz liczbą od 1 do 5. POMOCY: wsparcie."
+    )
+    assert (prompt.template_purpose, prompt.template_language) == ("checkin.prompt", "pl")
+    assert (prompt.template_source, prompt.template_version) == ("ward", 1)
+
+    clock.advance(timedelta(minutes=5))
+    answer = await post_signed(
+        sms_client,
+        "/webhooks/twilio/sms",
+        inbound_params(patient.mobile, "POMOCY"),
+        sms_settings.twilio_auth_token,
+    )
+    assert answer.status_code == 200
+    [escalation] = await escalations(db, patient.id)
+    assert (escalation.reason, escalation.severity) == ("help_request", "urgent")
+    # No Polish crisis reply on this ward: the English one, with every number in it.
+    assert "116 123" in answer.text and "999" in answer.text
+
+
+async def test_english_help_and_stop_are_understood_whatever_the_language(
+    sms_client, db, clock, sms_worker, sms_settings
+):
+    team = await _team(sms_client, db)
+    patient, _ = await _prompt_sent(db, clock, sms_worker, team, language="pl")
+    answer = await post_signed(
+        sms_client,
+        "/webhooks/twilio/sms",
+        inbound_params(patient.mobile, "STOP"),
+        sms_settings.twilio_auth_token,
+    )
+    assert answer.status_code == 200
+    await db.refresh(patient)
+    assert patient.sms_opted_out is True
+
+
+async def test_a_pt_br_patient_with_only_pt_templates_gets_pt(db, clock, sms_worker, sms_client):
+    team = await _team(sms_client, db)
+    body = "Olá! $question Responda com um número de 1 a 5."
+    assert (await _put(sms_client, team, "checkin.prompt", "pt", body)).status_code == 200
+    _, prompt = await _prompt_sent(db, clock, sms_worker, team, language="pt-BR")
+    assert prompt.body == "Olá! How are you feeling today? Responda com um número de 1 a 5."
+    assert (prompt.template_language, prompt.template_source) == ("pt", "ward")
+
+
+async def test_a_welsh_patient_gets_english_until_a_manager_confirms_welsh(
+    db, clock, sms_worker, sms_client
+):
+    team = await _team(sms_client, db)
+    listed = (await sms_client.get(_url(team), headers=team.nurse_headers)).json()
+    [welsh] = [
+        t for t in listed["items"] if (t["purpose"], t["language"]) == ("checkin.prompt", "cy")
+    ]
+    assert welsh["confirmed"] is False
+    assert welsh["review_note"] == "Needs review by a fluent speaker before use."
+    assert welsh["in_force_language"] == "en"
+
+    _, prompt = await _prompt_sent(db, clock, sms_worker, team, language="cy")
+    assert prompt.body == EN_PROMPT
+    assert prompt.template_language == "en"
+
+    confirmed = await sms_client.post(
+        f"{_url(team)}/languages/cy/confirm", headers=team.manager_headers
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    [event] = (
+        await db.scalars(
+            select(AuditEvent).where(AuditEvent.action == "message_template.confirm_language")
+        )
+    ).all()
+    assert event.actor_id == team.manager.id
+    _, prompt = await _prompt_sent(db, clock, sms_worker, team, language="cy")
+    assert prompt.body.startswith("Gwiriad Homeward: Sut ydych chi'n teimlo heddiw?")
+    assert (prompt.template_language, prompt.template_source) == ("cy", "builtin")
+
+
+async def test_a_template_with_an_unknown_placeholder_is_refused_naming_it(client, db):
+    team = await _team(client, db)
+    answer = await _put(client, team, "checkin.prompt", "pl", "Cześć $imie! $question")
+    assert answer.status_code == 422
+    assert "$imie" in answer.json()["detail"]
+    assert [e["field"] for e in answer.json()["errors"]] == ["body"]
+    assert (await db.scalars(select(MessageTemplate))).all() == []
+
+
+async def test_a_crisis_reply_without_the_crisis_routes_is_refused(client, db):
+    """Hazard: a ward's edit drops the numbers a person in crisis could ring."""
+    team = await _team(client, db)
+    answer = await _put(client, team, "crisis.reply", "en", "Please call the ward tomorrow.")
+    assert answer.status_code == 422
+    assert "$crisis_routes" in answer.json()["detail"]
+    assert (await db.scalars(select(MessageTemplate))).all() == []
+    kept = await _put(client, team, "crisis.reply", "pl", "Potrzebujesz pomocy? $crisis_routes")
+    assert kept.status_code == 200, kept.text
+
+
+async def test_a_discreet_variant_with_a_clinical_word_or_over_budget_is_refused(client, db):
+    team = await _team(client, db)
+    clinical = await _put(client, team, "checkin.prompt.discreet", "en", "Ward check: $question")
+    assert clinical.status_code == 422
+    assert "discreet" in clinical.json()["detail"]
+    long = await _put(client, team, "checkin.prompt", "en", "$question " + "€" * 400)
+    assert long.status_code == 422
+    assert "segments" in long.json()["detail"]
+
+
+async def test_staff_read_managers_write_and_a_delete_goes_back_to_the_builtin(client, db):
+    team = await _team(client, db)
+    refused = await client.put(
+        _url(team, "checkin.prompt", "pl"), json={"body": "$question"}, headers=team.nurse_headers
+    )
+    assert refused.status_code == 403
+    assert (await _put(client, team, "checkin.prompt", "en", "Hi! $question")).status_code == 200
+    second = await _put(client, team, "checkin.prompt", "en", "Hello! $question")
+    assert second.json()["version"] == 2
+    gone = await client.delete(_url(team, "checkin.prompt", "en"), headers=team.manager_headers)
+    assert gone.status_code == 204
+    listed = (await client.get(_url(team), headers=team.nurse_headers)).json()["items"]
+    [entry] = [t for t in listed if (t["purpose"], t["language"]) == ("checkin.prompt", "en")]
+    assert entry["source"] == "builtin"
+    assert entry["segments"] == 2 and entry["encoding"] == "GSM-7"
+    # Every version is kept: two texts and the withdrawal.
+    versions = (await db.scalars(select(MessageTemplate.version))).all()
+    assert sorted(versions) == [1, 2, 3]
+    actions = (
+        await db.scalars(
+            select(AuditEvent.action).where(
+                AuditEvent.action.like("message_template.%"), AuditEvent.outcome != "denied"
+            )
+        )
+    ).all()
+    assert sorted(actions) == [
+        "message_template.delete",
+        "message_template.update",
+        "message_template.update",
+    ]
+
+
+async def test_the_message_history_shows_the_template_version_of_each_text(
+    sms_client, db, clock, sms_worker
+):
+    team = await _team(sms_client, db)
+    await _put(sms_client, team, "checkin.prompt", "en", "Hi from the ward. $question Reply 1-5.")
+    patient, _ = await _prompt_sent(db, clock, sms_worker, team)
+    sent = await sms_client.post(
+        f"/api/v1/patients/{patient.id}/messages",
+        json={"body": "See you on Friday."},
+        headers=team.nurse_headers,
+    )
+    assert sent.status_code == 201, sent.text
+    history = (
+        await sms_client.get(f"/api/v1/patients/{patient.id}/messages", headers=team.nurse_headers)
+    ).json()["items"]
+    used = {m["purpose"]: m["template"] for m in history}
+    assert used["checkin_prompt"] == {
+        "purpose": "checkin.prompt",
+        "language": "en",
+        "source": "ward",
+        "version": 1,
+    }
+    assert used["ward_message"] == {
+        "purpose": "staff.signature",
+        "language": "en",
+        "source": "builtin",
+        "version": 1,
+    }
+
+
+def test_segment_counts_for_gsm_7_a_euro_sign_and_an_emoji():
+    plain = "a" * 160
+    assert (count(plain).encoding, count(plain).segments) == ("GSM-7", 1)
+    assert count(plain + "a").segments == 2  # 161 septets: two parts of up to 153
+    assert count("a" * 306).segments == 2 and count("a" * 307).segments == 3
+    # € is an extension character: two septets, so 159 letters and a € are 161 septets.
+    euro = "a" * 158 + "€"
+    assert (count(euro).encoding, count(euro).units, count(euro).segments) == ("GSM-7", 160, 1)
+    assert count("a" * 159 + "€").segments == 2
+    # An emoji makes the text UCS-2; outside the BMP it is two UTF-16 code units.
+    emoji = "Thanks \U0001f600"
+    assert (count(emoji).encoding, count(emoji).units, count(emoji).segments) == ("UCS-2", 9, 1)
+    assert count("a" * 69 + "\U0001f600").segments == 2  # 71 code units
+    assert count("a" * 70).segments == 1 and count("a" * 69 + "é").encoding == "GSM-7"

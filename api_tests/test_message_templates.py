@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from api_tests import builders
+from api_tests.conftest import TEST_JWT_SECRET
 from api_tests.sms_helpers import (
     discharged_patient,
     escalations,
@@ -19,6 +20,7 @@ from api_tests.sms_helpers import (
 )
 from db.models import AuditEvent, MessageTemplate
 from service.message_templates.segments import count
+from service.web.session import csrf_for
 
 PL_PROMPT = "Jak się dzisiaj czujesz? $question Odpowiedz liczbą od 1 do 5. POMOCY: wsparcie."
 # English, spelt out by hand: the built-in prompt with the default question.
@@ -247,3 +249,60 @@ def test_segment_counts_for_gsm_7_a_euro_sign_and_an_emoji():
     assert (count(emoji).encoding, count(emoji).units, count(emoji).segments) == ("UCS-2", 9, 1)
     assert count("a" * 69 + "\U0001f600").segments == 2  # 71 code units
     assert count("a" * 70).segments == 1 and count("a" * 69 + "é").encoding == "GSM-7"
+
+
+# ---- the board pages (service/web/message_templates.py) ------------------------------------
+
+
+async def _page_session(client, who):
+    token = builders.bearer(client.app, who)["Authorization"].removeprefix("Bearer ")
+    return {"Cookie": f"homeward_session={token}"}, csrf_for(TEST_JWT_SECRET, token)
+
+
+async def test_the_edit_page_refuses_an_unknown_placeholder_with_the_words_kept(client, db):
+    team = await _team(client, db)
+    headers, csrf = await _page_session(client, team.manager)
+    url = "/board/ward/message-templates/checkin.prompt/pl"
+    refused = await client.post(
+        url,
+        data={"csrf_token": csrf, "body": "Cześć $imie! $question", "action": "save"},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert refused.status_code == 422
+    assert 'href="#f-body"' in refused.text and "$imie" in refused.text
+    assert "Cześć $imie! $question" in refused.text
+    assert (await db.scalars(select(MessageTemplate))).all() == []
+
+    preview = await client.post(
+        url,
+        data={"csrf_token": csrf, "body": "Cześć! $question €", "action": "preview"},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert preview.status_code == 200
+    assert "Cześć! How are you feeling today? €" in preview.text
+    assert "1 SMS segment (UCS-2)" in preview.text  # ś is not in GSM-7
+    assert (await db.scalars(select(MessageTemplate))).all() == []
+
+    saved = await client.post(
+        url,
+        data={"csrf_token": csrf, "body": "Cześć! $question", "action": "save"},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    listed = await client.get(saved.headers["location"], headers=headers)
+    assert "Saved: checkin.prompt/pl." in listed.text and "Cześć! $question" in listed.text
+
+
+async def test_staff_see_the_templates_and_the_welsh_review_note_but_no_forms(client, db):
+    team = await _team(client, db)
+    headers, _ = await _page_session(client, team.nurse)
+    listed = await client.get("/board/ward/message-templates", headers=headers)
+    assert listed.status_code == 200
+    assert "Needs review by a fluent speaker before use." in listed.text
+    assert "/languages/cy/confirm" not in listed.text
+    edit = await client.get("/board/ward/message-templates/crisis.reply/en", headers=headers)
+    assert edit.status_code == 200
+    assert "Discreet wording" in edit.text and 'name="body"' not in edit.text

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Controller, delete, get, post, put
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody
 
 from service.http.auth import ADMIN, WARD, roles
-from service.http.params import Caller, ClockDep, Db, IdPath
+from service.http.params import Caller, ClockDep, Db, IdPath, LanguagePath, PurposePath
 from service.message_templates import service
 from service.message_templates.out import to_out
 from service.message_templates.schemas import (
@@ -15,9 +13,6 @@ from service.message_templates.schemas import (
     TemplateList,
     TemplateOut,
 )
-
-PurposePath = Annotated[str, Parameter(description="e.g. checkin.prompt, crisis.reply.discreet")]
-LanguagePath = Annotated[str, Parameter(description="BCP 47 language tag, e.g. en, cy, pl, pt-BR")]
 
 
 class MessageTemplateController(Controller):

@@ -341,7 +341,7 @@ async def _add_version(
         at=now,
         ward_id=ward.id,
         object_type="message_template",
-        object_id=f"{purpose}/{language}",
+        object_id=f"{purpose}/{language}"[:80],
         detail={"purpose": purpose, "language": language, "version": version},
     )
     return version

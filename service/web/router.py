@@ -15,6 +15,7 @@ from service.http.problems import EXCEPTION_HANDLERS
 from service.web.agency import AgencyPages
 from service.web.board import BoardPages, SignInPages
 from service.web.common import PAGE_HEADERS
+from service.web.message_templates import MessageTemplatePages
 from service.web.outcomes import OutcomesPages
 from service.web.patients import PatientPages
 from service.web.render import STATIC
@@ -70,7 +71,15 @@ def web_router() -> Router:
     )
     return Router(
         path="/",
-        route_handlers=[SignInPages, BoardPages, PatientPages, OutcomesPages, AgencyPages, static],
+        route_handlers=[
+            SignInPages,
+            BoardPages,
+            PatientPages,
+            OutcomesPages,
+            AgencyPages,
+            MessageTemplatePages,
+            static,
+        ],
         # Every key the API maps, so no more specific API handler wins over the page one.
         exception_handlers=dict.fromkeys(EXCEPTION_HANDLERS, page_error),
         include_in_schema=False,

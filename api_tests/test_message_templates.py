@@ -5,6 +5,7 @@ patient's language, and SMS segment counts."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -306,3 +307,76 @@ async def test_staff_see_the_templates_and_the_welsh_review_note_but_no_forms(cl
     edit = await client.get("/board/ward/message-templates/crisis.reply/en", headers=headers)
     assert edit.status_code == 200
     assert "Discreet wording" in edit.text and 'name="body"' not in edit.text
+
+
+async def test_a_survey_item_and_the_carer_notice_are_worded_by_the_wards_templates(
+    client, db, clock
+):
+    from db.models import Carer, OutboxMessage, PromItem, PromSurvey
+    from service.escalations.service import raise_escalation
+    from service.paging.texts import carer_notice
+    from service.principal import SystemActor
+    from service.proms.service import advance, schedule_surveys
+
+    team = await _team(client, db)
+    first = await db.scalar(
+        select(PromItem).where(PromItem.instrument == "dialog").order_by(PromItem.position)
+    )
+    assert first is not None
+    item = await _put(client, team, f"survey.{first.key}", "pl", "(1/11) Jak oceniasz zdrowie?")
+    assert item.status_code == 200, item.text
+    notice = await _put(client, team, "carer.notice", "pl", "Prosimy o kontakt: $ward, $phone.")
+    assert notice.status_code == 200, notice.text
+
+    patient = await builders.home_patient(db, team.ward.id, language="pl")
+    now = clock.now()
+    await schedule_surveys(db, patient.id, now - timedelta(days=1), now)
+    survey = await db.scalar(
+        select(PromSurvey).where(
+            PromSurvey.patient_id == patient.id, PromSurvey.time_point == "discharge"
+        )
+    )
+    assert survey is not None
+    await advance(db, survey, now)
+    await db.commit()
+    [sent] = (
+        await db.scalars(select(OutboxMessage).where(OutboxMessage.prom_survey_id == survey.id))
+    ).all()
+    assert sent.body == "(1/11) Jak oceniasz zdrowie?"
+    assert (sent.template_purpose, sent.template_language) == (f"survey.{first.key}", "pl")
+
+    team.ward.escalation_policy = {**team.ward.escalation_policy, "on_call_phone": "+442079460000"}
+    db.add(
+        Carer(
+            patient_id=patient.id,
+            name="Ola",
+            mobile=builders.mobile(),
+            consent_to_contact=True,
+            consent_given_at=now - timedelta(days=1),
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    await db.commit()
+    escalation = await raise_escalation(
+        db,
+        patient_id=patient.id,
+        ward_id=team.ward.id,
+        reason="help_request",
+        severity="urgent",
+        source_type="sms_inbound",
+        source_id=uuid.uuid4(),
+        now=now,
+        note="test",
+        actor=SystemActor("test"),
+        level=2,
+    )
+    await carer_notice(db, escalation, now)  # queued once, whoever asks first
+    row = await db.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.escalation_id == escalation.id, OutboxMessage.purpose == "carer_notice"
+        )
+    )
+    assert row is not None
+    assert row.body == f"Prosimy o kontakt: {team.ward.name}, +442079460000."
+    assert (row.template_language, row.template_source) == ("pl", "ward")

@@ -380,3 +380,17 @@ async def test_a_survey_item_and_the_carer_notice_are_worded_by_the_wards_templa
     assert row is not None
     assert row.body == f"Prosimy o kontakt: {team.ward.name}, +442079460000."
     assert (row.template_language, row.template_source) == ("pl", "ward")
+
+
+async def test_an_english_reply_is_read_as_before_whatever_the_ward_lists(db, sms_client):
+    """English's built-in lists are shown for reference; they are not read again as a ward's
+    list (where "help" anywhere would count), so "thanks for your help" stays free text."""
+    from service.interpretation.meaning import interpret
+    from service.message_templates.service import keywords_for
+
+    team = await _team(sms_client, db)
+    for language in ("en", "cy", "pl"):
+        extra = await keywords_for(db, team.ward.id, language)
+        assert interpret("thanks for your help yesterday", extra).kind == "free_text"
+    welsh = await keywords_for(db, team.ward.id, "cy")
+    assert interpret("Cymorth", welsh).kind == "help"

@@ -167,7 +167,9 @@ async def keywords_for(session: AsyncSession, ward_id: uuid.UUID, language: str 
         for language in chain:
             row = rows.get((purpose, language))
             body = row.body if row is not None and row.body is not None else None
-            if body is None:
+            if body is None and language != ENGLISH:
+                # English's own words are the interpreter's (shown in the built-in set for
+                # reference only): read again as a ward's list, "help" anywhere would count.
                 body = BUILTIN.get(language, {}).get(purpose)
             if body:
                 found[kind].extend(engine.keyword_list(body))

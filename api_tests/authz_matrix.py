@@ -1496,6 +1496,16 @@ RULES: list[Rule] = [
         variant="a crisis reply without the crisis routes",
     ),
     Rule(
+        "GET",
+        "/api/v1/wards/{ward_id}/message-templates/{purpose}/{language}/versions",
+        expect(ok=[ADMIN, *WARD_OF_PATIENT], not_found=[OTHER_STAFF]),
+        params={
+            "ward_id": attr("ward.id"),
+            "purpose": "checkin.prompt",
+            "language": fresh_template("ward"),
+        },
+    ),
+    Rule(
         "DELETE",
         "/api/v1/wards/{ward_id}/message-templates/{purpose}/{language}",
         expect(ok=[ADMIN, MANAGER], not_found=[OTHER_STAFF]),

@@ -189,9 +189,15 @@ async def test_staff_read_managers_write_and_a_delete_goes_back_to_the_builtin(c
     [entry] = [t for t in listed if (t["purpose"], t["language"]) == ("checkin.prompt", "en")]
     assert entry["source"] == "builtin"
     assert entry["segments"] == 2 and entry["encoding"] == "GSM-7"
-    # Every version is kept: two texts and the withdrawal.
-    versions = (await db.scalars(select(MessageTemplate.version))).all()
-    assert sorted(versions) == [1, 2, 3]
+    # Every version is kept: two texts and the withdrawal, newest first.
+    kept = await client.get(
+        _url(team, "checkin.prompt", "en") + "/versions", headers=team.nurse_headers
+    )
+    assert [(v["version"], v["body"]) for v in kept.json()["items"]] == [
+        (3, None),
+        (2, "Hello! $question"),
+        (1, "Hi! $question"),
+    ]
     actions = (
         await db.scalars(
             select(AuditEvent.action).where(

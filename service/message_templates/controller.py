@@ -12,6 +12,8 @@ from service.message_templates.schemas import (
     TemplateIn,
     TemplateList,
     TemplateOut,
+    TemplateVersionList,
+    TemplateVersionOut,
 )
 
 
@@ -55,6 +57,33 @@ class MessageTemplateController(Controller):
             db, caller, ward_id, purpose, language, data.body, clock.now()
         )
         return to_out(entry)
+
+    @get(
+        "/{purpose:str}/{language:str}/versions",
+        opt=roles(ADMIN, WARD),
+        summary="Every version the ward saved for a purpose and language, newest first",
+        description=(
+            "Outbound texts in the message history name the template version they came "
+            "from; this shows its words. Built-in texts are in the code, version 1."
+        ),
+    )
+    async def versions(
+        self,
+        ward_id: IdPath,
+        purpose: PurposePath,
+        language: LanguagePath,
+        db: Db,
+        caller: Caller,
+    ) -> TemplateVersionList:
+        rows = await service.versions(db, caller, ward_id, purpose, language)
+        return TemplateVersionList(
+            items=[
+                TemplateVersionOut(
+                    version=r.version, body=r.body, created_at=r.created_at, created_by=r.created_by
+                )
+                for r in rows
+            ]
+        )
 
     @delete(
         "/{purpose:str}/{language:str}",

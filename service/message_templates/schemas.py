@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -40,6 +41,19 @@ class TemplateList(msgspec.Struct):
     items: list[TemplateOut]
     # Built-in languages shipped for review that this ward has confirmed.
     confirmed_languages: list[str]
+    next_cursor: str | None = None
+
+
+class TemplateVersionOut(msgspec.Struct):
+    version: int
+    # None: the ward withdrew its wording with this version (the built-in text applied).
+    body: str | None
+    created_at: datetime
+    created_by: uuid.UUID | None
+
+
+class TemplateVersionList(msgspec.Struct):
+    items: list[TemplateVersionOut]
     next_cursor: str | None = None
 
 

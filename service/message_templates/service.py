@@ -305,6 +305,26 @@ async def get_entry(
     return _entry(spec, language, rows, await confirmed_languages(session, ward_id), survey)
 
 
+async def versions(
+    session: AsyncSession, caller: Principal, ward_id: uuid.UUID, purpose: str, language: str
+) -> list[MessageTemplate]:
+    """Every version the ward saved for this purpose and language, newest first (a version
+    without a body is a withdrawal), so the words behind any text sent can be shown."""
+    await readable_ward(session, caller, ward_id)
+    await _spec(session, purpose)
+    language = language_or_422(language)
+    rows = await session.scalars(
+        select(MessageTemplate)
+        .where(
+            MessageTemplate.ward_id == ward_id,
+            MessageTemplate.purpose == purpose,
+            MessageTemplate.language == language,
+        )
+        .order_by(MessageTemplate.version.desc())
+    )
+    return list(rows)
+
+
 async def _latest(
     session: AsyncSession, ward_id: uuid.UUID, purpose: str, language: str
 ) -> MessageTemplate | None:

@@ -177,6 +177,10 @@ async def template_delete_url(w: World) -> str:
     return f"/board/ward/message-templates/checkin.prompt/{language}/delete?ward_id={w.ward.id}"
 
 
+async def open_template_form(w: World) -> dict[str, str]:
+    return {"purpose": "checkin.prompt", "language": "pl"}
+
+
 async def confirm_url(w: World) -> str:
     return f"/board/ward/message-templates/languages/cy/confirm?ward_id={w.ward.id}"
 
@@ -284,6 +288,13 @@ PAGE_RULES: list[PageRule] = [
         outcome(ok=(ADMIN, MANAGER), not_found=(OTHER_STAFF,), ok_status=303),
         form=template_form,
         done=lambda w: _count(w, MessageTemplate),
+    ),
+    PageRule(
+        "POST",
+        "/board/ward/message-templates/open",
+        fixed("/board/ward/message-templates/open"),
+        outcome(ok=(ADMIN, *ALL_WARD), ok_status=303),
+        form=open_template_form,
     ),
     PageRule(
         "POST",

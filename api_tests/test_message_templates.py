@@ -400,3 +400,24 @@ async def test_an_english_reply_is_read_as_before_whatever_the_ward_lists(db, sm
         assert interpret("thanks for your help yesterday", extra).kind == "free_text"
     welsh = await keywords_for(db, team.ward.id, "cy")
     assert interpret("Cymorth", welsh).kind == "help"
+
+
+async def test_opening_another_language_goes_to_its_edit_page_or_says_why_not(client, db):
+    team = await _team(client, db)
+    headers, csrf = await _page_session(client, team.manager)
+    opened = await client.post(
+        "/board/ward/message-templates/open",
+        data={"csrf_token": csrf, "purpose": "crisis.reply", "language": "PT-br"},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert opened.status_code == 303
+    assert opened.headers["location"] == "/board/ward/message-templates/crisis.reply/pt-BR"
+    refused = await client.post(
+        "/board/ward/message-templates/open",
+        data={"csrf_token": csrf, "purpose": "crisis.reply", "language": "not a tag!"},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert refused.status_code == 422
+    assert 'href="#f-language"' in refused.text and 'value="not a tag!"' in refused.text

@@ -75,27 +75,31 @@ class MessageTemplatePages(Controller):
         saved: FromQuery[str | None] = None,
     ) -> Template:
         wid = await _ward_id(db, caller, ward_id)
-        entries, confirmed = await service.list_templates(db, caller, wid)
-        items = [to_out(e) for e in entries]
-        languages = sorted({i.language for i in items}, key=lambda x: (x != "en", x))
-        by_purpose: dict[str, list[Any]] = {}
-        for item in items:
-            by_purpose.setdefault(item.purpose, []).append(item)
-        return await render(
-            request,
-            res,
-            db,
-            caller,
-            "message_templates.html",
-            by_purpose=by_purpose,
-            languages=languages,
-            review_languages=sorted({i.language for i in items if i.review_note}),
-            confirmed=sorted(confirmed),
-            review_note=REVIEW_NOTE,
-            suffix=_suffix(caller, wid),
-            may_write=caller.is_admin or caller.is_ward_manager,
-            saved=saved,
-        )
+        return await _index_view(request, res, db, caller, wid, saved=saved)
+
+    @post("/open", status_code=303)
+    async def open_(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        caller: Caller,
+        res: Res,
+        ward_id: WardQuery = None,
+    ) -> Redirect | Template:
+        """Word a purpose in another language: to its edit page, or the list again with why."""
+        wid = await _ward_id(db, caller, ward_id)
+        fields = await form_of(request, res)
+
+        async def find() -> str:
+            entry = await service.get_entry(
+                db, caller, wid, fields.get("purpose", ""), fields.get("language", "")
+            )
+            return f"{BASE}/{entry.spec.name}/{entry.language}{_suffix(caller, wid)}"
+
+        url, failed = await attempt(db, fields, find, OPEN_LABELS)
+        if failed is not None or url is None:
+            return await _index_view(request, res, db, caller, wid, open_form=failed)
+        return back_to(url)
 
     @get("/{purpose:str}/{language:str}")
     async def edit(
@@ -217,4 +221,43 @@ async def _edit_view(
         form=form,
         suffix=_suffix(caller, ward_id),
         may_write=caller.is_admin or caller.is_ward_manager,
+    )
+
+
+OPEN_LABELS = {"purpose": "Purpose", "language": "Language tag"}
+
+
+async def _index_view(
+    request: Request[Any, Any, Any],
+    res: AppResources,
+    db: AsyncSession,
+    caller: Principal,
+    wid: uuid.UUID,
+    *,
+    saved: str | None = None,
+    open_form: Form | None = None,
+) -> Template:
+    """Every template in force; the open-another-language form again with its errors."""
+    entries, confirmed = await service.list_templates(db, caller, wid)
+    items = [to_out(e) for e in entries]
+    by_purpose: dict[str, list[Any]] = {}
+    for item in items:
+        by_purpose.setdefault(item.purpose, []).append(item)
+    open_form = open_form or Form.blank(purpose="checkin.prompt")
+    return await render(
+        request,
+        res,
+        db,
+        caller,
+        "message_templates.html",
+        status_code=open_form.status,
+        by_purpose=by_purpose,
+        review_languages=sorted({i.language for i in items if i.review_note}),
+        confirmed=sorted(confirmed),
+        review_note=REVIEW_NOTE,
+        suffix=_suffix(caller, wid),
+        may_write=caller.is_admin or caller.is_ward_manager,
+        saved=saved,
+        open_form=open_form,
+        purpose_choices=[(name, f"{spec.label} ({name})") for name, spec in PURPOSES.items()],
     )

@@ -421,3 +421,14 @@ async def test_opening_another_language_goes_to_its_edit_page_or_says_why_not(cl
     )
     assert refused.status_code == 422
     assert 'href="#f-language"' in refused.text and 'value="not a tag!"' in refused.text
+
+
+def test_the_language_falls_back_from_the_exact_tag_to_its_base_then_english():
+    from service.message_templates.service import fallbacks
+
+    assert fallbacks("pt-BR") == ["pt-BR", "pt", "en"]
+    assert fallbacks("PT-br") == ["pt-BR", "pt", "en"]
+    assert fallbacks("cy") == ["cy", "en"]
+    assert fallbacks("en-GB") == ["en-GB", "en"]
+    assert fallbacks("not a tag") == ["en"]
+    assert fallbacks(None) == ["en"]

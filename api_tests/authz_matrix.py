@@ -43,6 +43,7 @@ from db.models import (
     Consent,
     Goal,
     InboundMessage,
+    MessageTemplate,
     OnCallShift,
     Patient,
     Referral,
@@ -626,6 +627,31 @@ def fresh_shift(ward: str) -> Factory:
         w.db.add(row)
         await w.db.commit()
         return str(row.id)
+
+    return make
+
+
+# ---- message templates branch (issue 19): a ward's wording per purpose and language
+
+
+def fresh_template(ward: str) -> Factory:
+    """A language the ward has its own check-in prompt for, new for each caller."""
+
+    async def make(w: World, role: str) -> str:
+        ward_row = getattr(w, ward)
+        language = f"pl-x{uuid.uuid4().hex[:6]}"
+        w.db.add(
+            MessageTemplate(
+                ward_id=ward_row.id,
+                purpose="checkin.prompt",
+                language=language,
+                version=1,
+                body="Hej! $question",
+                created_at=w.now,
+            )
+        )
+        await w.db.commit()
+        return language
 
     return make
 
@@ -1515,6 +1541,73 @@ RULES: list[Rule] = [
         params={"ward_id": attr("other_ward.id")},
         variant="another ward",
     ),
+    # == message templates branch (issue 19) ===================================================
+    Rule(
+        "GET",
+        "/api/v1/wards/{ward_id}/message-templates",
+        expect(ok=[ADMIN, *WARD_OF_PATIENT], not_found=[OTHER_STAFF]),
+        params={"ward_id": attr("ward.id")},
+    ),
+    Rule(
+        "PUT",
+        "/api/v1/wards/{ward_id}/message-templates/{purpose}/{language}",
+        expect(ok=[ADMIN, MANAGER], not_found=[OTHER_STAFF]),
+        params={"ward_id": attr("ward.id"), "purpose": "checkin.prompt", "language": "pl"},
+        body={"body": "Jak się czujesz? $question"},
+    ),
+    Rule(
+        "PUT",
+        "/api/v1/wards/{ward_id}/message-templates/{purpose}/{language}",
+        expect(invalid=[ADMIN, MANAGER], not_found=[OTHER_STAFF]),
+        params={"ward_id": attr("ward.id"), "purpose": "crisis.reply", "language": "pl"},
+        body={"body": "Zadzwoń jutro."},
+        variant="a crisis reply without the crisis routes",
+    ),
+    Rule(
+        "GET",
+        "/api/v1/wards/{ward_id}/message-templates/{purpose}/{language}/versions",
+        expect(ok=[ADMIN, *WARD_OF_PATIENT], not_found=[OTHER_STAFF]),
+        params={
+            "ward_id": attr("ward.id"),
+            "purpose": "checkin.prompt",
+            "language": fresh_template("ward"),
+        },
+    ),
+    Rule(
+        "DELETE",
+        "/api/v1/wards/{ward_id}/message-templates/{purpose}/{language}",
+        expect(ok=[ADMIN, MANAGER], not_found=[OTHER_STAFF]),
+        params={
+            "ward_id": attr("ward.id"),
+            "purpose": "checkin.prompt",
+            "language": fresh_template("ward"),
+        },
+    ),
+    Rule(
+        "DELETE",
+        "/api/v1/wards/{ward_id}/message-templates/{purpose}/{language}",
+        expect(not_found=[ADMIN, MANAGER, OTHER_STAFF]),
+        params={
+            "ward_id": attr("ward.id"),
+            "purpose": "checkin.prompt",
+            "language": fresh_template("other_ward"),
+        },
+        variant="another ward's wording through this ward",
+    ),
+    Rule(
+        "POST",
+        "/api/v1/wards/{ward_id}/message-templates/languages/{language}/confirm",
+        expect(ok=[ADMIN, MANAGER], not_found=[OTHER_STAFF]),
+        params={"ward_id": attr("ward.id"), "language": "cy"},
+    ),
+    Rule(
+        "POST",
+        "/api/v1/wards/{ward_id}/message-templates/languages/{language}/confirm",
+        expect(invalid=[ADMIN, MANAGER], not_found=[OTHER_STAFF]),
+        params={"ward_id": attr("ward.id"), "language": "pl"},
+        variant="a language that ships for no review",
+    ),
+    # == end of message templates branch block =================================================
 ]
 
 

@@ -38,6 +38,7 @@ from db.models import (
     FollowUpAttempt,
     Goal,
     GoalStatusChange,
+    MessageTemplate,
     OnCallShift,
     OutboxMessage,
     Patient,
@@ -504,6 +505,39 @@ async def concern_form(w: World) -> dict[str, str]:
     return {"note": "Not at home for two visits.", "urgent": "yes"}
 
 
+async def template_url(w: World) -> str:
+    return f"/board/ward/message-templates/checkin.prompt/pl?ward_id={w.ward.id}"
+
+
+async def template_form(w: World) -> dict[str, str]:
+    # New words each time: the same words again are no new version.
+    return {"body": f"Cześć {uuid.uuid4().hex[:6]}! $question", "action": "save"}
+
+
+async def template_delete_url(w: World) -> str:
+    language = f"pl-x{uuid.uuid4().hex[:6]}"
+    w.db.add(
+        MessageTemplate(
+            ward_id=w.ward.id,
+            purpose="checkin.prompt",
+            language=language,
+            version=1,
+            body="Hej! $question",
+            created_at=w.now,
+        )
+    )
+    await w.db.commit()
+    return f"/board/ward/message-templates/checkin.prompt/{language}/delete?ward_id={w.ward.id}"
+
+
+async def open_template_form(w: World) -> dict[str, str]:
+    return {"purpose": "checkin.prompt", "language": "pl"}
+
+
+async def confirm_url(w: World) -> str:
+    return f"/board/ward/message-templates/languages/cy/confirm?ward_id={w.ward.id}"
+
+
 WARD_OF_PATIENT = (MANAGER, STAFF)
 ALL_WARD = (MANAGER, STAFF, OTHER_STAFF)
 ALL_AGENCY = (AGENCY, AGENCY_NO_CONSENT, OTHER_AGENCY)
@@ -942,6 +976,46 @@ PAGE_RULES: list[PageRule] = [
         outcome(ok=(AGENCY,), not_found=(AGENCY_NO_CONSENT, OTHER_AGENCY), ok_status=303),
         form=concern_form,
         done=lambda w: _count(w, Escalation),
+    ),
+    PageRule(
+        "GET",
+        "/board/ward/message-templates",
+        fixed("/board/ward/message-templates"),
+        outcome(ok=(ADMIN, *ALL_WARD)),
+    ),
+    PageRule(
+        "GET",
+        "/board/ward/message-templates/{purpose}/{language}",
+        fixed("/board/ward/message-templates/crisis.reply/cy"),
+        outcome(ok=(ADMIN, *ALL_WARD)),
+    ),
+    PageRule(
+        "POST",
+        "/board/ward/message-templates/{purpose}/{language}",
+        template_url,
+        outcome(ok=(ADMIN, MANAGER), not_found=(OTHER_STAFF,), ok_status=303),
+        form=template_form,
+        done=lambda w: _count(w, MessageTemplate),
+    ),
+    PageRule(
+        "POST",
+        "/board/ward/message-templates/open",
+        fixed("/board/ward/message-templates/open"),
+        outcome(ok=(ADMIN, *ALL_WARD), ok_status=303),
+        form=open_template_form,
+    ),
+    PageRule(
+        "POST",
+        "/board/ward/message-templates/{purpose}/{language}/delete",
+        template_delete_url,
+        outcome(ok=(ADMIN, MANAGER), not_found=(OTHER_STAFF,), ok_status=303),
+        done=lambda w: _count(w, MessageTemplate),
+    ),
+    PageRule(
+        "POST",
+        "/board/ward/message-templates/languages/{language}/confirm",
+        confirm_url,
+        outcome(ok=(ADMIN, MANAGER), not_found=(OTHER_STAFF,), ok_status=303),
     ),
     # Last: a password change ends every token the user holds, the world's too.
     PageRule(

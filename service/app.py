@@ -59,6 +59,7 @@ from service.http.observability import HttpMetrics, observability_middleware
 from service.http.openapi_document import finish_document, mark_optional_bodies
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.state import AppResources
+from service.message_templates.controller import MessageTemplateController
 from service.paging.channels import configure_staff_channels
 from service.patients.controller import PatientController
 from service.plans.controller import PlanController
@@ -83,6 +84,7 @@ ROUTE_HANDLERS: list[Any] = [
     AuthController,
     WardController,
     OnCallController,
+    MessageTemplateController,
     UserController,
     AgencyController,
     AgencyPatientsController,

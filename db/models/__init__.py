@@ -12,6 +12,7 @@ from db.models.goals import Goal, GoalStatusChange
 from db.models.idempotency import IdempotencyKey
 from db.models.jobs import JobHeartbeat, SweepItemFailure
 from db.models.login_attempts import LoginAttempt, PasswordReset, RevokedToken
+from db.models.message_templates import MessageTemplate, MessageTemplateLanguage
 from db.models.patients import Episode, Patient
 from db.models.plans import RelapsePreventionPlan
 from db.models.proms import PromAnswer, PromItem, PromSurvey
@@ -41,6 +42,8 @@ __all__ = [
     "InboundMessage",
     "JobHeartbeat",
     "LoginAttempt",
+    "MessageTemplate",
+    "MessageTemplateLanguage",
     "OnCallShift",
     "OutboxMessage",
     "PasswordReset",

@@ -109,6 +109,13 @@ class OutboxMessage(UUIDPrimaryKey, Base):
     # when it did not say. The send step withdraws a text marked false once discreet mode
     # is on.
     fit_for_discreet: Mapped[bool | None] = mapped_column(Boolean)
+    # The template the words came from (service.message_templates): its purpose, the
+    # language it was in (after falling back from the patient's), its source (`builtin` or
+    # `ward`) and version; NULL for texts not worded from a template (staff pages).
+    template_purpose: Mapped[str | None] = mapped_column(String(80))
+    template_language: Mapped[str | None] = mapped_column(String(16))
+    template_source: Mapped[str | None] = mapped_column(String(16))
+    template_version: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), server_default="queued")
     # Why it is in that status, in words safe for logs: "opted_out", "timeout", "21211", ...
     status_reason: Mapped[str | None] = mapped_column(String(40))

@@ -156,12 +156,13 @@ async def _prompt(
         return "waiting"
     await make_room(session, patient.id, now)
     assert patient.mobile is not None
-    body = prompt_body(patient, await question_for(session, patient.id))
+    words = await prompt_body(session, patient, await question_for(session, patient.id))
     await outbox.enqueue(
         session,
         dedupe_key=await _dedupe_key(session, check_in, "prompt"),
         to_number=patient.mobile,
-        body=body,
+        body=words.body,
+        template=words.ref,
         purpose=PROMPT,
         fit_for_discreet=patient.discreet_messages,
         now=now,
@@ -194,12 +195,15 @@ async def _remind_or_close(
         check_in.next_action_at = opening if opening < deadline else deadline
         return "deferred"
     assert patient.mobile is not None
-    body = prompt_body(patient, await question_for(session, patient.id), reminder=True)
+    words = await prompt_body(
+        session, patient, await question_for(session, patient.id), reminder=True
+    )
     await outbox.enqueue(
         session,
         dedupe_key=await _dedupe_key(session, check_in, "reminder"),
         to_number=patient.mobile,
-        body=body,
+        body=words.body,
+        template=words.ref,
         purpose=REMINDER,
         fit_for_discreet=patient.discreet_messages,
         now=now,

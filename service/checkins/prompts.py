@@ -1,4 +1,8 @@
-"""The words of a check-in prompt. Discreet mode says nothing a shared phone should not show."""
+"""The words of a check-in prompt. Discreet mode says nothing a shared phone should not show.
+
+The wording is the ward's template in the patient's language (service.message_templates);
+the question in the patient's relapse-prevention plan stays theirs and is sent as written.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Patient
 from service.discreet import is_discreet_safe
+from service.message_templates.service import Wording, wording
 from service.plans.service import current_plan
 
-DEFAULT_QUESTION = "How are you feeling today?"
-DISCREET_QUESTION = "How are things today?"
 MAX_QUESTION_CHARS = 300
 
 
@@ -21,19 +24,18 @@ async def question_for(session: AsyncSession, patient_id: uuid.UUID) -> str | No
     return plan.check_in_question if plan is not None else None
 
 
-def prompt_body(patient: Patient, question: str | None, *, reminder: bool = False) -> str:
-    """The SMS text for a check-in prompt (or its one reminder)."""
+async def prompt_body(
+    session: AsyncSession, patient: Patient, question: str | None, *, reminder: bool = False
+) -> Wording:
+    """The SMS text for a check-in prompt (or its one reminder), and its template."""
     own = (question or "").strip()[:MAX_QUESTION_CHARS] or None
-    if patient.discreet_messages:
-        asked = own if own and is_discreet_safe(own) else DISCREET_QUESTION
-        lead = "Just a reminder. " if reminder else "Hi. "
-        return (
-            f"{lead}{asked} Reply with a number from 1 (not good) to 5 (very good), "
-            "or a word. Reply HELP if you need support. Reply STOP to stop these texts."
+    variant = ".discreet" if patient.discreet_messages else ""
+    if own is not None and patient.discreet_messages and not is_discreet_safe(own):
+        own = None
+    if own is None:
+        default = await wording(
+            session, patient.ward_id, patient.language, f"checkin.question{variant}"
         )
-    asked = own or DEFAULT_QUESTION
-    lead = "Reminder from your Homeward care team: " if reminder else "Homeward check-in: "
-    return (
-        f"{lead}{asked} Reply with a number from 1 (very low) to 5 (very well), or a word. "
-        "Reply HELP if you need support now. Reply STOP to opt out."
-    )
+        own = default.body
+    purpose = ("checkin.reminder" if reminder else "checkin.prompt") + variant
+    return await wording(session, patient.ward_id, patient.language, purpose, {"question": own})

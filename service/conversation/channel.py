@@ -19,36 +19,28 @@ from db.models import Patient, SmsNumberFlag
 from service import audit
 from service.checkins import lifecycle
 from service.escalations.service import raise_escalation
+from service.message_templates.service import Wording, wording
 from service.principal import SystemActor
 from service.proms import service as proms
 from service.sms import outbox
 
 SMS_ACTOR = SystemActor("sms")
 
-# The answer to a patient's STOP and START, in two wordings: the usual one, and one for a
-# patient with discreet messages on that names no service and no clinical word.
+# The answer to a patient's STOP and START, in two wordings (service.message_templates): the
+# usual one, and one for a patient with discreet messages on that names no service and no
+# clinical word.
 OPT_OUT_CONFIRMATION = "opt_out_confirmation"
 OPT_IN_CONFIRMATION = "opt_in_confirmation"
-_CONFIRMATIONS = {
-    (OPT_OUT_CONFIRMATION, False): (
-        "Homeward: you will get no more check-in texts from your care team. "
-        "Reply START to get them again."
-    ),
-    (OPT_OUT_CONFIRMATION, True): (
-        "You will get no more texts from this number. Reply START to get them again."
-    ),
-    (OPT_IN_CONFIRMATION, False): (
-        "Homeward: your check-in texts are back on. Reply STOP at any time to opt out."
-    ),
-    (OPT_IN_CONFIRMATION, True): (
-        "Texts from this number are back on. Reply STOP at any time to stop them."
-    ),
+_TEMPLATES = {
+    OPT_OUT_CONFIRMATION: "optout.confirmation",
+    OPT_IN_CONFIRMATION: "optin.confirmation",
 }
 
 
-def confirmation(purpose: str, patient: Patient) -> str:
-    """The words that confirm an opt-out or opt-in to this patient."""
-    return _CONFIRMATIONS[(purpose, patient.discreet_messages)]
+async def confirmation(session: AsyncSession, purpose: str, patient: Patient) -> Wording:
+    """The words that confirm an opt-out or opt-in to this patient, in their language."""
+    template = _TEMPLATES[purpose] + (".discreet" if patient.discreet_messages else "")
+    return await wording(session, patient.ward_id, patient.language, template)
 
 
 async def opt_out(

@@ -23,6 +23,7 @@ from service.conversation import channel, questions, unmatched
 from service.discreet import is_discreet_safe
 from service.escalations.service import raise_escalation
 from service.interpretation.meaning import Interpretation, interpret
+from service.message_templates.service import Wording, keywords_for, wording
 from service.proms import service as proms
 from service.replies import service as replies
 from service.risk import suicide_risk_recorded
@@ -165,7 +166,8 @@ async def handle_inbound(
         )
         return InboundResult(reply=reply)
     assert number is not None
-    meaning = interpret(text)
+    # Read in the patient's language too (the ward's keyword lists), English always.
+    meaning = interpret(text, await keywords_for(session, patient.ward_id, patient.language))
     kind = meaning.kind
     opted_out = carer.sms_opted_out if carer is not None else patient.sms_opted_out
     if kind == "start" and not opted_out:
@@ -201,8 +203,8 @@ async def handle_inbound(
                 )
             )
         ).one()
-        reply = _answer_for(earlier.kind, earlier.from_carer, patient, ward)
-        return InboundResult(reply=reply, duplicate=True, known_sender=True)
+        again = await _answer_for(session, earlier.kind, earlier.from_carer, patient, ward)
+        return InboundResult(reply=again.body if again else None, duplicate=True, known_sender=True)
 
     audit.record(
         session,
@@ -294,18 +296,30 @@ async def _crisis(
     return await _answer(session, patient, ward, number, inbound_id, "crisis_reply", now, replayed)
 
 
-def _answer_for(kind: str, from_carer: bool, patient: Patient, ward: Ward) -> str | None:
+async def _answer_for(
+    session: AsyncSession, kind: str, from_carer: bool, patient: Patient, ward: Ward
+) -> Wording | None:
     """The TwiML answer to a text of this kind: the crisis reply to HELP (the patient's or
     their carer's), the confirmation to a patient's STOP or START; in discreet words when
-    the patient has discreet messages on. Twilio's retry of a text gets the same answer."""
+    the patient has discreet messages on, in the patient's language. Twilio's retry of a
+    text gets the same answer."""
     if kind == "help":
-        return crisis_reply(ward, discreet=patient.discreet_messages)
+        discreet = patient.discreet_messages
+        # The template words the reply; every number in the ward's routes is always in it
+        # (`crisis_routes` is a required placeholder: service.message_templates).
+        return await wording(
+            session,
+            ward.id,
+            patient.language,
+            "crisis.reply.discreet" if discreet else "crisis.reply",
+            {"crisis_routes": crisis_reply(ward, discreet=discreet)},
+        )
     if from_carer:
         return None
     if kind == "stop":
-        return channel.confirmation(channel.OPT_OUT_CONFIRMATION, patient)
+        return await channel.confirmation(session, channel.OPT_OUT_CONFIRMATION, patient)
     if kind == "start":
-        return channel.confirmation(channel.OPT_IN_CONFIRMATION, patient)
+        return await channel.confirmation(session, channel.OPT_IN_CONFIRMATION, patient)
     return None
 
 
@@ -328,8 +342,11 @@ async def _answer(
 ) -> str | None:
     """The answer for TwiML, kept in the outbox with whether its words suit a shared phone.
     For a replayed text, the answer it was given at the time, if any."""
+    template = None
     if replayed is None:
-        reply = _answer_for(_ANSWER_KINDS[purpose], False, patient, ward)
+        answer = await _answer_for(session, _ANSWER_KINDS[purpose], False, patient, ward)
+        reply = answer.body if answer is not None else None
+        template = answer.ref if answer is not None else None
     else:
         reply = replayed.answered
     if reply is None:
@@ -344,6 +361,7 @@ async def _answer(
         patient_id=patient.id,
         ward_id=patient.ward_id,
         fit_for_discreet=is_discreet_safe(reply),
+        template=template,
     )
     return reply
 

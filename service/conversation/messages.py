@@ -37,11 +37,13 @@ from service.conversation import questions
 from service.conversation.schemas import (
     ConversationOut,
     MessageOut,
+    MessageTemplateUsed,
     OpenQuestionOut,
     WaitingQuestionOut,
 )
 from service.discreet import is_discreet_safe
 from service.errors import InvalidInput
+from service.message_templates.service import wording
 from service.pagination import decode_cursor, encode_cursor
 from service.patient_access.staff import patient_for_staff, patient_for_staff_deferred
 from service.patient_access.texting import require_textable
@@ -77,6 +79,10 @@ async def list_messages(
         cast(null(), Integer).label("score"),
         literal("ward").label("sender"),
         OutboxMessage.sent_by.label("sent_by"),
+        OutboxMessage.template_purpose.label("template_purpose"),
+        OutboxMessage.template_language.label("template_language"),
+        OutboxMessage.template_source.label("template_source"),
+        OutboxMessage.template_version.label("template_version"),
     ).where(OutboxMessage.patient_id == patient_id, OutboxMessage.recipient_kind == "patient")
     inbound = select(
         InboundMessage.id,
@@ -92,6 +98,10 @@ async def list_messages(
         InboundMessage.score,
         case((InboundMessage.from_carer, "carer"), else_="patient"),
         cast(null(), Uuid),
+        cast(null(), String),
+        cast(null(), String),
+        cast(null(), String),
+        cast(null(), Integer),
     ).where(InboundMessage.patient_id == patient_id)
     both = union_all(outbound, inbound).subquery()
     query: Any = select(both)
@@ -117,6 +127,9 @@ async def list_messages(
             score=r.score,
             sender=r.sender,
             sent_by=r.sent_by,
+            template=_template(
+                r.template_purpose, r.template_language, r.template_source, r.template_version
+            ),
         )
         for r in rows[:limit]
     ]
@@ -179,7 +192,18 @@ def _message_out(row: OutboxMessage) -> MessageOut:
         score=None,
         sender="ward",
         sent_by=row.sent_by,
+        template=_template(
+            row.template_purpose, row.template_language, row.template_source, row.template_version
+        ),
     )
+
+
+def _template(
+    purpose: str | None, language: str | None, source: str | None, version: int | None
+) -> MessageTemplateUsed | None:
+    if purpose is None or language is None or source is None or version is None:
+        return None
+    return MessageTemplateUsed(purpose=purpose, language=language, source=source, version=version)
 
 
 async def send_message(
@@ -196,7 +220,15 @@ async def send_message(
         session, caller, patient_id, action="sms.send", now=now, object_type="sms_outbox"
     )
     text = _clean_body(body)
-    fit_for_discreet = is_discreet_safe(text)
+    # The staff member's words, sent as written inside the ward's signature template.
+    signed = await wording(
+        session,
+        patient.ward_id,
+        patient.language,
+        "staff.signature.discreet" if patient.discreet_messages else "staff.signature",
+        {"message": text},
+    )
+    fit_for_discreet = is_discreet_safe(signed.body)
     if patient.discreet_messages and not fit_for_discreet:
         raise InvalidInput.field(
             "body",
@@ -209,7 +241,8 @@ async def send_message(
         session,
         dedupe_key=key,
         to_number=patient.mobile,
-        body=text,
+        body=signed.body,
+        template=signed.ref,
         purpose=WARD_MESSAGE,
         now=now,
         patient_id=patient.id,

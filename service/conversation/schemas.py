@@ -7,6 +7,17 @@ from typing import Annotated, Literal
 import msgspec
 
 
+class MessageTemplateUsed(msgspec.Struct):
+    """The template an outbound text was worded from (service.message_templates)."""
+
+    purpose: str
+    # The language of the words sent (after falling back from the patient's).
+    language: str
+    # `builtin` or `ward`.
+    source: str
+    version: int
+
+
 class MessageOut(msgspec.Struct):
     id: uuid.UUID
     direction: Literal["outbound", "inbound"]
@@ -29,6 +40,8 @@ class MessageOut(msgspec.Struct):
     sender: Literal["patient", "carer", "ward"]
     # Outbound: the member of staff who wrote it (a ward message); null when Homeward did.
     sent_by: uuid.UUID | None = None
+    # Outbound texts worded from a template: which one, in which language and version.
+    template: MessageTemplateUsed | None = None
 
 
 class MessageIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -25,6 +25,13 @@ ClockDep = NamedDependency[SkipValidation[Clock]]
 Res = NamedDependency[SkipValidation[AppResources]]
 
 IdPath = Annotated[uuid.UUID, PathParameter()]
+# A message template's purpose and language tag (checked by service.message_templates).
+PurposePath = Annotated[
+    str, PathParameter(description="e.g. checkin.prompt, crisis.reply.discreet")
+]
+LanguagePath = Annotated[
+    str, PathParameter(description="BCP 47 language tag, e.g. en, cy, pl, pt-BR")
+]
 Limit = Annotated[
     int, QueryParameter(ge=1, le=MAX_LIMIT, description=f"page size, at most {MAX_LIMIT}")
 ]
@@ -53,4 +60,15 @@ def parse_timestamp(value: str | None, field: str) -> datetime | None:
         raise InvalidInput.field(field, "is not an RFC 3339 timestamp") from None
 
 
-__all__ = ["DEFAULT_LIMIT", "Caller", "ClockDep", "Cursor", "Db", "IdPath", "Limit", "Res"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "Caller",
+    "ClockDep",
+    "Cursor",
+    "Db",
+    "IdPath",
+    "LanguagePath",
+    "Limit",
+    "PurposePath",
+    "Res",
+]

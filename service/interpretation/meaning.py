@@ -5,11 +5,16 @@ first, then opt-out (STOP and its family, alone or with polite words only: "stop
 "Stop. Thank you"), then opt-in (START/UNSTOP/YES), then a score 1-5, then OK/FINE, else
 free text. A message like "stop smoking group was good" is free text: STOP only counts
 when nothing but polite words or "texting me"-style objects surround it.
+
+Replies in the patient's language: the caller hands in the ward's `Keywords` for it (data,
+so this stays a leaf that queries nothing); English is always recognised as well, since
+carriers act on English STOP words whatever the language.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
@@ -77,6 +82,46 @@ class Interpretation:
     word: str | None = None
 
 
+@dataclass(frozen=True)
+class Keywords:
+    """Words and phrases of another language, read like their English kind: a HELP word or
+    a crisis phrase anywhere in the text asks for help (a missed cry for help is the worst
+    failure; a false alarm costs a nurse a look); a text that is only a
+    STOP, START or OK word (polite English words aside) is that."""
+
+    help: tuple[str, ...] = ()
+    stop: tuple[str, ...] = ()
+    start: tuple[str, ...] = ()
+    ok: tuple[str, ...] = ()
+    crisis: tuple[str, ...] = ()
+
+
+NO_KEYWORDS = Keywords()
+
+
+def folded(text: str) -> list[str]:
+    """Words of any script, casefolded and without accents ("POMÓŻ" → "pomoz"), so a ward's
+    list matches what phones type with or without them."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.findall(r"\w+", bare)
+
+
+def _has_phrase(tokens: list[str], phrases: tuple[str, ...]) -> bool:
+    spaced = " " + " ".join(tokens) + " "
+    return any(
+        wanted and f" {wanted} " in spaced for wanted in (" ".join(folded(p)) for p in phrases)
+    )
+
+
+def _is_only(tokens: list[str], phrases: tuple[str, ...]) -> str | None:
+    core = " ".join(t for t in tokens if t not in POLITE_WORDS)
+    for phrase in phrases:
+        if core and core == " ".join(folded(phrase)):
+            return core
+    return None
+
+
 def words(text: str) -> list[str]:
     """Lower-case words, apostrophes dropped ("can't" → "cant"), "opt out" → "optout"."""
     lowered = text.casefold().replace("\u2019", "'").replace("'", "")
@@ -121,18 +166,19 @@ def is_ok(tokens: list[str]) -> bool:
     return all(t in OK_WORDS or t in OK_FILLERS for t in core)
 
 
-def interpret(text: str) -> Interpretation:
+def interpret(text: str, extra: Keywords = NO_KEYWORDS) -> Interpretation:
     tokens = words(text)
+    other = folded(text)
     score = score_of(text, tokens)
-    if is_crisis(text):
+    if is_crisis(text) or _has_phrase(other, extra.help) or _has_phrase(other, extra.crisis):
         return Interpretation("help", score=score)
-    if is_stop(tokens):
+    if is_stop(tokens) or _is_only(other, extra.stop):
         return Interpretation("stop")
-    opt_in = start_word(tokens)
+    opt_in = start_word(tokens) or _is_only(other, extra.start)
     if opt_in is not None:
         return Interpretation("start", word=opt_in)
     if score is not None:
         return Interpretation("score", score=score)
-    if is_ok(tokens):
+    if is_ok(tokens) or _is_only(other, extra.ok):
         return Interpretation("ok")
     return Interpretation("free_text")

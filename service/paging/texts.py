@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Carer, Escalation, OutboxMessage, Patient, Ward
 from service import audit
 from service.feedback.service import consent_in_force
+from service.message_templates.service import wording
 from service.paging.channels import staff_channels
 from service.paging.email import email_staff, email_subject, emails_both_channels
 from service.paging.recipients import Recipient, recipients_at
@@ -31,10 +32,9 @@ from service.sms import outbox
 
 CARER_ACTOR = SystemActor("carer_notice")
 CARER_NOTICE_PURPOSE = "carer_notice"
-CARER_NOTICE = "Homeward: please contact {ward} on {phone}."
-# For a patient with discreet messages on: no ward, no service, nothing clinical; the number
-# the carer rings is the ward's, and the person who answers says why.
-CARER_NOTICE_DISCREET = "Hello. Please call {phone} as soon as you can, about someone close to you."
+# Worded by the ward's `carer.notice` template (service.message_templates), in the patient's
+# language (the carer's own is not recorded; a carer is most often family). For a patient
+# with discreet messages on, `carer.notice.discreet`: no ward, no service, nothing clinical.
 SMS_PAUSED_TEXT = (
     "Homeward: the hourly SMS limit was reached; texts to patients are paused until it "
     "clears. Check-ins may go unanswered meanwhile, see the ward board."
@@ -159,15 +159,21 @@ async def carer_notice(
         return None
     patient = await session.get(Patient, escalation.patient_id)
     discreet = patient is not None and patient.discreet_messages
+    language = patient.language if patient is not None else None
     if discreet:
-        body = CARER_NOTICE_DISCREET.format(phone=for_reading(phone))
+        words = await wording(
+            session, ward.id, language, "carer.notice.discreet", {"phone": for_reading(phone)}
+        )
     else:
-        body = CARER_NOTICE.format(ward=ward.name, phone=phone)
+        words = await wording(
+            session, ward.id, language, "carer.notice", {"ward": ward.name, "phone": phone}
+        )
     queued = await outbox.enqueue(
         session,
         dedupe_key=f"escalation:{escalation.id}:carer_notice" + (":reworded" if reworded else ""),
         to_number=carer.mobile,
-        body=body,
+        body=words.body,
+        template=words.ref,
         purpose=CARER_NOTICE_PURPOSE,
         now=now,
         recipient_kind="carer",

@@ -28,6 +28,8 @@ from db.models import Patient, PromAnswer, PromItem, PromSurvey
 from service.checkins import turns, windows
 from service.discreet import is_discreet_safe
 from service.interpretation.meaning import interpret
+from service.message_templates.catalogue import ENGLISH
+from service.message_templates.service import survey_purpose, wording
 from service.patient_access.texting import why_not_text
 from service.set_aside import not_set_aside
 from service.sms import outbox
@@ -214,12 +216,22 @@ async def _advance(session: AsyncSession, survey: PromSurvey, now: datetime) -> 
     assert patient.mobile is not None  # the texting rule refuses a patient without one
     # An item asked again after a set-back is a new text; a repeated sweep is not.
     again = f":again{survey.set_backs}" if survey.set_backs else ""
-    body = item.discreet_prompt if patient.discreet_messages else item.prompt
+    # The item's own words are the built-in English; a ward may word it in other languages.
+    discreet = patient.discreet_messages
+    words = await wording(
+        session,
+        patient.ward_id,
+        patient.language,
+        survey_purpose(item.key, discreet=discreet),
+        survey={ENGLISH: item.discreet_prompt if discreet else item.prompt},
+    )
+    body = words.body
     await outbox.enqueue(
         session,
         dedupe_key=f"prom:{survey.id}:{item.key}{again}",
         to_number=patient.mobile,
         body=body,
+        template=words.ref,
         purpose=f"prom_{survey.instrument}",
         now=now,
         patient_id=patient.id,

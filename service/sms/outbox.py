@@ -125,6 +125,25 @@ def our_status(provider_status: str) -> str | None:
 # --- writing rows --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TemplateRef:
+    """Which template a text's words came from, kept on its row so the history can show it
+    (the domain chooses the words: service.message_templates)."""
+
+    purpose: str
+    language: str
+    source: str
+    version: int
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "template_purpose": self.purpose,
+            "template_language": self.language,
+            "template_source": self.source,
+            "template_version": self.version,
+        }
+
+
 async def enqueue(
     session: AsyncSession,
     *,
@@ -143,6 +162,7 @@ async def enqueue(
     escalation_level: int | None = None,
     send_after: datetime | None = None,
     fit_for_discreet: bool | None = None,
+    template: TemplateRef | None = None,
 ) -> uuid.UUID | None:
     """Queue one SMS. Returns its id, or None when this dedupe key was queued before.
 
@@ -167,6 +187,7 @@ async def enqueue(
             to_number=to_number,
             body=body,
             fit_for_discreet=fit_for_discreet,
+            **(template.columns() if template else {}),
             status="queued",
             attempts=0,
             lookups=0,
@@ -191,6 +212,7 @@ async def record_twiml_reply(
     patient_id: uuid.UUID,
     ward_id: uuid.UUID,
     fit_for_discreet: bool | None = None,
+    template: TemplateRef | None = None,
 ) -> uuid.UUID | None:
     """Keep a reply Twilio sends for us from our TwiML answer, so the conversation is whole."""
     inserted: uuid.UUID | None = await session.scalar(
@@ -207,6 +229,7 @@ async def record_twiml_reply(
             status="sent",
             provider="twiml",
             fit_for_discreet=fit_for_discreet,
+            **(template.columns() if template else {}),
             attempts=1,
             lookups=0,
             created_at=now,

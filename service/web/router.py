@@ -19,6 +19,7 @@ from service.web.board import BoardPages, SignInPages
 from service.web.check_ins import CheckInPages
 from service.web.common import PAGE_HEADERS
 from service.web.conversation import ConversationPages
+from service.web.message_templates import MessageTemplatePages
 from service.web.outcomes import OutcomesPages
 from service.web.patient_consents import ConsentPages
 from service.web.patient_goals import GoalPages
@@ -95,6 +96,7 @@ def web_router() -> Router:
             WardPages,
             AuditPages,
             AdminPages,
+            MessageTemplatePages,
             static,
         ],
         # Every key the API maps, so no more specific API handler wins over the page one.

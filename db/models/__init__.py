@@ -1,5 +1,6 @@
 """All mapped models, imported here so metadata is complete for Alembic and the app."""
 
+from db.models.accounts import RecoveryCode, UserSession
 from db.models.agencies import Agency
 from db.models.audit import AuditEvent
 from db.models.checkins import CheckIn, CheckInSchedule
@@ -48,6 +49,7 @@ __all__ = [
     "PromAnswer",
     "PromItem",
     "PromSurvey",
+    "RecoveryCode",
     "Referral",
     "ReferralStatusChange",
     "RelapsePreventionPlan",
@@ -59,5 +61,6 @@ __all__ = [
     "SweepItemFailure",
     "UnmatchedInbound",
     "User",
+    "UserSession",
     "Ward",
 ]

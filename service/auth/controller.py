@@ -7,6 +7,7 @@ from litestar.params import JSONBody
 
 from service.auth import service
 from service.auth.schemas import LoginRequest, LoginResponse, PasswordChange
+from service.auth.sessions import describe_agent
 from service.http.auth import ANY_USER, public, roles
 from service.http.forwarded import client_host
 from service.http.idempotency import NEVER_REPLAYED
@@ -38,7 +39,10 @@ class AuthController(Controller):
         summary="Exchange email and password for a token",
         description=(
             "Send back the `device_token` of an earlier answer from this device: failed "
-            "guesses by others then do not lock this device out (it has its own budget)."
+            "guesses by others then do not lock this device out (it has its own budget). "
+            "An account with two-step sign-in also needs `totp_code` (or a `recovery_code`): "
+            "without one the answer is 401 with the problem type `totp-required`; a wrong or "
+            "reused code is 401 too and counts as a failed attempt."
         ),
     )
     async def login(
@@ -57,31 +61,43 @@ class AuthController(Controller):
             client_address=client_host(request),
             now=clock.now(),
             device_token=data.device_token,
+            totp_code=data.totp_code,
+            recovery_code=data.recovery_code,
+            kind="api",
+            user_agent=describe_agent(request.headers.get("user-agent", "")),
         )
         return login_response(result)
 
     @post(
         "/auth/logout",
-        opt=roles(ANY_USER, during_password_change=True),
+        opt=roles(ANY_USER, during_password_change=True, during_enrolment=True),
         status_code=204,
         summary="Sign out: the token used for this call stops working at once",
     )
     async def logout(self, db: Db, caller: Caller, clock: ClockDep) -> None:
         await service.sign_out(db, caller, clock.now())
 
-    @get("/me", opt=roles(ANY_USER, during_password_change=True), summary="The caller's own user")
+    @get(
+        "/me",
+        opt=roles(ANY_USER, during_password_change=True, during_enrolment=True),
+        summary="The caller's own user",
+    )
     async def me(self, db: Db, caller: Caller) -> UserOut:
         return to_out(await get_user(db, caller.user_id))
 
     @post(
         "/me/password",
         # Its answer holds a fresh token: never kept in the idempotency table for replay.
-        opt={**roles(ANY_USER, during_password_change=True), NEVER_REPLAYED: True},
+        opt={
+            **roles(ANY_USER, during_password_change=True, during_enrolment=True),
+            NEVER_REPLAYED: True,
+        },
         status_code=200,
         summary="Change one's own password",
         description=(
             "Ends every token issued before (this one too) and answers a fresh one; clears a "
-            "forced change. A wrong current_password answers 422; repeated, 429."
+            "forced change. The new password needs 12 characters and must not be a common one "
+            "(or one padded with digits). A wrong current_password answers 422; repeated, 429."
         ),
     )
     async def change_password(

@@ -24,6 +24,21 @@ class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
         ]
         | None
     ) = None
+    # Accounts with two-step sign-in: the current code from the authenticator app, or one of
+    # the recovery codes (each works once). Without either such an account answers 401
+    # with the problem type totp-required.
+    totp_code: (
+        Annotated[
+            str, msgspec.Meta(min_length=1, max_length=10, description="6 digits from the app")
+        ]
+        | None
+    ) = None
+    recovery_code: (
+        Annotated[
+            str, msgspec.Meta(min_length=1, max_length=40, description="a one-time recovery code")
+        ]
+        | None
+    ) = None
 
 
 class LoginResponse(msgspec.Struct):

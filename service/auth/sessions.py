@@ -100,6 +100,7 @@ async def end_session(session: AsyncSession, caller: Principal, jti: str, now: d
             caller,
             "auth.session_end_denied",
             NotFound("No such session."),
+            at=now,
             object_type="user",
             object_id=caller.user_id,
         )

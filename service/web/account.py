@@ -120,13 +120,13 @@ class AccountPages(Controller):
             )
 
         try:
-            result, form = await forms.attempt(db, _PASSWORD_FIELDS, change, PASSWORD_LABELS)
+            result, refused = await forms.attempt(db, _PASSWORD_FIELDS, change, PASSWORD_LABELS)
         except TooManyRequests as exc:
             await db.rollback()
-            form = Form(values=blank.values, problem=exc.detail, labels=PASSWORD_LABELS)
-            return await self._password_again(request, db, caller, res, form, exc.status)
-        if form is not None or result is None:
-            return await self._password_again(request, db, caller, res, form or blank)
+            busy = Form(values=blank.values, problem=exc.detail, labels=PASSWORD_LABELS)
+            return await self._password_again(request, db, caller, res, busy, exc.status)
+        if refused is not None or result is None:
+            return await self._password_again(request, db, caller, res, refused or blank)
         return Redirect(
             "/board/account?done=password",
             status_code=303,

@@ -75,7 +75,12 @@ def web_router() -> Router:
         route_handlers=[
             SignInPages,
             AccountPages,
-            BoardPages, PatientPages, OutcomesPages, AgencyPages, static],
+            BoardPages,
+            PatientPages,
+            OutcomesPages,
+            AgencyPages,
+            static,
+        ],
         # Every key the API maps, so no more specific API handler wins over the page one.
         exception_handlers=dict.fromkeys(EXCEPTION_HANDLERS, page_error),
         include_in_schema=False,

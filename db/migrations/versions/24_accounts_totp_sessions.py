@@ -44,9 +44,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recovery_codes")),
     )
-    op.create_index(
-        op.f("ix_recovery_codes_user_id"), "recovery_codes", ["user_id"], unique=False
-    )
+    op.create_index(op.f("ix_recovery_codes_user_id"), "recovery_codes", ["user_id"], unique=False)
     op.create_table(
         "sessions",
         sa.Column("jti", sa.String(length=64), nullable=False),

@@ -255,3 +255,34 @@ async def test_everyone_must_enrol_when_the_setting_says_all(app, client, db):
     nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
     first = await board_sign_in(client, nurse.email)
     assert (first.status_code, first.headers["location"]) == (303, "/board/account/totp")
+
+
+async def test_a_strangers_guesses_do_not_keep_a_totp_user_off_their_known_device(
+    client, db, clock
+):
+    nurse = await enrolled_nurse(db, clock)
+    first = await board_sign_in(client, nurse.email)
+    csrf = await _csrf_login(client, "/board/login/code")
+    done = await client.post(
+        "/board/login/code",
+        data={"login_csrf": csrf, "totp_code": code_at(clock)},
+        follow_redirects=False,
+    )
+    assert first.status_code == 303 and done.status_code == 303
+    device = client.cookies.get("homeward_device", path="/board/login")
+    client.cookies.clear()
+    for _ in range(LIMIT + 1):  # a stranger, from no known device, spends the account's budget
+        await _login(client, nurse.email, "wrong-wrong-wrong")
+    assert (
+        await _login(client, nurse.email, totp_code=code_at(clock, offset=1))
+    ).status_code == 429
+    # The nurse's own device still signs in, both steps (the device's own budget).
+    client.cookies.set("homeward_device", device, path="/board/login")
+    clock.advance(timedelta(seconds=30))
+    step_one = await board_sign_in(client, nurse.email)
+    assert step_one.headers["location"] == "/board/login/code"
+    csrf = await _csrf_login(client, "/board/login/code")
+    signed_in = await client.post(
+        "/board/login/code", data={"login_csrf": csrf, "totp_code": code_at(clock)}
+    )
+    assert signed_in.status_code == 200 and "failed sign-in" in signed_in.text

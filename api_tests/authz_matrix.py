@@ -650,6 +650,9 @@ RULES: list[Rule] = [
         params={"user_id": fresh_user},
         body={"full_name": "Renamed"},
     ),
+    Rule(
+        "DELETE", "/api/v1/users/{user_id}/totp", expect(ok=[ADMIN]), params={"user_id": fresh_user}
+    ),
     # -- agencies
     Rule("POST", "/api/v1/agencies", expect(ok=[ADMIN]), body=new_agency_body),
     Rule(

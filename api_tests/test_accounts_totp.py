@@ -286,3 +286,30 @@ async def test_a_strangers_guesses_do_not_keep_a_totp_user_off_their_known_devic
         "/board/login/code", data={"login_csrf": csrf, "totp_code": code_at(clock)}
     )
     assert signed_in.status_code == 200 and "failed sign-in" in signed_in.text
+
+
+async def test_an_admin_resets_a_lost_second_factor_and_the_user_enrols_again(
+    app, client, db, clock
+):
+    ward = await builders.ward(db)
+    manager = await builders.user(
+        db,
+        "ward_manager",
+        ward_id=ward.id,
+        totp_secret=SECRET,
+        totp_confirmed_at=clock.now() - timedelta(days=1),
+    )
+    admin = await builders.user(db, "admin")
+    reset = await client.delete(
+        f"/api/v1/users/{manager.id}/totp", headers=builders.bearer(app, admin)
+    )
+    assert reset.status_code == 204
+    # No code asked for now; a manager must set it up again before anything else.
+    first = await board_sign_in(client, manager.email)
+    assert (first.status_code, first.headers["location"]) == (303, "/board/account/totp")
+    page = await client.get("/board/account/totp")
+    assert SECRET not in page.text  # a new key, not the lost one
+    assert (
+        await db.scalar(select(AuditEvent.actor_id).where(AuditEvent.action == "user.totp_reset"))
+        == admin.id
+    )

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import uuid
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, delete, get, patch, post
 from litestar.params import FromQuery, JSONBody
 
 from service.http.auth import ADMIN, roles
-from service.http.params import DEFAULT_LIMIT, Cursor, Db, IdPath, Limit
+from service.http.params import DEFAULT_LIMIT, Caller, ClockDep, Cursor, Db, IdPath, Limit
 from service.principal import Role
 from service.users import service
 from service.users.schemas import UserCreate, UserList, UserOut, UserUpdate
@@ -43,3 +43,15 @@ class UserController(Controller):
     @patch("/{user_id:uuid}", summary="Change a user (deactivating revokes access at once)")
     async def update(self, user_id: IdPath, data: JSONBody[UserUpdate], db: Db) -> UserOut:
         return service.to_out(await service.update_user(db, user_id, data))
+
+    @delete(
+        "/{user_id:uuid}/totp",
+        status_code=204,
+        summary="Reset a user's two-step sign-in (a lost phone and lost recovery codes)",
+        description=(
+            "Removes the user's TOTP key and recovery codes and ends all their sessions; where "
+            "two-step sign-in is required they set it up again at their next sign-in."
+        ),
+    )
+    async def reset_totp(self, user_id: IdPath, db: Db, caller: Caller, clock: ClockDep) -> None:
+        await service.reset_totp(db, caller, user_id, clock.now())

@@ -313,3 +313,25 @@ async def test_an_admin_resets_a_lost_second_factor_and_the_user_enrols_again(
         await db.scalar(select(AuditEvent.actor_id).where(AuditEvent.action == "user.totp_reset"))
         == admin.id
     )
+
+
+async def test_a_first_admin_changes_the_set_password_first_then_sets_up_totp(client, db):
+    admin = await builders.user(db, "admin", must_change_password=True)
+    first = await board_sign_in(client, admin.email)
+    assert first.headers["location"] == "/board/password"
+    form = await client.get("/board/password")
+    new = "a passphrase of my own choosing"
+    changed = await client.post(
+        "/board/password",
+        data={
+            "csrf_token": _page_csrf(form.text),
+            "current_password": builders.PASSWORD,
+            "new_password": new,
+            "confirm_password": new,
+        },
+        follow_redirects=False,
+    )
+    assert changed.status_code == 303
+    home = await client.get(changed.headers["location"], follow_redirects=False)
+    assert (home.status_code, home.headers["location"]) == (303, "/board/account/totp")
+    assert (await client.get("/board/account/totp")).status_code == 200

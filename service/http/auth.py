@@ -170,11 +170,13 @@ def declared_access_guard(
         raise NotAuthorizedException()
     if user.role not in allowed:
         raise PermissionDeniedException()
-    if user.must_change_password and not handler.opt.get(PASSWORD_CHANGE_KEY):
-        raise PasswordChangeRequired(
-            "This account's password was set for it and must be changed first: "
-            "POST /api/v1/me/password with current_password and new_password."
-        )
+    if user.must_change_password:
+        if not handler.opt.get(PASSWORD_CHANGE_KEY):
+            raise PasswordChangeRequired(
+                "This account's password was set for it and must be changed first: "
+                "POST /api/v1/me/password with current_password and new_password."
+            )
+        return  # the password first; setting up TOTP comes after
     if user.must_enrol_totp and not handler.opt.get(TOTP_ENROLMENT_KEY):
         raise TotpEnrolmentRequired(
             "This account must set up two-step sign-in (an authenticator app) first: "

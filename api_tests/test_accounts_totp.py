@@ -335,3 +335,31 @@ async def test_a_first_admin_changes_the_set_password_first_then_sets_up_totp(cl
     home = await client.get(changed.headers["location"], follow_redirects=False)
     assert (home.status_code, home.headers["location"]) == (303, "/board/account/totp")
     assert (await client.get("/board/account/totp")).status_code == 200
+
+
+async def test_an_api_client_enrols_with_the_api_and_then_signs_in_with_a_code(client, db, clock):
+    ward = await builders.ward(db)
+    manager = await builders.user(db, "ward_manager", ward_id=ward.id)
+    signed_in = await _login(client, manager.email)
+    headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+    started = await client.post("/api/v1/me/totp", headers=headers)
+    assert started.status_code == 200
+    secret = started.json()["secret"]
+    assert started.json()["otpauth_uri"].startswith("otpauth://totp/")
+    again = await client.post("/api/v1/me/totp", headers=headers)
+    assert again.json()["secret"] == secret  # the same key until it is confirmed
+    wrong = await client.post("/api/v1/me/totp/confirm", json={"totp_code": "1"}, headers=headers)
+    assert wrong.status_code == 422
+    done = await client.post(
+        "/api/v1/me/totp/confirm", json={"totp_code": code_at(clock, secret)}, headers=headers
+    )
+    assert done.status_code == 200 and len(done.json()["recovery_codes"]) == 10
+    fresh = {"Authorization": f"Bearer {done.json()['access_token']}"}
+    assert (await client.get(f"/api/v1/wards/{ward.id}", headers=fresh)).status_code == 200
+    assert (await client.get("/api/v1/me", headers=headers)).status_code == 401  # the old ends
+    # The key is never answered again.
+    assert (await client.post("/api/v1/me/totp", headers=fresh)).status_code == 409
+    asked = await _login(client, manager.email)
+    assert asked.json()["type"] == PROBLEMS + "totp-required"
+    code = code_at(clock, secret, offset=1)
+    assert (await _login(client, manager.email, totp_code=code)).status_code == 200

@@ -5,9 +5,17 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
-from service.auth import service
-from service.auth.schemas import LoginRequest, LoginResponse, PasswordChange
+from service.auth import service, sessions
+from service.auth.schemas import (
+    LoginRequest,
+    LoginResponse,
+    PasswordChange,
+    TotpConfirm,
+    TotpEnrolled,
+    TotpEnrolmentOut,
+)
 from service.auth.sessions import describe_agent
+from service.errors import Conflict
 from service.http.auth import ANY_USER, public, roles
 from service.http.forwarded import client_host
 from service.http.idempotency import NEVER_REPLAYED
@@ -112,3 +120,43 @@ class AuthController(Controller):
             now=clock.now(),
         )
         return login_response(result)
+
+    @post(
+        "/me/totp",
+        # Its answer holds the TOTP key: never kept for replay.
+        opt={**roles(ANY_USER, during_enrolment=True), NEVER_REPLAYED: True},
+        status_code=200,
+        summary="Start setting up two-step sign-in: the key for an authenticator app",
+        description=(
+            "The same key until it is confirmed (POST /me/totp/confirm); 409 once two-step "
+            "sign-in is on (the key is never answered again)."
+        ),
+    )
+    async def start_totp(self, db: Db, caller: Caller) -> TotpEnrolmentOut:
+        enrolment = await sessions.pending_enrolment(db, caller)
+        if enrolment is None:
+            raise Conflict("Two-step sign-in is already set up for this account.")
+        return TotpEnrolmentOut(secret=enrolment.secret, otpauth_uri=enrolment.uri)
+
+    @post(
+        "/me/totp/confirm",
+        opt={**roles(ANY_USER, during_enrolment=True), NEVER_REPLAYED: True},
+        status_code=200,
+        summary="Confirm two-step sign-in with a current code; answers the recovery codes once",
+        description=(
+            "Ends every token issued before (this one too) and answers a fresh one. A code "
+            "that is not the current one answers 422."
+        ),
+    )
+    async def confirm_totp(
+        self, data: JSONBody[TotpConfirm], db: Db, caller: Caller, clock: ClockDep, res: Res
+    ) -> TotpEnrolled:
+        done = await sessions.confirm_enrolment(
+            db, service.policy_of(res.settings), caller, data.totp_code, clock.now()
+        )
+        return TotpEnrolled(
+            access_token=done.access_token,
+            token_type="bearer",
+            expires_at=done.expires_at,
+            recovery_codes=done.recovery_codes,
+        )

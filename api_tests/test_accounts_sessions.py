@@ -5,14 +5,25 @@ change that ends every other session and refuses a common password."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from api_tests import builders
+from api_tests.conftest import settings_for
 from api_tests.test_accounts_totp import _page_csrf, board_sign_in
 from db.models import AuditEvent, User, UserSession
+from service.settings import Settings
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    # The deployment default (the shared test settings leave boards open for hours).
+    return replace(settings_for(database_url), board_idle_minutes=30)
+
 
 FRAGMENT = {"x-homeward-fragment": "1"}
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"

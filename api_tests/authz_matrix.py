@@ -681,6 +681,9 @@ RULES: list[Rule] = [
     # Each role ends (or replaces) only its own token; the harness restores the world after.
     Rule("POST", "/api/v1/auth/logout", expect(ok=AUTHENTICATED)),
     Rule("POST", "/api/v1/me/password", expect(ok=AUTHENTICATED), body=password_change_body),
+    Rule("POST", "/api/v1/me/totp", expect(ok=AUTHENTICATED)),
+    # Not the current code: refused for everyone (enrolment itself is in test_accounts_totp.py).
+    Rule("POST", "/api/v1/me/totp/confirm", expect(invalid=AUTHENTICATED), body={"totp_code": "x"}),
     # -- wards and users (admin)
     Rule("POST", "/api/v1/wards", expect(ok=[ADMIN]), body=new_ward_body),
     Rule("GET", "/api/v1/wards", expect(ok=[ADMIN, *ALL_WARD])),
@@ -706,6 +709,9 @@ RULES: list[Rule] = [
         "/api/v1/users/{user_id}/password-reset",
         expect(ok=[ADMIN]),
         params={"user_id": fresh_user},
+    ),
+    Rule(
+        "DELETE", "/api/v1/users/{user_id}/totp", expect(ok=[ADMIN]), params={"user_id": fresh_user}
     ),
     # -- agencies
     Rule("POST", "/api/v1/agencies", expect(ok=[ADMIN]), body=new_agency_body),

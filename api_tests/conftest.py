@@ -138,6 +138,12 @@ def settings_for(database_url: str) -> Settings:
         jwt_secret=TEST_JWT_SECRET,
         public_base_url=PUBLIC_BASE_URL,
         jobs_interval_seconds=1,
+        # Most tests sign admins and managers in without a second factor; the tests of
+        # two-step sign-in (test_accounts_*.py) turn the requirement back on.
+        require_totp="off",
+        # Tests move the clock on by hours with a board open; the idle timeout's own tests
+        # (test_accounts_sessions.py) set the deployment default of 30 minutes.
+        board_idle_minutes=480,
     )
 
 

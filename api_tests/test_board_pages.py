@@ -92,6 +92,10 @@ async def fixed_form(values: dict[str, str]) -> dict[str, str]:
     return dict(values)
 
 
+async def _constant(form: dict[str, str]) -> dict[str, str]:
+    return form
+
+
 def fixed(url: str) -> PathFactory:
     async def make(w: World) -> str:
         return url
@@ -232,6 +236,27 @@ async def consent_form(w: World) -> dict[str, str]:
 async def _withdrawn(w: World) -> int:
     query = select(func.count()).select_from(Consent).where(Consent.withdrawn_at.is_not(None))
     return int(await w.db.scalar(query) or 0)
+
+
+async def account_password_form(w: World) -> dict[str, str]:
+    new = "another new passphrase here"
+    # After the rule of POST /board/password, which set password_form's passphrase.
+    return {
+        "current_password": "a brand new passphrase",
+        "new_password": new,
+        "confirm_password": new,
+    }
+
+
+def refreshed(url: str) -> PathFactory:
+    """A fixed URL, after re-reading every user: a rule before it moved their token version."""
+
+    async def make(w: World) -> str:
+        for who in w.users.values():
+            await w.db.refresh(who)
+        return url
+
+    return make
 
 
 async def _count(w: World, model: Any) -> int:
@@ -592,6 +617,40 @@ PAGE_RULES: list[PageRule] = [
         "/board/password",
         fixed("/board/password"),
         outcome(ok=(ADMIN, *ALL_WARD, *ALL_AGENCY)),
+    ),
+    PageRule("GET", "/board/login/code", fixed("/board/login/code"), dict.fromkeys(ROLES, SIGN_IN)),
+    PageRule(
+        "GET",
+        "/board/account",
+        fixed("/board/account"),
+        outcome(ok=(ADMIN, *ALL_WARD, *ALL_AGENCY)),
+    ),
+    PageRule(
+        "GET",
+        "/board/account/password",
+        fixed("/board/account/password"),
+        outcome(ok=(ADMIN, *ALL_WARD, *ALL_AGENCY)),
+    ),
+    PageRule(
+        "GET",
+        "/board/account/totp",
+        fixed("/board/account/totp"),
+        outcome(ok=(ADMIN, *ALL_WARD, *ALL_AGENCY)),
+    ),
+    # A code that is no code: the form comes back refused, for every user (nothing changes).
+    PageRule(
+        "POST",
+        "/board/account/totp",
+        fixed("/board/account/totp"),
+        outcome(ok=(ADMIN, *ALL_WARD, *ALL_AGENCY), ok_status=422),
+        form=lambda w: _constant({"totp_code": "not-a-code"}),
+    ),
+    # Nobody's session: not found for everyone (another user's session is tested to 404 too).
+    PageRule(
+        "POST",
+        "/board/account/sessions/{session_id}/end",
+        fixed(f"/board/account/sessions/{uuid.uuid4().hex}/end"),
+        outcome(not_found=(ADMIN, *ALL_WARD, *ALL_AGENCY)),
     ),
     PageRule(
         "POST",
@@ -1026,11 +1085,27 @@ PAGE_RULES: list[PageRule] = [
         form=password_form,
         own_session=True,
     ),
+    # These end every other token of the user too (a fresh one for the page's own session).
+    PageRule(
+        "POST",
+        "/board/account/password",
+        refreshed("/board/account/password"),
+        outcome(ok=(ADMIN, *ALL_WARD, *ALL_AGENCY), ok_status=303),
+        form=account_password_form,
+        own_session=True,
+    ),
+    PageRule(
+        "POST",
+        "/board/account/sign-out-everywhere",
+        refreshed("/board/account/sign-out-everywhere"),
+        outcome(ok=(ADMIN, *ALL_WARD, *ALL_AGENCY), ok_status=303),
+        own_session=True,
+    ),
 ]
 
 
 # POST /board/login is public and has its own tests below (it is the way in, not a page).
-PUBLIC_ENTRY = {("POST", "/board/login")}
+PUBLIC_ENTRY = {("POST", "/board/login"), ("POST", "/board/login/code")}
 
 
 def session_headers(w: World, role: str) -> dict[str, str]:

@@ -49,6 +49,23 @@ class PasswordChangeRequired(Forbidden):
     type_slug = "password-change-required"
 
 
+class SecondFactorRequired(NotAuthenticated):
+    """The password was right; this account also needs a TOTP or recovery code."""
+
+    title = "Second factor required"
+    type_slug = "totp-required"
+
+    def __init__(self, detail: str, *, ticket: str = "") -> None:
+        super().__init__(detail)
+        # For the board's second step: a short-lived signed note that the password was right.
+        self.ticket = ticket
+
+
+class TotpEnrolmentRequired(Forbidden):
+    title = "Two-step sign-in must be set up first"
+    type_slug = "totp-enrolment-required"
+
+
 class NotFound(DomainError):
     status = 404
     title = "Not found"

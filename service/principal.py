@@ -42,6 +42,8 @@ class Principal:
     # The user's token version when this request was authenticated (bumped on deactivation,
     # a password change and a role change): idempotency keys end when it moves.
     token_version: int = 0
+    # Signed in where TOTP is required but not yet set up: only enrolment pages answer.
+    must_enrol_totp: bool = False
 
     @property
     def is_admin(self) -> bool:

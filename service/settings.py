@@ -24,6 +24,10 @@ SmsBackend = Literal["console", "twilio"]
 # (upgrade when offered), or off (a local relay on a trusted network). smtps:// is TLS from
 # the first byte and ignores this.
 SmtpStartTls = Literal["required", "opportunistic", "off"]
+# Who must sign in with a TOTP code (HOMEWARD_REQUIRE_TOTP): admins and ward managers
+# ("privileged", the default), everyone ("all"), or nobody ("off": local development and the
+# test suite only; anyone may still enrol).
+RequireTotp = Literal["privileged", "all", "off"]
 
 
 # Spend guard defaults (see service.sms.outbox): texts to one patient per 24 h, and texts to
@@ -62,6 +66,10 @@ class Settings:
     smtp_timeout_seconds: float = 10.0
     login_max_failures: int = 5
     login_window_minutes: int = 15
+    require_totp: RequireTotp = "privileged"
+    # A board session unused for this long ends (BOARD_IDLE_MINUTES); live-refresh polling is
+    # not use, so a board left open on a wall signs itself out too.
+    board_idle_minutes: int = 30
     log_level: str = "INFO"
     # Proxies whose X-Forwarded-For names the client (TRUSTED_PROXIES); none by default.
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
@@ -216,6 +224,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if jwt_ttl > 12 * 60:
         raise SettingsError("JWT_TTL_MINUTES must be at most 720 (tokens live hours, not days)")
 
+    require_totp_raw = (env.get("HOMEWARD_REQUIRE_TOTP") or "privileged").strip().lower()
+    if require_totp_raw not in ("privileged", "all", "off"):
+        raise SettingsError(
+            f"HOMEWARD_REQUIRE_TOTP must be 'privileged', 'all' or 'off', got {require_totp_raw!r}"
+        )
+    require_totp: RequireTotp = require_totp_raw  # type: ignore[assignment]
+    idle = int(_positive_float(env, "BOARD_IDLE_MINUTES", 30))
+    if idle > jwt_ttl:
+        raise SettingsError("BOARD_IDLE_MINUTES must not exceed JWT_TTL_MINUTES")
+
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
@@ -242,5 +260,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         smtp_timeout_seconds=_positive_float(env, "SMTP_TIMEOUT_SECONDS", 10.0),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
         trusted_proxies=_networks(env),
+        require_totp=require_totp,
+        board_idle_minutes=idle,
         docs_enabled=_switch(env, "HOMEWARD_DOCS", True),
     )

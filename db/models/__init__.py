@@ -1,5 +1,6 @@
 """All mapped models, imported here so metadata is complete for Alembic and the app."""
 
+from db.models.accounts import RecoveryCode, UserSession
 from db.models.agencies import Agency
 from db.models.audit import AuditEvent
 from db.models.checkins import CheckIn, CheckInSchedule
@@ -52,6 +53,7 @@ __all__ = [
     "PromAnswer",
     "PromItem",
     "PromSurvey",
+    "RecoveryCode",
     "Referral",
     "ReferralStatusChange",
     "RelapsePreventionPlan",
@@ -63,5 +65,6 @@ __all__ = [
     "SweepItemFailure",
     "UnmatchedInbound",
     "User",
+    "UserSession",
     "Ward",
 ]

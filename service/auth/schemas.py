@@ -24,6 +24,21 @@ class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
         ]
         | None
     ) = None
+    # Accounts with two-step sign-in: the current code from the authenticator app, or one of
+    # the recovery codes (each works once). Without either such an account answers 401
+    # with the problem type totp-required.
+    totp_code: (
+        Annotated[
+            str, msgspec.Meta(min_length=1, max_length=10, description="6 digits from the app")
+        ]
+        | None
+    ) = None
+    recovery_code: (
+        Annotated[
+            str, msgspec.Meta(min_length=1, max_length=40, description="a one-time recovery code")
+        ]
+        | None
+    ) = None
 
 
 class LoginResponse(msgspec.Struct):
@@ -43,3 +58,23 @@ class LoginResponse(msgspec.Struct):
 class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
     current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
     new_password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+class TotpEnrolmentOut(msgspec.Struct):
+    # The key to put in an authenticator app (or the otpauth URI, as a QR code would hold it).
+    # Answered only until enrolment is confirmed; never again after.
+    secret: str
+    otpauth_uri: str
+
+
+class TotpConfirm(msgspec.Struct, forbid_unknown_fields=True):
+    totp_code: Annotated[str, msgspec.Meta(min_length=1, max_length=10)]
+
+
+class TotpEnrolled(msgspec.Struct):
+    # A fresh token: every other token of the user ended (this one too).
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_at: datetime
+    # Shown once, never stored in the clear: each signs in once in place of a code.
+    recovery_codes: list[str]

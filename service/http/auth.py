@@ -7,6 +7,7 @@ Every route handler must declare its access in `opt`: either `public=True` or
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -14,10 +15,15 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-from service.errors import InvalidInput, NotAuthenticated, PasswordChangeRequired
+from service.errors import (
+    InvalidInput,
+    NotAuthenticated,
+    PasswordChangeRequired,
+    TotpEnrolmentRequired,
+)
 from service.http.context import request_id_var
 from service.http.state import request_session, resources
-from service.identity.callers import principal_for_token
+from service.identity.callers import TOUCH_EVERY, authenticate, touch
 
 # The role sets live with the Principal; controllers name them from here, beside `roles`.
 from service.principal import ADMIN as ADMIN
@@ -38,17 +44,32 @@ SESSION_COOKIE = "homeward_session"
 # Routes that still answer while the caller must change their password (reading oneself,
 # changing it, signing out); every other route refuses them with a problem saying so.
 PASSWORD_CHANGE_KEY = "open_during_password_change"
+# Likewise while a sign-in that requires TOTP has not set it up yet.
+TOTP_ENROLMENT_KEY = "open_during_totp_enrolment"
+# The live-refresh script marks its fragment requests with this header: polling is not use,
+# so it neither keeps a board session alive nor counts as activity.
+FRAGMENT_HEADER = "x-homeward-fragment"
+# Set in the request's state when a page session ended for being idle (the sign-in page says so).
+IDLE_STATE_KEY = "homeward.session_idle"
+ENROLMENT_PATH = "/board/account/totp"
 
 
 def public() -> dict[str, Any]:
     return {PUBLIC_KEY: True}
 
 
-def roles(*allowed: frozenset[Role], during_password_change: bool = False) -> dict[str, Any]:
+def roles(
+    *allowed: frozenset[Role],
+    during_password_change: bool = False,
+    during_enrolment: bool = False,
+) -> dict[str, Any]:
     merged: frozenset[Role] = frozenset().union(*allowed)
+    opt: dict[str, Any] = {ROLES_KEY: merged}
     if during_password_change:
-        return {ROLES_KEY: merged, PASSWORD_CHANGE_KEY: True}
-    return {ROLES_KEY: merged}
+        opt[PASSWORD_CHANGE_KEY] = True
+    if during_enrolment:
+        opt[TOTP_ENROLMENT_KEY] = True
+    return opt
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
@@ -74,18 +95,26 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         # The request's own session: the handler reuses it (and its connection), so a request
         # costs one pool checkout and one transaction, not two.
         session = request_session(connection.scope, res)
+        now = res.clock.now()
         try:
-            principal = await principal_for_token(
-                session,
-                res.settings.jwt_secret,
-                token.strip(),
-                res.clock.now(),
-                request_id_var.get(),
+            found = await authenticate(
+                session, res.settings.jwt_secret, token.strip(), now, request_id_var.get()
             )
         except NotAuthenticated:
             if page:
                 return AuthenticationResult(user=None, auth=None)
             raise
+        principal, last_seen = found.principal, found.last_seen
+        if last_seen is not None and principal.token_id is not None:
+            fragment = bool(connection.headers.get(FRAGMENT_HEADER))
+            idle = timedelta(minutes=res.settings.board_idle_minutes)
+            if page and now - last_seen > idle:
+                # The idle limit is a page rule: a board left unused (polling does not count)
+                # lands on the sign-in form. Bearer API clients have only the token's lifetime.
+                connection.scope.setdefault("state", {})[IDLE_STATE_KEY] = True
+                return AuthenticationResult(user=None, auth=None)
+            if not fragment and now - last_seen >= TOUCH_EVERY:
+                await touch(session, principal.token_id, now)
         return AuthenticationResult(user=principal, auth=None)
 
 
@@ -141,8 +170,15 @@ def declared_access_guard(
         raise NotAuthorizedException()
     if user.role not in allowed:
         raise PermissionDeniedException()
-    if user.must_change_password and not handler.opt.get(PASSWORD_CHANGE_KEY):
-        raise PasswordChangeRequired(
-            "This account's password was set for it and must be changed first: "
-            "POST /api/v1/me/password with current_password and new_password."
+    if user.must_change_password:
+        if not handler.opt.get(PASSWORD_CHANGE_KEY):
+            raise PasswordChangeRequired(
+                "This account's password was set for it and must be changed first: "
+                "POST /api/v1/me/password with current_password and new_password."
+            )
+        return  # the password first; setting up TOTP comes after
+    if user.must_enrol_totp and not handler.opt.get(TOTP_ENROLMENT_KEY):
+        raise TotpEnrolmentRequired(
+            "This account must set up two-step sign-in (an authenticator app) first: "
+            f"sign in on the board, which leads to {ENROLMENT_PATH}."
         )

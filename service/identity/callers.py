@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import RevokedToken, User
+from db.models import RevokedToken, User, UserSession
 from service.errors import NotAuthenticated
 from service.identity import tokens
 from service.principal import Principal
@@ -16,6 +17,7 @@ from service.principal import Principal
 # ORM's compile and loading steps are skipped, so each request only binds the id.
 _users = User.__table__.c
 _revoked = RevokedToken.__table__.c
+_sessions = UserSession.__table__.c
 # One round trip still: whether this very token was signed out rides along as a column.
 PRINCIPAL_QUERY = select(
     _users.id,
@@ -29,12 +31,32 @@ PRINCIPAL_QUERY = select(
     .where(_revoked.jti == bindparam("token_id"))
     .correlate_except(RevokedToken.__table__)
     .label("revoked"),
+    # The token's server-side session, by primary key in the same round trip (None for a
+    # token no sign-in recorded, e.g. one issued before sessions were kept).
+    select(_sessions.last_seen_at)
+    .where(_sessions.jti == bindparam("token_id"))
+    .correlate_except(UserSession.__table__)
+    .scalar_subquery()
+    .label("last_seen"),
 ).where(_users.id == bindparam("user_id"))
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    principal: Principal
+    # When the token's session was last used (None: no session row).
+    last_seen: datetime | None
 
 
 async def principal_for_token(
     session: AsyncSession, secret: str, token: str, now: datetime, request_id: str | None
 ) -> Principal:
+    return (await authenticate(session, secret, token, now, request_id)).principal
+
+
+async def authenticate(
+    session: AsyncSession, secret: str, token: str, now: datetime, request_id: str | None
+) -> Authenticated:
     """The caller behind a token, checked against the database on every request.
 
     Reading the user each time is what makes deactivation take effect at once.
@@ -49,7 +71,7 @@ async def principal_for_token(
     ).one_or_none()
     if row is None or not row.active or row.revoked or row.token_version != claims.token_version:
         raise NotAuthenticated("The access token is missing, invalid or expired.")
-    return Principal(
+    principal = Principal(
         user_id=row.id,
         role=row.role,
         ward_id=row.ward_id,
@@ -59,4 +81,21 @@ async def principal_for_token(
         token_id=claims.token_id,
         token_expires_at=claims.expires_at,
         token_version=row.token_version,
+        must_enrol_totp=claims.enrol_totp,
     )
+    return Authenticated(principal, row.last_seen)
+
+
+# A session's activity is written at most this often (not a write per page view).
+TOUCH_EVERY = timedelta(minutes=1)
+_TOUCH = (
+    update(UserSession)
+    .where(_sessions.jti == bindparam("token_id"))
+    .values(last_seen_at=bindparam("now"))
+)
+
+
+async def touch(session: AsyncSession, token_id: str, now: datetime) -> None:
+    """Note that this session was used now (committed at once: it outlives a refused request)."""
+    await session.execute(_TOUCH, {"token_id": token_id, "now": now})
+    await session.commit()

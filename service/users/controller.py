@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, delete, get, patch, post
 from litestar.params import FromQuery, JSONBody
 
 from service.http.auth import ADMIN, roles
@@ -64,3 +64,15 @@ class UserController(Controller):
     ) -> PasswordResetOut:
         issued = await resets.issue_reset(db, caller, user_id, clock.now())
         return PasswordResetOut(code=issued.code, expires_at=issued.expires_at)
+
+    @delete(
+        "/{user_id:uuid}/totp",
+        status_code=204,
+        summary="Reset a user's two-step sign-in (a lost phone and lost recovery codes)",
+        description=(
+            "Removes the user's TOTP key and recovery codes and ends all their sessions; where "
+            "two-step sign-in is required they set it up again at their next sign-in."
+        ),
+    )
+    async def reset_totp(self, user_id: IdPath, db: Db, caller: Caller, clock: ClockDep) -> None:
+        await service.reset_totp(db, caller, user_id, clock.now())

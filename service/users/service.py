@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Agency, User, Ward
+from db.models import Agency, RecoveryCode, User, UserSession, Ward
+from service import audit
 from service.checks import flush_or
 from service.errors import Conflict, InvalidInput, NotFound
 from service.identity import passwords, resets
 from service.pagination import decode_cursor, page_after, split_page
 from service.phones import normalise_mobile
-from service.principal import AGENCY, WARD
+from service.principal import AGENCY, WARD, Principal
 from service.users.schemas import UserCreate, UserOut, UserUpdate
 
 
@@ -143,3 +145,22 @@ async def list_users(
     query = page_after(query, User.created_at, User.id, decode_cursor(cursor), limit)
     rows = list((await session.scalars(query)).all())
     return split_page(rows, limit, lambda u: (u.created_at, u.id))
+
+
+async def reset_totp(
+    session: AsyncSession, caller: Principal, user_id: uuid.UUID, now: datetime
+) -> None:
+    """An admin turns a user's two-step sign-in off (phone and recovery codes lost): the key
+    and codes are gone, every session ends, and where TOTP is required the user sets it up
+    again at the next sign-in."""
+    user = await session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise NotFound("No such user.")
+    user.totp_secret = None
+    user.totp_confirmed_at = None
+    user.totp_last_step = None
+    user.token_version += 1
+    user.updated_at = now
+    await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    await session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    audit.record(session, caller, "user.totp_reset", at=now, object_type="user", object_id=user.id)

@@ -11,13 +11,15 @@ from litestar.response import Redirect, Template
 
 from db.models import Escalation
 from service.auth import service as auth
+from service.auth.sessions import describe_agent
 from service.board.service import names_in_ward, ward_board
-from service.errors import InvalidInput, NotAuthenticated, TooManyRequests
+from service.errors import InvalidInput, NotAuthenticated, SecondFactorRequired, TooManyRequests
 from service.escalations import service as escalations
-from service.http.auth import ANY_USER, WARD, public
+from service.http.auth import ANY_USER, ENROLMENT_PATH, WARD, public
 from service.http.forwarded import client_host
 from service.http.params import Caller, ClockDep, Db, IdPath, Res
 from service.identity.devices import TTL as DEVICE_TTL
+from service.identity.tickets import TTL as TICKET_TTL
 from service.pagination import MAX_LIMIT
 from service.patients.schemas import PatientOut
 from service.patients.service import list_patients
@@ -25,9 +27,11 @@ from service.principal import Principal, Role
 from service.refs import parse_ref
 from service.web.common import PAGE_HEADERS, back_to, form_of, page, render
 from service.web.session import (
+    CODE_PATH,
     DEVICE_COOKIE,
     LOGIN_CSRF_COOKIE,
     PASSWORD_PATH,
+    SECOND_STEP_COOKIE,
     check_login_csrf,
     cleared_cookie,
     device_cookie,
@@ -35,6 +39,7 @@ from service.web.session import (
     login_csrf_valid,
     new_login_csrf,
     request_csrf,
+    second_step_cookie,
     session_cookie,
 )
 
@@ -59,6 +64,9 @@ def _login_page(
     secret: str,
     message: str | None = None,
     status_code: int = 200,
+    *,
+    template: str = "login.html",
+    notice: str | None = None,
 ) -> Template:
     # A planted or stale cookie is replaced rather than echoed into the form.
     token = request.cookies.get(LOGIN_CSRF_COOKIE)
@@ -66,12 +74,48 @@ def _login_page(
         token = new_login_csrf(secret)
     assert token is not None
     return Template(
-        template_name="login.html",
-        context={"login_csrf": token, "message": message},
+        template_name=template,
+        context={"login_csrf": token, "message": message, "notice": notice},
         status_code=status_code,
         cookies=[login_csrf_cookie(request, token)],
         headers=PAGE_HEADERS,
     )
+
+
+def signed_in(
+    request: Request[Any, Any, Any], res: Res, result: auth.LoginResult
+) -> Template | Redirect:
+    """Where a completed sign-in goes: a forced password change, TOTP set-up, the notice of
+    failed attempts, or the role's start page; with the session cookie set."""
+    cookies = [
+        session_cookie(request, result.access_token, res.settings.jwt_ttl_minutes * 60),
+        device_cookie(request, result.device_token, int(DEVICE_TTL.total_seconds())),
+        cleared_cookie(request, LOGIN_CSRF_COOKIE),
+        cleared_cookie(request, SECOND_STEP_COOKIE),
+    ]
+    if result.user.must_change_password:
+        return Redirect(PASSWORD_PATH, status_code=303, cookies=cookies)
+    if auth.must_enrol(auth.policy_of(res.settings), result.user):
+        return Redirect(ENROLMENT_PATH, status_code=303, cookies=cookies)
+    caller = Principal(
+        user_id=result.user.id,
+        role=result.user.role,  # type: ignore[arg-type]
+        ward_id=result.user.ward_id,
+        agency_id=result.user.agency_id,
+    )
+    if result.failed_attempts:
+        # Staff hear of guesses at their account the next time they sign in.
+        return Template(
+            template_name="signed_in_notice.html",
+            context={"failed": result.failed_attempts, "home": home_of(caller)},
+            status_code=200,
+            cookies=cookies,
+            headers=PAGE_HEADERS,
+        )
+    return Redirect(home_of(caller), status_code=303, cookies=cookies)
+
+
+IDLE_NOTICE = "You were signed out because the board was not used for a while. Sign in again."
 
 
 def _password_page(
@@ -100,8 +144,11 @@ class SignInPages(Controller):
     include_in_schema = False
 
     @get("/login", opt=public())
-    async def login_form(self, request: Request[Any, Any, Any], res: Res) -> Template:
-        return _login_page(request, res.settings.jwt_secret)
+    async def login_form(
+        self, request: Request[Any, Any, Any], res: Res, idle: FromQuery[str] = ""
+    ) -> Template:
+        notice = IDLE_NOTICE if idle else None
+        return _login_page(request, res.settings.jwt_secret, notice=notice)
 
     @post("/login", opt=public(), status_code=303)
     async def login(
@@ -119,42 +166,65 @@ class SignInPages(Controller):
                 client_address=client_host(request),
                 now=clock.now(),
                 device_token=request.cookies.get(DEVICE_COOKIE),
+                kind="board",
+                user_agent=describe_agent(request.headers.get("user-agent", "")),
             )
+        except SecondFactorRequired as exc:
+            # The password was right: the second step asks for the code.
+            ticket = second_step_cookie(request, exc.ticket, int(TICKET_TTL.total_seconds()))
+            return Redirect(CODE_PATH, status_code=303, cookies=[ticket])
         except (NotAuthenticated, TooManyRequests) as exc:
             # Keep what must outlive the failure (the lock's audit row), then show the form.
             await db.rollback()
             db.add_all(exc.keep_rows)
             return _login_page(request, secret, exc.detail, exc.status)
-        cookies = [
-            session_cookie(request, result.access_token, res.settings.jwt_ttl_minutes * 60),
-            device_cookie(request, result.device_token, int(DEVICE_TTL.total_seconds())),
-            cleared_cookie(request, LOGIN_CSRF_COOKIE),
-        ]
-        if result.user.must_change_password:
-            return Redirect(PASSWORD_PATH, status_code=303, cookies=cookies)
-        caller = Principal(
-            user_id=result.user.id,
-            role=result.user.role,  # type: ignore[arg-type]
-            ward_id=result.user.ward_id,
-            agency_id=result.user.agency_id,
-        )
-        if result.failed_attempts:
-            # Staff hear of guesses at their account the next time they sign in.
-            return Template(
-                template_name="signed_in_notice.html",
-                context={"failed": result.failed_attempts, "home": home_of(caller)},
-                status_code=200,
-                cookies=cookies,
-                headers=PAGE_HEADERS,
+        return signed_in(request, res, result)
+
+    @get("/login/code", opt=public())
+    async def code_form(self, request: Request[Any, Any, Any], res: Res) -> Template | Redirect:
+        if not request.cookies.get(SECOND_STEP_COOKIE):
+            return Redirect("/board/login", status_code=303)
+        return _login_page(request, res.settings.jwt_secret, template="login_code.html")
+
+    @post("/login/code", opt=public(), status_code=303)
+    async def code(
+        self, request: Request[Any, Any, Any], db: Db, clock: ClockDep, res: Res
+    ) -> Template | Redirect:
+        """The second step: a code from the authenticator app, or a recovery code."""
+        secret = res.settings.jwt_secret
+        fields = await form_of(request, res, csrf=False)
+        check_login_csrf(request, secret, fields.get("login_csrf"))
+        totp_code = fields.get("totp_code", "").strip()
+        recovery_code = fields.get("recovery_code", "").strip()
+        try:
+            result = await auth.complete_login(
+                db,
+                auth.policy_of(res.settings),
+                ticket=request.cookies.get(SECOND_STEP_COOKIE),
+                totp_code=totp_code or None,
+                recovery_code=None if totp_code else (recovery_code or None),
+                client_address=client_host(request),
+                now=clock.now(),
+                device_token=request.cookies.get(DEVICE_COOKIE),
+                kind="board",
+                user_agent=describe_agent(request.headers.get("user-agent", "")),
             )
-        return Redirect(home_of(caller), status_code=303, cookies=cookies)
+        except (NotAuthenticated, TooManyRequests) as exc:
+            await db.rollback()
+            db.add_all(exc.keep_rows)
+            return _login_page(request, secret, exc.detail, exc.status, template="login_code.html")
+        return signed_in(request, res, result)
 
     @get("/home", opt=page(ANY_USER))
     async def home(self, caller: Caller) -> Redirect:
         """Each role's start page (links from error pages land here)."""
         return Redirect(home_of(caller), status_code=303)
 
-    @post("/logout", opt=page(ANY_USER, during_password_change=True), status_code=303)
+    @post(
+        "/logout",
+        opt=page(ANY_USER, during_password_change=True, during_enrolment=True),
+        status_code=303,
+    )
     async def logout(
         self, request: Request[Any, Any, Any], db: Db, caller: Caller, clock: ClockDep, res: Res
     ) -> Redirect:

@@ -37,9 +37,16 @@ PAGE_HEADERS = {
 }
 
 
-def page(*allowed: frozenset[Role], during_password_change: bool = False) -> dict[str, Any]:
+def page(
+    *allowed: frozenset[Role],
+    during_password_change: bool = False,
+    during_enrolment: bool = False,
+) -> dict[str, Any]:
     """Route opt for a page: cookie authentication and the roles that may open it."""
-    return {**roles(*allowed, during_password_change=during_password_change), PAGE_KEY: True}
+    opt = roles(
+        *allowed, during_password_change=during_password_change, during_enrolment=during_enrolment
+    )
+    return {**opt, PAGE_KEY: True}
 
 
 async def form_of(

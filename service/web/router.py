@@ -9,9 +9,10 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
-from service.errors import NotAuthenticated, PasswordChangeRequired
-from service.http.auth import public
+from service.errors import NotAuthenticated, PasswordChangeRequired, TotpEnrolmentRequired
+from service.http.auth import ENROLMENT_PATH, FRAGMENT_HEADER, IDLE_STATE_KEY, public
 from service.http.problems import EXCEPTION_HANDLERS
+from service.web.account import AccountPages
 from service.web.admin import AdminPages
 from service.web.agency import AgencyPages
 from service.web.audit import AuditPages
@@ -29,8 +30,6 @@ from service.web.render import STATIC
 from service.web.session import LOGIN_PATH, PASSWORD_PATH, cleared_cookie
 from service.web.ward import WardPages
 from service.web.ward_patients import WardPatientPages, arrive
-
-FRAGMENT_HEADER = "x-homeward-fragment"
 
 
 def _problem_for(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -50,11 +49,14 @@ def page_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
         if request.headers.get(FRAGMENT_HEADER):
             # The polling script reloads the page, which then lands on the sign-in form.
             return Response(content="", status_code=401, cookies=[cleared_cookie(request)])
-        return Redirect(LOGIN_PATH, status_code=303, cookies=[cleared_cookie(request)])
-    if isinstance(exc, PasswordChangeRequired):
+        idle = request.scope.get("state", {}).get(IDLE_STATE_KEY)
+        target = f"{LOGIN_PATH}?idle=1" if idle else LOGIN_PATH
+        return Redirect(target, status_code=303, cookies=[cleared_cookie(request)])
+    if isinstance(exc, (PasswordChangeRequired, TotpEnrolmentRequired)):
         if request.headers.get(FRAGMENT_HEADER):
             return Response(content="", status_code=403)
-        return Redirect(PASSWORD_PATH, status_code=303)
+        target = PASSWORD_PATH if isinstance(exc, PasswordChangeRequired) else ENROLMENT_PATH
+        return Redirect(target, status_code=303)
     problem = _problem_for(request, exc)
     status = problem.status_code or 500
     body = problem.content if isinstance(problem.content, dict) else {}
@@ -97,6 +99,7 @@ def web_router() -> Router:
             AuditPages,
             AdminPages,
             MessageTemplatePages,
+            AccountPages,
             static,
         ],
         # Every key the API maps, so no more specific API handler wins over the page one.

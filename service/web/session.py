@@ -23,9 +23,12 @@ from service.http.state import resources
 LOGIN_CSRF_COOKIE = "homeward_login_csrf"
 # The known-device token (service.identity.devices), only ever sent to the sign-in form.
 DEVICE_COOKIE = "homeward_device"
+# The second sign-in step's ticket (service.identity.tickets): the password was right.
+SECOND_STEP_COOKIE = "homeward_second_step"
 CSRF_FIELD = "csrf_token"
 LOGIN_PATH = "/board/login"
 PASSWORD_PATH = "/board/password"
+CODE_PATH = "/board/login/code"
 
 
 def _secure(request: Request[Any, Any, Any]) -> bool:
@@ -38,7 +41,12 @@ def _secure(request: Request[Any, Any, Any]) -> bool:
 
 
 # Each cookie's path, in one place: a browser removes a cookie only at the path it was set on.
-_PATHS = {SESSION_COOKIE: "/board", LOGIN_CSRF_COOKIE: LOGIN_PATH, DEVICE_COOKIE: LOGIN_PATH}
+_PATHS = {
+    SESSION_COOKIE: "/board",
+    LOGIN_CSRF_COOKIE: LOGIN_PATH,
+    DEVICE_COOKIE: LOGIN_PATH,
+    SECOND_STEP_COOKIE: LOGIN_PATH,
+}
 
 
 def _cookie(request: Request[Any, Any, Any], key: str, value: str, max_age: int) -> Cookie:
@@ -70,6 +78,10 @@ def login_csrf_cookie(request: Request[Any, Any, Any], value: str) -> Cookie:
 
 def device_cookie(request: Request[Any, Any, Any], token: str, max_age: int) -> Cookie:
     return _cookie(request, DEVICE_COOKIE, token, max_age)
+
+
+def second_step_cookie(request: Request[Any, Any, Any], ticket: str, max_age: int) -> Cookie:
+    return _cookie(request, SECOND_STEP_COOKIE, ticket, max_age)
 
 
 def _login_mac(secret: str, nonce: str) -> str:

@@ -19,7 +19,7 @@ def _pts(values: list[float | None]) -> list[Point]:
 
 def test_xmr_limits_by_hand() -> None:
     # Values 10, 12, 11, 13, 9: mean 55/5 = 11; moving ranges 2, 1, 2, 4 -> mean 9/4 = 2.25;
-    # limits 11 ± 2.66 × 2.25 = 11 ± 5.985 -> 5.015 and 16.985.
+    # limits 11 ± 2.66 x 2.25 = 11 ± 5.985 -> 5.015 and 16.985.
     centre, lower, upper = spc.xmr_limits([10, 12, 11, 13, 9]) or (0, 0, 0)
     assert centre == pytest.approx(11)
     assert lower == pytest.approx(5.015)
@@ -41,7 +41,7 @@ def test_a_single_outlier_is_beyond_the_limit_and_reads_concerning_for_a_bad_dir
 def test_a_point_exactly_on_a_limit_is_not_beyond_it() -> None:
     # Baseline 10, 12, 10, 12: mean 11, moving ranges 2, 2, 2 -> 2; limits 11 ± 5.32.
     # 16.32 is exactly the upper limit: not a signal.
-    centre, _, upper = spc.xmr_limits([10, 12, 10, 12]) or (0, 0, 0)
+    _, _, upper = spc.xmr_limits([10, 12, 10, 12]) or (0, 0, 0)
     assert upper == pytest.approx(16.32)
     result = spc.chart(
         _pts([10, 12, 10, 12, 11 + 2.66 * 2]), kind="xmr", direction="up", baseline=(0, 4)
@@ -80,7 +80,7 @@ def test_a_trend_of_six_rising_points() -> None:
 
 def test_two_of_three_in_the_outer_third() -> None:
     # Baseline 10, 12, 10, 12: centre 11, limits 5.68 .. 16.32; outer third above starts at
-    # 11 + 5.32 × 2/3 = 14.5467. Points 15, 12, 15: two of three beyond it, same side.
+    # 11 + 5.32 x 2/3 = 14.5467. Points 15, 12, 15: two of three beyond it, same side.
     result = spc.chart(
         _pts([10, 12, 10, 12, 15, 12, 15]), kind="xmr", direction="up", baseline=(0, 4)
     )
@@ -112,12 +112,12 @@ def test_a_month_with_no_discharges_has_no_point_and_does_not_break_a_run() -> N
 
 
 def test_pprime_limits_by_hand() -> None:
-    # Months 8/10, 12/20, 30/40: p̄ = 50/70 = 0.714286.
-    # σ_i = sqrt(p̄(1-p̄)/n): n=10 -> 0.142857; n=20 -> 0.101015; n=40 -> 0.071429.
-    # z = (0.8-p̄)/0.142857 = 0.6; (0.6-p̄)/0.101015 = -1.131371; (0.75-p̄)/0.071429 = 0.5.
-    # Moving ranges 1.731371, 1.631371 -> mean 1.681371; σz = 1.681371/1.128 = 1.490577.
-    # Upper for n=10: p̄ + 3 × 0.142857 × 1.490577 = 0.714286 + 0.638819 -> clipped to 1.
-    # Lower for n=40: p̄ - 3 × 0.071429 × 1.490577 = 0.714286 - 0.319410 = 0.394876.
+    # Months 8/10, 12/20, 30/40: p_bar = 50/70 = 0.714286.
+    # sigma_i = sqrt(p_bar(1-p_bar)/n): n=10 -> 0.142857; n=20 -> 0.101015; n=40 -> 0.071429.
+    # z = (0.8-p_bar)/0.142857 = 0.6; (0.6-p_bar)/0.101015 = -1.131371; (0.75-p_bar)/0.071429 = 0.5.
+    # Moving ranges 1.731371, 1.631371 -> mean 1.681371; sigma_z = 1.681371/1.128 = 1.490577.
+    # Upper for n=10: p_bar + 3 x 0.142857 x 1.490577 = 0.714286 + 0.638819 -> clipped to 1.
+    # Lower for n=40: p_bar - 3 x 0.071429 x 1.490577 = 0.714286 - 0.319410 = 0.394876.
     pts = [Point(0.8, 8, 10), Point(0.6, 12, 20), Point(0.75, 30, 40)]
     found = spc.pprime_limits(pts, pts)
     assert found is not None
@@ -143,7 +143,7 @@ def test_assurance_against_the_target() -> None:
 
 def test_funnel_for_three_wards_of_very_different_size() -> None:
     # Trust: 8/10 + 60/100 + 560/1000 = 628/1110 = 0.565766.
-    # n=10: sd = sqrt(0.565766 × 0.434234 / 10) = 0.156741; 95% 0.565766 ± 0.307212
+    # n=10: sd = sqrt(0.565766 x 0.434234 / 10) = 0.156741; 95% 0.565766 ± 0.307212
     #   -> 0.258554 .. 0.872978; the small ward's 80% is within (chance, not practice).
     # n=1000: sd = 0.015674; 99.8% ± 0.048433 -> 0.517333 .. 0.614199; 56% within.
     # n=100: sd = 0.049566; 95% ± 0.097149 -> 0.468617 .. 0.662915; 60% within.

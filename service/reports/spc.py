@@ -2,11 +2,11 @@
 
 What this follows (README "Outcomes over time" names the guidance):
 - XmR chart as NHS England's Making Data Count uses it: centre line = mean of the baseline
-  points; process limits = mean ± 2.66 × mean moving range of the baseline.
-- p′ chart (Laney 2002) for proportions whose monthly denominators are small and vary: a
+  points; process limits = mean ± 2.66 x mean moving range of the baseline.
+- p-prime chart (Laney 2002) for proportions whose monthly denominators are small and vary: a
   plain p chart's binomial limits are too narrow when months differ for reasons beyond
   chance, an XmR chart ignores that a month of 3 discharges is noisier than one of 40. The
-  p′ chart scales each month's binomial sigma by the moving-range spread of the z-scores.
+  p-prime chart scales each month's binomial sigma by the moving-range spread of the z-scores.
 - Special-cause rules (Making Data Count): a point beyond a process limit (strictly: a point
   exactly on a limit is not beyond it); a shift of 7 or more consecutive points on one side of
   the centre line (a point on the line breaks it); a trend of 6 or more consecutive points
@@ -21,6 +21,7 @@ What this follows (README "Outcomes over time" names the guidance):
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -80,7 +81,7 @@ def xmr_limits(baseline: Sequence[float]) -> tuple[float, float, float] | None:
     if len(baseline) < 2:
         return None
     centre = sum(baseline) / len(baseline)
-    ranges = [abs(b - a) for a, b in zip(baseline, baseline[1:], strict=False)]
+    ranges = [abs(b - a) for a, b in itertools.pairwise(baseline)]
     spread = XMR_CONSTANT * (sum(ranges) / len(ranges))
     return centre, centre - spread, centre + spread
 
@@ -88,7 +89,7 @@ def xmr_limits(baseline: Sequence[float]) -> tuple[float, float, float] | None:
 def pprime_limits(
     baseline: Sequence[Point], points: Sequence[Point]
 ) -> tuple[float, list[tuple[float | None, float | None]]] | None:
-    """Laney p′: (p̄, [(lower, upper) per point]) from the baseline's numerators and
+    """Laney p-prime chart: (p_bar, [(lower, upper) per point]) from the baseline's numerators and
     denominators; limits clipped to [0, 1]. None when the baseline cannot set limits."""
     used = [p for p in baseline if p.denominator]
     total = sum(p.denominator or 0 for p in used)
@@ -102,7 +103,7 @@ def pprime_limits(
         / math.sqrt(p_bar * (1 - p_bar) / (p.denominator or 1))
         for p in used
     ]
-    ranges = [abs(b - a) for a, b in zip(z, z[1:], strict=False)]
+    ranges = [abs(b - a) for a, b in itertools.pairwise(z)]
     sigma_z = (sum(ranges) / len(ranges)) / D2
     limits: list[tuple[float | None, float | None]] = []
     for p in points:
@@ -144,7 +145,7 @@ def apply_rules(points: list[ChartPoint]) -> None:
     # Trend: each point higher (or lower) than the one before.
     for step in (1, -1):
         run = live[:1]
-        for prev, p in zip(live, live[1:], strict=False):
+        for prev, p in itertools.pairwise(live):
             assert prev.value is not None and p.value is not None
             if (p.value - prev.value) * step > 0:
                 run.append(p)

@@ -63,7 +63,7 @@ from service.patients.controller import PatientController
 from service.plans.controller import PlanController
 from service.referrals.controller import ReferralController
 from service.replies.controller import ReplyController
-from service.reports.controller import ReportController
+from service.reports.controller import ListeningController, ReportController
 from service.settings import Settings
 from service.sms.backends import open_channel
 from service.sms.gateway import CHANNEL_KEY
@@ -101,6 +101,7 @@ ROUTE_HANDLERS: list[Any] = [
     ConcernController,
     ReplyController,
     ReportController,
+    ListeningController,
     FeedbackController,
     CarerController,
 ]

@@ -3,12 +3,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from litestar import Controller, Response, get
-from litestar.params import FromQuery, QueryParameter
+from litestar import Controller, Response, get, post
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
+from service.feedback.schemas import ListeningReport, YouSaidIn, YouSaidList, YouSaidOut
 from service.http.auth import ADMIN, MANAGER_AND_ADMIN, WARD, roles
-from service.http.params import Caller, ClockDep, Db, parse_timestamp, timestamp_query
-from service.reports import series, service
+from service.http.params import Caller, ClockDep, Db, IdPath, parse_timestamp, timestamp_query
+from service.reports import listening, series, service
 from service.reports.schemas import FunnelReport, OutcomesReport, SeriesReport, WardComparison
 
 From = Annotated[
@@ -177,3 +178,62 @@ class ReportController(Controller):
             end=parse_timestamp(to, "to"),
             now=clock.now(),
         )
+
+
+class ListeningController(Controller):
+    """Friends and Family Test results, comments and the ward's "You said, we did" log."""
+
+    path = "/api/v1"
+    tags = ["feedback"]
+
+    @get(
+        "/reports/outcomes/listening",
+        opt=roles(WARD, ADMIN),
+        summary="FFT results, the words patients and carers used (no identifiers), and the "
+        "ward's You said, we did log",
+    )
+    async def report(
+        self,
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+        ward_id: FromQuery[uuid.UUID | None] = None,
+        from_: Annotated[
+            str | None, timestamp_query("Start, inclusive (default: to - 90 days).", "from")
+        ] = None,
+        to: Annotated[str | None, timestamp_query("End, exclusive (default: now).")] = None,
+    ) -> ListeningReport:
+        return await listening.listening(
+            db,
+            caller,
+            ward_id,
+            parse_timestamp(from_, "from"),
+            parse_timestamp(to, "to"),
+            clock.now(),
+        )
+
+    @get(
+        "/wards/{ward_id:uuid}/you-said-we-did",
+        opt=roles(WARD, ADMIN),
+        summary="The ward's You said, we did log, newest change first",
+    )
+    async def list_log(
+        self, ward_id: IdPath, db: Db, caller: Caller, clock: ClockDep
+    ) -> YouSaidList:
+        return await listening.list_you_said(db, caller, ward_id, clock.now())
+
+    @post(
+        "/wards/{ward_id:uuid}/you-said-we-did",
+        opt=roles(WARD, ADMIN),
+        status_code=201,
+        summary="Record what the ward heard and what it changed (admins, the ward's managers)",
+    )
+    async def add_log(
+        self,
+        ward_id: IdPath,
+        data: JSONBody[YouSaidIn],
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+    ) -> YouSaidOut:
+        return await listening.add_you_said(db, caller, ward_id, data, clock.now())

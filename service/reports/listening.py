@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import PatientFeedback, PromAnswer, PromSurvey, Ward, YouSaidWeDid
 from service import audit
-from service.errors import Forbidden, InvalidInput
+from service.errors import Forbidden, InvalidInput, NotFound
 from service.feedback.schemas import (
     AnswerCount,
     Comment,
@@ -50,7 +50,7 @@ def you_said_out(row: YouSaidWeDid) -> YouSaidOut:
 
 
 async def _ward_for_staff(
-    session: AsyncSession, caller: Principal, ward_id: uuid.UUID | None
+    session: AsyncSession, caller: Principal, ward_id: uuid.UUID | None, now: datetime
 ) -> Ward:
     if not (caller.is_admin or caller.staff_ward is not None):
         raise Forbidden("Only ward staff and admins read feedback.")
@@ -59,7 +59,12 @@ async def _ward_for_staff(
             raise InvalidInput.field("ward_id", "is required for admins")
         ward_id = caller.staff_ward
     assert ward_id is not None
-    return await get_ward(session, caller, ward_id)
+    try:
+        return await get_ward(session, caller, ward_id)
+    except NotFound as exc:
+        raise audit.denied(
+            caller, "report.listening", exc, at=now, object_type="ward", object_id=ward_id
+        ) from None
 
 
 async def _log(session: AsyncSession, ward_id: uuid.UUID) -> list[YouSaidWeDid]:
@@ -77,7 +82,7 @@ async def _log(session: AsyncSession, ward_id: uuid.UUID) -> list[YouSaidWeDid]:
 async def list_you_said(
     session: AsyncSession, caller: Principal, ward_id: uuid.UUID, now: datetime
 ) -> YouSaidList:
-    ward = await _ward_for_staff(session, caller, ward_id)
+    ward = await _ward_for_staff(session, caller, ward_id, now)
     return YouSaidList(items=[you_said_out(r) for r in await _log(session, ward.id)])
 
 
@@ -145,7 +150,7 @@ async def listening(
     now: datetime,
 ) -> ListeningReport:
     start, end = period(start, end, now)
-    ward = await _ward_for_staff(session, caller, ward_id)
+    ward = await _ward_for_staff(session, caller, ward_id, now)
     in_period = (
         PromSurvey.ward_id == ward.id,
         PromSurvey.instrument == "fft",

@@ -209,7 +209,7 @@ async def _rows(
 
 
 def _visible_wards(
-    caller: Principal, wards: Sequence[Ward], ward_id: uuid.UUID | None
+    caller: Principal, wards: Sequence[Ward], ward_id: uuid.UUID | None, now: datetime
 ) -> list[Ward]:
     """The wards whose series the caller sees (404 for a ward they may not see)."""
     if caller.is_admin or caller.is_ward_manager:
@@ -221,7 +221,14 @@ def _visible_wards(
     if ward_id is not None:
         shown = [w for w in shown if w.id == ward_id]
         if not shown:
-            raise NotFound("No such ward.")
+            raise audit.denied(
+                caller,
+                "report.outcomes_series",
+                NotFound("No such ward."),
+                at=now,
+                object_type="ward",
+                object_id=ward_id,
+            )
     return shown
 
 
@@ -327,7 +334,7 @@ async def measure_series(
     measure = _measure(key)
     kind = _chart_kind(measure, chart)
     wards = list((await session.scalars(select(Ward).order_by(Ward.name, Ward.id))).all())
-    shown = _visible_wards(caller, wards, ward_id)
+    shown = _visible_wards(caller, wards, ward_id, now)
     # Periods are the calendar of the ward shown (or the caller's ward) so a month is the
     # ward's month; the trust series uses the same calendar.
     home = next((w for w in shown if w.id in (ward_id, caller.ward_id)), None)

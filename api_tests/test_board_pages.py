@@ -275,6 +275,30 @@ async def stop_form(w: World) -> dict[str, str]:
     return {"confirm": "yes"}
 
 
+async def records_url(w: World) -> str:
+    return f"/board/outcomes/records?measure=follow_up&ward_id={w.ward.id}&period=2026-11-01"
+
+
+async def adopt_form(w: World) -> dict[str, str]:
+    # A preview (no confirm): shows what would change, changes nothing.
+    return {
+        "ward_id": str(w.ward.id),
+        "from_ward_id": str(w.other_ward.id),
+        "setting": "check_in_schedule",
+        "measure": "follow_up",
+    }
+
+
+async def you_said_form(w: World) -> dict[str, str]:
+    return {
+        "ward_id": str(w.ward.id),
+        "heard": "Hard to reach the ward",
+        "changed": "A direct line",
+        "changed_on": "2026-11-30",
+        "answers": "",
+    }
+
+
 WARD_OF_PATIENT = (MANAGER, STAFF)
 ALL_WARD = (MANAGER, STAFF, OTHER_STAFF)
 ALL_AGENCY = (AGENCY, AGENCY_NO_CONSENT, OTHER_AGENCY)
@@ -295,6 +319,38 @@ PAGE_RULES: list[PageRule] = [
         "/board/outcomes",
         fixed("/board/outcomes"),
         outcome(ok=(*ALL_WARD, ADMIN)),
+    ),
+    PageRule(
+        "GET",
+        "/board/outcomes/chart",
+        fixed("/board/outcomes/chart?measure=follow_up"),
+        outcome(ok=(*ALL_WARD, ADMIN)),
+    ),
+    PageRule(
+        "GET",
+        "/board/outcomes/records",
+        records_url,
+        outcome(ok=(ADMIN, *WARD_OF_PATIENT), not_found=(OTHER_STAFF,)),
+    ),
+    PageRule(
+        "POST",
+        "/board/outcomes/adopt",
+        fixed("/board/outcomes/adopt"),
+        outcome(ok=(ADMIN, MANAGER), not_found=(OTHER_STAFF,)),
+        form=adopt_form,
+    ),
+    PageRule(
+        "GET",
+        "/board/outcomes/listening",
+        fixed("/board/outcomes/listening"),
+        outcome(ok=(*ALL_WARD, ADMIN)),
+    ),
+    PageRule(
+        "POST",
+        "/board/outcomes/listening",
+        fixed("/board/outcomes/listening"),
+        outcome(ok=(ADMIN, MANAGER), not_found=(OTHER_STAFF,), ok_status=303),
+        form=you_said_form,
     ),
     PageRule("GET", "/board/agency", fixed("/board/agency"), outcome(ok=ALL_AGENCY)),
     PageRule(

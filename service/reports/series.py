@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Ward
+from db.models import CheckIn, Episode, Escalation, FollowUp, PromSurvey, Referral, Ward
 from service import audit
 from service.checks import check_aware
 from service.errors import Forbidden, InvalidInput, NotFound
@@ -517,3 +517,69 @@ def series_csv(report: SeriesReport) -> str:
                 ]
             )
     return buffer.getvalue()
+
+
+def _record_model(record_type: str) -> Any:
+    return {
+        "follow_up": FollowUp,
+        "episode": Episode,
+        "check_in": CheckIn,
+        "escalation": Escalation,
+        "referral": Referral,
+        "prom_survey": PromSurvey,
+    }[record_type]
+
+
+async def point_records(
+    session: AsyncSession,
+    caller: Principal,
+    key: str,
+    *,
+    ward_id: uuid.UUID,
+    period_start: date,
+    grain: Grain,
+    now: datetime,
+) -> tuple[SeriesReport, SeriesPoint, list[tuple[uuid.UUID, uuid.UUID, bool]]]:
+    """The records behind one point of a ward's series: (record id, patient id, counted in
+    the numerator). The same rules and access as `measure_series`; a ward whose record ids
+    the caller may not see is a 404."""
+    period_start = _floor(period_start, grain)
+    ward = await session.get(Ward, ward_id)
+    zone = ZoneInfo(ward.timezone if ward else DEFAULT_TIMEZONE)
+    start = datetime(period_start.year, period_start.month, period_start.day, tzinfo=zone)
+    nxt = _step(period_start, grain)
+    end = datetime(nxt.year, nxt.month, nxt.day, tzinfo=zone)
+    report = await measure_series(
+        session,
+        caller,
+        key,
+        ward_id=ward_id,
+        start=start,
+        end=end,
+        grain=grain,
+        chart="auto",
+        baseline_from=None,
+        baseline_to=None,
+        now=now,
+    )
+    point = report.series[0].points[0]
+    if point.record_ids is None:
+        raise audit.denied(
+            caller,
+            "report.outcomes_records",
+            NotFound("No such ward."),
+            at=now,
+            object_type="ward",
+            object_id=ward_id,
+        )
+    model = _record_model(MEASURES[key].record_type)
+    owners: dict[uuid.UUID, uuid.UUID] = dict(
+        (
+            await session.execute(
+                select(model.id, model.patient_id).where(model.id.in_(point.record_ids))
+            )
+        ).all()
+    )
+    counted = set(point.numerator_ids or [])
+    rows = [(i, owners[i], i in counted) for i in point.record_ids if i in owners]
+    return report, point, rows

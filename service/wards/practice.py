@@ -121,3 +121,19 @@ async def adopt_setting(
         changes=changes,
         applied=applied,
     )
+
+
+async def side_by_side(
+    session: AsyncSession,
+    caller: Principal,
+    ward_id: uuid.UUID,
+    from_ward_id: uuid.UUID,
+    now: datetime,
+) -> tuple[Ward, Ward, list[tuple[str, str, Any, Any]]]:
+    """This ward's adoptable settings beside another ward's, for those who may change this
+    ward's settings."""
+    ward = await managed_ward(session, caller, ward_id, "ward.adopt_setting", now)
+    source = await session.get(Ward, from_ward_id)
+    if source is None:
+        raise NotFound("No such ward to adopt from.")
+    return ward, source, settings_side_by_side(ward, source)

@@ -17,6 +17,7 @@ from service.web.board import BoardPages, SignInPages
 from service.web.check_ins import CheckInPages
 from service.web.common import PAGE_HEADERS
 from service.web.conversation import ConversationPages
+from service.web.outcome_charts import OutcomeChartPages
 from service.web.outcomes import OutcomesPages
 from service.web.patient_consents import ConsentPages
 from service.web.patient_goals import GoalPages
@@ -85,6 +86,7 @@ def web_router() -> Router:
             CheckInPages,
             ConversationPages,
             OutcomesPages,
+            OutcomeChartPages,
             AgencyPages,
             static,
         ],

@@ -328,6 +328,12 @@ PAGE_RULES: list[PageRule] = [
     ),
     PageRule(
         "GET",
+        "/board/outcomes/series.csv",
+        fixed("/board/outcomes/series.csv?measure=follow_up"),
+        outcome(ok=(*ALL_WARD, ADMIN)),
+    ),
+    PageRule(
+        "GET",
         "/board/outcomes/records",
         records_url,
         outcome(ok=(ADMIN, *WARD_OF_PATIENT), not_found=(OTHER_STAFF,)),

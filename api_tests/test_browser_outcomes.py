@@ -86,5 +86,10 @@ async def test_manager_reads_the_chart_follows_a_point_and_adopts_a_schedule(
     assert ward.escalation_policy["check_ins"]["offsets_hours"] == [24, 48, 72, 96]
     assert ward.escalation_policy["ack_minutes"]["urgent"] == [15, 30, 60]
 
+    # The CSV link carries the series the chart shows.
+    csv = await page.request.get(f"{live.url}/board/outcomes/series.csv?measure=follow_up")
+    assert csv.status == 200
+    assert (await csv.text()).startswith("ward,measure,period,numerator,denominator,value")
+
     await page.goto(f"{live.url}/board/outcomes/listening")
     await assert_accessible(page, "listening")

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,6 +71,23 @@ class Drawing:
     target_y: float | None
     y_ticks: list[tuple[float, str]]
     x_ticks: list[tuple[float, str]]
+
+
+def describe(value: Any) -> str:
+    """A setting as a person reads it (the adoptable ones: schedules and minutes)."""
+    if isinstance(value, dict) and "offsets_hours" in value:
+        hours = ", ".join(str(h) for h in value["offsets_hours"])
+        return (
+            f"at {hours} hours after discharge; reply window {value['reply_window_minutes']} "
+            f"min, reminder after {value['reminder_after_minutes']} min"
+        )
+    if isinstance(value, dict):
+        parts = []
+        for key, item in value.items():
+            shown = " / ".join(str(v) for v in item) if isinstance(item, list) else str(item)
+            parts.append(f"{key} {shown} min")
+        return "; ".join(parts)
+    return f"{value} min" if isinstance(value, int) else str(value)
 
 
 def _fmt(value: float | None, ratio: bool) -> str:
@@ -249,6 +266,35 @@ class OutcomeChartPages(Controller):
             request, res, db, caller, measure, ward_id, grain, baseline_from, baseline_to, done
         )
 
+    @get("/series.csv", opt=page(WARD, ADMIN))
+    async def series_csv(
+        self,
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+        measure: FromQuery[str] = "follow_up",
+        grain: FromQuery[str] = "month",
+    ) -> Response[str]:
+        """The series the chart page shows, as the API's CSV (the API itself is bearer-only)."""
+        report = await series.measure_series(
+            db,
+            caller,
+            measure,
+            ward_id=None,
+            start=None,
+            end=None,
+            grain="week" if grain == "week" else "month",
+            chart="auto",
+            baseline_from=None,
+            baseline_to=None,
+            now=clock.now(),
+        )
+        return Response(
+            content=series.series_csv(report),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{report.measure}_series.csv"'},
+        )
+
     @get("/records", opt=page(WARD, ADMIN))
     async def records(
         self,
@@ -321,7 +367,14 @@ class OutcomeChartPages(Controller):
             query = urlencode({"measure": measure, "ward_id": ward_id, "done": out.setting})
             return back_to(f"/board/outcomes/chart?{query}")
         return await render(
-            request, res, db, caller, "outcome_adopt.html", preview=out, measure=measure
+            request,
+            res,
+            db,
+            caller,
+            "outcome_adopt.html",
+            preview=out,
+            measure=measure,
+            describe=describe,
         )
 
     @get("/listening", opt=page(WARD, ADMIN))
@@ -463,6 +516,7 @@ async def _chart_view(
         adopt_form=adopt_form or Form.blank(),
         done=done,
         adoptable=practice.ADOPTABLE,
+        describe=describe,
     )
 
 

@@ -42,10 +42,13 @@ FOLLOW_UP = """
     WHERE p.ward_id = ANY(:wards)
       AND e.discharged_at >= :start AND e.discharged_at < :end
       AND (f.due_at <= :now OR f.completed_at IS NOT NULL)
-      AND NOT EXISTS (
-          SELECT 1 FROM episodes r
-          WHERE r.patient_id = e.patient_id AND r.id <> e.id
-            AND r.admitted_at >= e.discharged_at AND r.admitted_at <= f.due_at)
+      -- Readmitted by the due time: left out. A scalar subquery (per discharge, through the
+      -- patient's admissions index), not NOT EXISTS, which the planner may turn into an anti
+      -- join over every episode of the history.
+      AND (SELECT r.id FROM episodes r
+           WHERE r.patient_id = e.patient_id AND r.id <> e.id
+             AND r.admitted_at >= e.discharged_at AND r.admitted_at <= f.due_at
+           LIMIT 1) IS NULL
 """
 
 READMISSION = """

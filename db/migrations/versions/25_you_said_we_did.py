@@ -5,7 +5,9 @@ Revises: 0303
 Create Date: 2026-12-01 15:35:00
 
 One row per change a ward made in answer to feedback (issue 22), optionally pointing at the
-carer/family feedback or the FFT survey it answers.
+carer/family feedback or the FFT survey it answers. With it, plain time indexes for the
+outcome series (discharges, check-ins, referrals by time), so a few months of a five-year
+history are read from the time range rather than every patient's rows.
 """
 
 from collections.abc import Sequence
@@ -56,8 +58,20 @@ def upgrade() -> None:
         ["ward_id", "changed_on"],
         unique=False,
     )
+    op.create_index(
+        "ix_episodes_discharged_at",
+        "episodes",
+        ["discharged_at"],
+        unique=False,
+        postgresql_where=sa.text("discharged_at IS NOT NULL"),
+    )
+    op.create_index("ix_check_ins_due_at", "check_ins", ["due_at"], unique=False)
+    op.create_index("ix_referrals_created_at", "referrals", ["created_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_referrals_created_at", table_name="referrals")
+    op.drop_index("ix_check_ins_due_at", table_name="check_ins")
+    op.drop_index("ix_episodes_discharged_at", table_name="episodes")
     op.drop_index("ix_you_said_we_did_ward_id_changed_on", table_name="you_said_we_did")
     op.drop_table("you_said_we_did")

@@ -917,3 +917,23 @@ async def test_a_refused_form_comes_back_with_its_errors_and_what_was_typed(app,
     assert 'aria-describedby="f-reason-error"' in response.text
     assert f'<option value="{world.agency.id}" selected>' in response.text
     assert await db.scalar(select(func.count()).select_from(Referral)) == before
+
+
+async def test_a_refused_you_said_we_did_comes_back_with_its_errors_and_what_was_typed(
+    app, client, db, clock
+):
+    world = await matrix.build_world(db, app, clock.now())
+    form = {**(await you_said_form(world)), "heard": "  ", "changed": "A direct line"}
+    response = await client.post(
+        "/board/outcomes/listening",
+        data={**form, "csrf_token": csrf_of(world, MANAGER)},
+        headers=session_headers(world, MANAGER),
+        follow_redirects=False,
+    )
+    assert response.status_code == 422
+    assert 'href="#f-heard"' in response.text and "A direct line" in response.text
+    r = await client.get(
+        f"/api/v1/wards/{world.ward.id}/you-said-we-did",
+        headers=world.headers[MANAGER],
+    )
+    assert r.json()["items"] == []

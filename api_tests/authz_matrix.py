@@ -591,6 +591,11 @@ async def empty_for_foreign_callers(w: World, role: str, body: Any) -> None:
 # ---- on-call branch (issue 16): ward settings and the rota
 
 
+async def adopt_body(w: World, role: str) -> dict[str, Any]:
+    """Preview copying the other ward's check-in schedule (changes nothing)."""
+    return {"from_ward_id": str(w.other_ward.id), "setting": "check_in_schedule"}
+
+
 async def fresh_ward_name(w: World, role: str) -> dict[str, Any]:
     return {"name": f"Ward {uuid.uuid4().hex[:12]}", "crisis_message": "Ring the ward."}
 
@@ -1614,6 +1619,51 @@ RULES: list[Rule] = [
         variant="a language that ships for no review",
     ),
     # == end of message templates branch block =================================================
+    # == outcomes over time (issue 22): series, funnel, listening, adopt a setting ===========
+    Rule(
+        "GET",
+        "/api/v1/reports/outcomes/series",
+        expect(ok=[ADMIN, *WARD_OF_PATIENT], not_found=[OTHER_STAFF]),
+        query={"measure": "follow_up", "ward_id": attr("ward.id")},
+        audits_denials=True,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/reports/outcomes/funnel",
+        expect(ok=[ADMIN, MANAGER]),
+        query={"measure": "follow_up"},
+    ),
+    Rule(
+        "GET",
+        "/api/v1/reports/outcomes/listening",
+        expect(ok=[ADMIN, *WARD_OF_PATIENT], not_found=[OTHER_STAFF]),
+        query={"ward_id": attr("ward.id")},
+        audits_denials=True,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/wards/{ward_id}/you-said-we-did",
+        expect(ok=[ADMIN, *WARD_OF_PATIENT], not_found=[OTHER_STAFF]),
+        params={"ward_id": attr("ward.id")},
+        audits_denials=True,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/wards/{ward_id}/you-said-we-did",
+        expect(ok=[ADMIN, MANAGER], not_found=[OTHER_STAFF]),
+        params={"ward_id": attr("ward.id")},
+        body={"heard": "Hard to reach", "changed": "A direct line", "changed_on": "2026-11-30"},
+        audits_denials=True,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/wards/{ward_id}/adopt-setting",
+        expect(ok=[ADMIN, MANAGER], not_found=[OTHER_STAFF]),
+        params={"ward_id": attr("ward.id")},
+        body=adopt_body,
+        audits_denials=True,
+    ),
+    # == end of outcomes over time block =======================================================
 ]
 
 

@@ -563,6 +563,30 @@ async def confirm_url(w: World) -> str:
     return f"/board/ward/message-templates/languages/cy/confirm?ward_id={w.ward.id}"
 
 
+async def records_url(w: World) -> str:
+    return f"/board/outcomes/records?measure=follow_up&ward_id={w.ward.id}&period=2026-11-01"
+
+
+async def adopt_form(w: World) -> dict[str, str]:
+    # A preview (no confirm): shows what would change, changes nothing.
+    return {
+        "ward_id": str(w.ward.id),
+        "from_ward_id": str(w.other_ward.id),
+        "setting": "check_in_schedule",
+        "measure": "follow_up",
+    }
+
+
+async def you_said_form(w: World) -> dict[str, str]:
+    return {
+        "ward_id": str(w.ward.id),
+        "heard": "Hard to reach the ward",
+        "changed": "A direct line",
+        "changed_on": "2026-11-30",
+        "answers": "",
+    }
+
+
 WARD_OF_PATIENT = (MANAGER, STAFF)
 ALL_WARD = (MANAGER, STAFF, OTHER_STAFF)
 ALL_AGENCY = (AGENCY, AGENCY_NO_CONSENT, OTHER_AGENCY)
@@ -583,6 +607,44 @@ PAGE_RULES: list[PageRule] = [
         "/board/outcomes",
         fixed("/board/outcomes"),
         outcome(ok=(*ALL_WARD, ADMIN)),
+    ),
+    PageRule(
+        "GET",
+        "/board/outcomes/chart",
+        fixed("/board/outcomes/chart?measure=follow_up"),
+        outcome(ok=(*ALL_WARD, ADMIN)),
+    ),
+    PageRule(
+        "GET",
+        "/board/outcomes/series.csv",
+        fixed("/board/outcomes/series.csv?measure=follow_up"),
+        outcome(ok=(*ALL_WARD, ADMIN)),
+    ),
+    PageRule(
+        "GET",
+        "/board/outcomes/records",
+        records_url,
+        outcome(ok=(ADMIN, *WARD_OF_PATIENT), not_found=(OTHER_STAFF,)),
+    ),
+    PageRule(
+        "POST",
+        "/board/outcomes/adopt",
+        fixed("/board/outcomes/adopt"),
+        outcome(ok=(ADMIN, MANAGER), not_found=(OTHER_STAFF,)),
+        form=adopt_form,
+    ),
+    PageRule(
+        "GET",
+        "/board/outcomes/listening",
+        fixed("/board/outcomes/listening"),
+        outcome(ok=(*ALL_WARD, ADMIN)),
+    ),
+    PageRule(
+        "POST",
+        "/board/outcomes/listening",
+        fixed("/board/outcomes/listening"),
+        outcome(ok=(ADMIN, MANAGER), not_found=(OTHER_STAFF,), ok_status=303),
+        form=you_said_form,
     ),
     PageRule("GET", "/board/agency", fixed("/board/agency"), outcome(ok=ALL_AGENCY)),
     PageRule(
@@ -1450,3 +1512,23 @@ async def test_a_refused_form_comes_back_with_its_errors_and_what_was_typed(app,
     assert 'aria-describedby="f-reason-error"' in response.text
     assert f'<option value="{world.agency.id}" selected>' in response.text
     assert await db.scalar(select(func.count()).select_from(Referral)) == before
+
+
+async def test_a_refused_you_said_we_did_comes_back_with_its_errors_and_what_was_typed(
+    app, client, db, clock
+):
+    world = await matrix.build_world(db, app, clock.now())
+    form = {**(await you_said_form(world)), "heard": "  ", "changed": "A direct line"}
+    response = await client.post(
+        "/board/outcomes/listening",
+        data={**form, "csrf_token": csrf_of(world, MANAGER)},
+        headers=session_headers(world, MANAGER),
+        follow_redirects=False,
+    )
+    assert response.status_code == 422
+    assert 'href="#f-heard"' in response.text and "A direct line" in response.text
+    r = await client.get(
+        f"/api/v1/wards/{world.ward.id}/you-said-we-did",
+        headers=world.headers[MANAGER],
+    )
+    assert r.json()["items"] == []

@@ -187,6 +187,18 @@ async def test_seed_demo_fills_every_measure_and_runs_again_without_change(
         assert figures["check_ins.response_rate"]["denominator"] > 0, other["ward_name"]
 
     await _the_agency_worker_has_work(db, clock.now())
+    # Outcomes over time (issue 22): a special-cause signal, and a ward outside a funnel limit.
+    r = await client.get(
+        "/api/v1/reports/outcomes/series", params={"measure": "follow_up"}, headers=headers
+    )
+    assert r.status_code == 200, r.text
+    signals = {k for s in r.json()["series"] for p in s["points"] for k in p["signals"]}
+    assert signals, "no special-cause signal in the demo's follow-up series"
+    r = await client.get(
+        "/api/v1/reports/outcomes/funnel", params={"measure": "follow_up"}, headers=headers
+    )
+    assert r.status_code == 200, r.text
+    assert any(w["position"] not in ("within", None) for w in r.json()["wards"]), r.text
 
     # Counted again here: reading the reports above added their own audit rows.
     counts = await _row_counts(db)

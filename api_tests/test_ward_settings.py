@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from api_tests import builders
 from db.models import AuditEvent
+from service.checkin_defaults import DEFAULT_OFFSETS_HOURS
 from service.escalations.service import raise_escalation
 from service.wards.schemas import EscalationPolicy
 
@@ -120,6 +121,12 @@ async def test_a_partial_policy_merges_into_the_stored_one_and_the_audit_names_t
         "read_minutes": 60,
         "resolve_minutes": {"urgent": 120, "routine": 1440},
         "staff_email": "fallback",
+        # The check-in schedule new patients start with (issue 22): the standard one.
+        "check_ins": {
+            "offsets_hours": list(DEFAULT_OFFSETS_HOURS),
+            "reply_window_minutes": 240,
+            "reminder_after_minutes": 120,
+        },
     }
     # null clears a number; the rest stays.
     cleared = await client.patch(

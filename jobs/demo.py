@@ -18,6 +18,7 @@ from db.models import Agency, User, Ward
 from jobs.demo_care import CarePlayer
 from jobs.demo_escalations import Staff
 from jobs.demo_history import WardHistory
+from jobs.demo_outcomes import seed_outcome_history
 from jobs.first_run import DEMO_WARD_NAME
 from service.clock import Clock, SystemClock
 from service.principal import Principal
@@ -115,6 +116,7 @@ async def seed_demo(settings: Settings, clock: Clock | None = None) -> None:
             agency = await _agency(session)
             people, created = await _people(session, ward_ids, agency.id)
             built = await _histories(session, ward_ids, people, agency.id, now)
+            built += await seed_outcome_history(session, ward_ids, now)
             await session.commit()
     finally:
         await engine.dispose()

@@ -65,7 +65,7 @@ from service.patients.controller import PatientController
 from service.plans.controller import PlanController
 from service.referrals.controller import ReferralController
 from service.replies.controller import ReplyController
-from service.reports.controller import ReportController
+from service.reports.controller import ListeningController, ReportController
 from service.settings import Settings
 from service.sms.backends import open_channel
 from service.sms.gateway import CHANNEL_KEY
@@ -104,6 +104,7 @@ ROUTE_HANDLERS: list[Any] = [
     ConcernController,
     ReplyController,
     ReportController,
+    ListeningController,
     FeedbackController,
     CarerController,
     FhirController,

@@ -7,7 +7,7 @@ from db.models.checkins import CheckIn, CheckInSchedule
 from db.models.consents import Consent
 from db.models.email import StaffEmail
 from db.models.escalations import Escalation, EscalationEvent
-from db.models.feedback import Carer, PatientFeedback
+from db.models.feedback import Carer, PatientFeedback, YouSaidWeDid
 from db.models.follow_ups import FollowUp, FollowUpAttempt
 from db.models.goals import Goal, GoalStatusChange
 from db.models.idempotency import IdempotencyKey
@@ -67,4 +67,5 @@ __all__ = [
     "User",
     "UserSession",
     "Ward",
+    "YouSaidWeDid",
 ]

@@ -63,6 +63,8 @@ class CheckIn(UUIDPrimaryKey, Base):
         # One check-in per offset of one run of the schedule (NULLs for extras never clash).
         UniqueConstraint("patient_id", "anchor_at", "offset_hours", name="uq_check_ins_offset"),
         Index("ix_check_ins_patient_id_due_at_id", "patient_id", "due_at", "id"),
+        # Outcome series by month: a few months of a long history start from the time range.
+        Index("ix_check_ins_due_at", "due_at"),
         # The sweep's due column: only check-ins with something left to do carry one.
         Index(
             "ix_check_ins_next_action_at_due",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -58,3 +58,21 @@ class Carer(Base):
     updated_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class YouSaidWeDid(UUIDPrimaryKey, Base):
+    """A ward's answer to what it heard: what was said, what changed, and when. Written by the
+    ward's managers in general terms (the page says: no names or other identifiers). It may
+    point at the feedback it answers: a carer's or family's feedback, or an FFT survey."""
+
+    __tablename__ = "you_said_we_did"
+    __table_args__ = (Index("ix_you_said_we_did_ward_id_changed_on", "ward_id", "changed_on"),)
+
+    ward_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("wards.id"))
+    heard: Mapped[str] = mapped_column(Text)
+    changed: Mapped[str] = mapped_column(Text)
+    changed_on: Mapped[date]
+    feedback_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("patient_feedback.id"))
+    survey_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("prom_surveys.id"))
+    recorded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]

@@ -70,6 +70,12 @@ class Episode(UUIDPrimaryKey, Base):
             postgresql_where=text("discharged_at IS NULL"),
         ),
         Index("ix_episodes_patient_id_admitted_at", "patient_id", "admitted_at"),
+        # Outcome series by month: discharges in a few months of a long history.
+        Index(
+            "ix_episodes_discharged_at",
+            "discharged_at",
+            postgresql_where=text("discharged_at IS NOT NULL"),
+        ),
     )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))

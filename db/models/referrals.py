@@ -57,6 +57,8 @@ class Referral(UUIDPrimaryKey, Base):
         ),
         Index("ix_referrals_agency_id_created_at_id", "agency_id", "created_at", "id"),
         Index("ix_referrals_patient_id_created_at_id", "patient_id", "created_at", "id"),
+        # Outcome series by month: a few months of a long history start from the time range.
+        Index("ix_referrals_created_at", "created_at"),
     )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))

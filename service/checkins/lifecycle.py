@@ -10,26 +10,21 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import msgspec
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import new_id
-from db.models import CheckIn, CheckInSchedule, Patient
+from db.models import CheckIn, CheckInSchedule, Patient, Ward
+from service.checkin_defaults import (
+    DEFAULT_OFFSETS_HOURS,
+    DEFAULT_REMINDER_AFTER_MINUTES,
+    DEFAULT_REPLY_WINDOW_MINUTES,
+    CheckInDefaults,
+)
 from service.checkins.windows import next_send_time
 from service.sms import outbox
-
-# Daily for the first three days, then days 5 and 7, then weekly to 12 weeks.
-DEFAULT_OFFSETS_HOURS: tuple[int, ...] = (
-    24,
-    48,
-    72,
-    120,
-    168,
-    *(24 * 7 * week for week in range(2, 13)),
-)
-DEFAULT_REPLY_WINDOW_MINUTES = 240
-DEFAULT_REMINDER_AFTER_MINUTES = 120
 
 OPEN_STATUSES = ("sent", "reminded")
 PENDING_STATUSES = ("scheduled", *OPEN_STATUSES)
@@ -49,17 +44,32 @@ def new_schedule(patient_id: uuid.UUID, now: datetime) -> CheckInSchedule:
     )
 
 
+async def ward_defaults(session: AsyncSession, patient_id: uuid.UUID) -> CheckInDefaults:
+    policy = await session.scalar(
+        select(Ward.escalation_policy)
+        .join(Patient, Patient.ward_id == Ward.id)
+        .where(Patient.id == patient_id)
+    )
+    try:
+        return msgspec.convert((policy or {}).get("check_ins") or {}, CheckInDefaults)
+    except msgspec.ValidationError:
+        # A policy stored before the field had bounds: the standard schedule, never none.
+        return CheckInDefaults()
+
+
 async def schedule_for_update(
     session: AsyncSession, patient_id: uuid.UUID, now: datetime
 ) -> CheckInSchedule:
-    """The patient's schedule row, locked; created with the defaults on first use."""
+    """The patient's schedule row, locked; created on first use with the ward's check-in
+    defaults (`escalation_policy.check_ins`), else the standard ones."""
+    defaults = await ward_defaults(session, patient_id)
     await session.execute(
         insert(CheckInSchedule)
         .values(
             patient_id=patient_id,
-            offsets_hours=list(DEFAULT_OFFSETS_HOURS),
-            reply_window_minutes=DEFAULT_REPLY_WINDOW_MINUTES,
-            reminder_after_minutes=DEFAULT_REMINDER_AFTER_MINUTES,
+            offsets_hours=list(defaults.offsets_hours),
+            reply_window_minutes=defaults.reply_window_minutes,
+            reminder_after_minutes=defaults.reminder_after_minutes,
             active=True,
             created_at=now,
             updated_at=now,

@@ -6,14 +6,12 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from service.checkin_defaults import OffsetHours, ReminderAfter, ReplyWindow
 from service.timezones import AwareDatetime
 
 CheckInStatus = Literal[
     "scheduled", "sent", "reminded", "answered", "missed", "cancelled", "skipped"
 ]
-OffsetHours = Annotated[int, msgspec.Meta(ge=1, le=24 * 7 * 52)]
-ReplyWindow = Annotated[int, msgspec.Meta(ge=10, le=72 * 60)]
-ReminderAfter = Annotated[int, msgspec.Meta(ge=5, le=72 * 60)]
 
 
 class ScheduleIn(msgspec.Struct, forbid_unknown_fields=True):

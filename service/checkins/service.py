@@ -9,8 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import CheckIn, CheckInSchedule, Episode
+from service.checkin_defaults import CheckInDefaults
 from service.checkins import lifecycle
-from service.checkins.schemas import CheckInCreate, CheckInOut, ScheduleIn, ScheduleOut
+from service.checkins.schemas import (
+    CheckInCreate,
+    CheckInOut,
+    ScheduleIn,
+    ScheduleOut,
+)
 from service.errors import Conflict, InvalidInput, NotFound
 from service.pagination import decode_cursor, page_after, split_page
 from service.patient_access.staff import patient_for_staff, patient_for_staff_deferred
@@ -22,12 +28,16 @@ EXTRA_MAX_AHEAD = timedelta(days=366)
 EXTRA_PAST_TOLERANCE = timedelta(minutes=5)
 
 
-def schedule_out(row: CheckInSchedule | None) -> ScheduleOut:
+def schedule_out(
+    row: CheckInSchedule | None, defaults: CheckInDefaults | None = None
+) -> ScheduleOut:
+    """The schedule; with no row yet, the ward's defaults it will start from."""
     if row is None:
+        defaults = defaults or CheckInDefaults()
         return ScheduleOut(
-            offsets_hours=list(lifecycle.DEFAULT_OFFSETS_HOURS),
-            reply_window_minutes=lifecycle.DEFAULT_REPLY_WINDOW_MINUTES,
-            reminder_after_minutes=lifecycle.DEFAULT_REMINDER_AFTER_MINUTES,
+            offsets_hours=list(defaults.offsets_hours),
+            reply_window_minutes=defaults.reply_window_minutes,
+            reminder_after_minutes=defaults.reminder_after_minutes,
             active=True,
             started_at=None,
             paused_at=None,
@@ -72,7 +82,8 @@ async def get_schedule(
     session: AsyncSession, caller: Principal, patient_id: uuid.UUID, now: datetime
 ) -> ScheduleOut:
     await patient_for_staff(session, caller, patient_id, action="checkin_schedule.read", now=now)
-    return schedule_out(await session.get(CheckInSchedule, patient_id))
+    row = await session.get(CheckInSchedule, patient_id)
+    return schedule_out(row, None if row else await lifecycle.ward_defaults(session, patient_id))
 
 
 async def _last_discharge(session: AsyncSession, patient_id: uuid.UUID) -> datetime | None:
@@ -128,11 +139,12 @@ async def create_check_in(
     if data.due_at > now + EXTRA_MAX_AHEAD:
         raise InvalidInput.field("due_at", "must be within a year")
     schedule = await session.get(CheckInSchedule, patient.id)
+    defaults = None if schedule else await lifecycle.ward_defaults(session, patient.id)
     reply_window = data.reply_window_minutes or (
-        schedule.reply_window_minutes if schedule else lifecycle.DEFAULT_REPLY_WINDOW_MINUTES
+        schedule.reply_window_minutes if schedule else defaults.reply_window_minutes  # type: ignore[union-attr]
     )
     reminder_after = data.reminder_after_minutes or (
-        schedule.reminder_after_minutes if schedule else lifecycle.DEFAULT_REMINDER_AFTER_MINUTES
+        schedule.reminder_after_minutes if schedule else defaults.reminder_after_minutes  # type: ignore[union-attr]
     )
     if reminder_after >= reply_window and data.reminder_after_minutes is None:
         reminder_after = max(5, reply_window // 2)

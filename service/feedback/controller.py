@@ -4,9 +4,23 @@ from litestar import Controller, get, post, put
 from litestar.params import JSONBody
 
 from service.feedback import service
-from service.feedback.schemas import CarerIn, CarerOut, FeedbackIn, FeedbackList, FeedbackOut
+from service.feedback.schemas import (
+    CarerIn,
+    CarerOut,
+    FeedbackIn,
+    FeedbackList,
+    FeedbackOut,
+)
 from service.http.auth import WARD, roles
-from service.http.params import DEFAULT_LIMIT, Caller, ClockDep, Cursor, Db, IdPath, Limit
+from service.http.params import (
+    DEFAULT_LIMIT,
+    Caller,
+    ClockDep,
+    Cursor,
+    Db,
+    IdPath,
+    Limit,
+)
 
 
 class FeedbackController(Controller):

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -62,3 +62,68 @@ class CarerOut(msgspec.Struct):
     # The carer texted STOP (START undoes it): no carer notices meanwhile.
     sms_opted_out: bool
     updated_at: datetime
+
+
+Said = Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+
+
+class YouSaidIn(msgspec.Struct, forbid_unknown_fields=True):
+    """What the ward heard, what it changed and when; in general terms, with no names or other
+    identifiers. `feedback_id` / `survey_id` point at the feedback it answers (optional)."""
+
+    heard: Said
+    changed: Said
+    changed_on: date
+    feedback_id: uuid.UUID | None = None
+    survey_id: uuid.UUID | None = None
+
+
+class YouSaidOut(msgspec.Struct):
+    id: uuid.UUID
+    ward_id: uuid.UUID
+    heard: str
+    changed: str
+    changed_on: date
+    feedback_id: uuid.UUID | None
+    survey_id: uuid.UUID | None
+    recorded_by: uuid.UUID | None
+    created_at: datetime
+
+
+class YouSaidList(msgspec.Struct):
+    items: list[YouSaidOut]
+
+
+class AnswerCount(msgspec.Struct):
+    score: int
+    label: str
+    count: int
+
+
+class Comment(msgspec.Struct):
+    """A free-text answer: the words and the date, never who said them. `id` is the record
+    behind it (an FFT survey or a feedback record)."""
+
+    id: uuid.UUID
+    kind: Literal["fft", "carer", "family", "patient", "other"]
+    received_on: date
+    text: str
+    # "You said, we did" entries that answer this comment.
+    answered_by: list[uuid.UUID]
+
+
+class ListeningReport(msgspec.Struct):
+    ward_id: uuid.UUID
+    ward_name: str
+    from_: datetime = msgspec.field(name="from")
+    to: datetime
+    generated_at: datetime
+    # FFT surveys sent in the period (not scheduled or cancelled) and those answered.
+    fft_sent: int
+    fft_answered: int
+    fft_response_rate: float | None
+    fft_positive: int
+    fft_positive_share: float | None
+    fft_answers: list[AnswerCount]
+    comments: list[Comment]
+    you_said_we_did: list[YouSaidOut]

@@ -17,7 +17,7 @@ from service.http.params import (
     parse_timestamp,
     timestamp_query,
 )
-from service.wards import rota, service
+from service.wards import practice, rota, service
 from service.wards.schemas import (
     ShiftIn,
     ShiftList,
@@ -70,6 +70,28 @@ class WardController(Controller):
     ) -> WardOut:
         ward = await service.update_ward(db, caller, ward_id, data, clock.now())
         return service.to_out(ward)
+
+    @post(
+        "/{ward_id:uuid}/adopt-setting",
+        opt=roles(ADMIN, WARD),
+        status_code=200,
+        summary="Preview or copy one setting of another ward to this one (admins, the ward's "
+        "managers)",
+        description=(
+            "`confirm: false` previews (current, proposed, the fields that would change) and "
+            "changes nothing; `confirm: true` copies that one setting through the ward "
+            "settings PATCH rules. Both are audited with the source ward and the fields."
+        ),
+    )
+    async def adopt_setting(
+        self,
+        ward_id: IdPath,
+        data: JSONBody[practice.AdoptIn],
+        db: Db,
+        caller: Caller,
+        clock: ClockDep,
+    ) -> practice.AdoptOut:
+        return await practice.adopt_setting(db, caller, ward_id, data, clock.now())
 
 
 class OnCallController(Controller):

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from service.checkin_defaults import CheckInDefaults
 from service.standards import CRISIS_ROUTES
 from service.timezones import DEFAULT_TIMEZONE, AwareDatetime
 
@@ -44,6 +45,8 @@ class EscalationPolicy(msgspec.Struct, forbid_unknown_fields=True):
     # Staff alerts by email (when SMTP is set up): only when the text cannot reach the
     # person (`fallback`), or always as well as the text (`always`).
     staff_email: Literal["fallback", "always"] = "fallback"
+    # The check-in schedule new patients of the ward start with.
+    check_ins: CheckInDefaults = msgspec.field(default_factory=CheckInDefaults)
 
 
 def _partial(struct: type[msgspec.Struct]) -> type[msgspec.Struct]:

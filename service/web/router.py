@@ -21,6 +21,7 @@ from service.web.check_ins import CheckInPages
 from service.web.common import PAGE_HEADERS
 from service.web.conversation import ConversationPages
 from service.web.message_templates import MessageTemplatePages
+from service.web.outcome_charts import OutcomeChartPages
 from service.web.outcomes import OutcomesPages
 from service.web.patient_consents import ConsentPages
 from service.web.patient_goals import GoalPages
@@ -94,6 +95,7 @@ def web_router() -> Router:
             arrive,
             WardPatientPages,
             OutcomesPages,
+            OutcomeChartPages,
             AgencyPages,
             WardPages,
             AuditPages,

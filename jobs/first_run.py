@@ -75,8 +75,9 @@ def _show_once(data_dir: Path, password: str, workspace: str) -> None:
         f"    email:    {FIRST_ADMIN_EMAIL}\n"
         f"    password: {password}\n"
         f"    sign in:  {workspace}\n"
-        "  This password is shown once and must be changed at first sign-in\n"
-        "  (the board asks, or POST /api/v1/me/password).\n"
+        "  This password is shown once. At first sign-in the board takes you to\n"
+        f"  {workspace}/password to choose your own, then to {workspace}/account/totp\n"
+        "  to set up two-step sign-in (required for admins; any authenticator app).\n"
     )
     try:
         with open("/dev/tty", "w") as terminal:

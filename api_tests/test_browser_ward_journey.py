@@ -64,16 +64,15 @@ async def _tab(page: Any, name: str) -> None:
     await page.wait_for_load_state()
 
 
-async def _look(page: Any, what: str, tmp_path: Path, shot: str | None, axe: bool) -> None:
-    if axe:
-        await assert_accessible(page, what)
+async def _look(page: Any, what: str, tmp_path: Path, shot: str | None) -> None:
+    await assert_accessible(page, what)
     if shot is not None:
         await page.screenshot(path=str(shot_path(tmp_path, shot)), full_page=True)
 
 
 async def _nurse_walk(
     browser: Any, live: Any, db: Any, clock: Any, sms_worker: Any, fake_twilio: Any,
-    tmp_path: Path, *, axe: bool = True, shots: bool = True,
+    tmp_path: Path, *, shots: bool = True,
 ) -> Walked:  # fmt: skip
     def shot(name: str) -> str | None:
         return name if shots else None
@@ -105,7 +104,7 @@ async def _nurse_walk(
     await page.get_by_role("navigation", name="Main").get_by_role("link", name="Patients").click()
     await page.wait_for_load_state()
     await page.get_by_role("heading", name="Patients", exact=True).wait_for()
-    await _look(page, "the patient list", tmp_path, shot("patients.png"), axe)
+    await _look(page, "the patient list", tmp_path, shot("patients.png"))
 
     # Register and admit (one form: registering opens the first stay).
     await page.get_by_role("link", name="Register a patient").click()
@@ -119,11 +118,11 @@ async def _nurse_walk(
     await page.get_by_label("Key worker").select_option(label="Kit Nurse")
     admitted = clock.now() - timedelta(days=10)  # December: London is UTC
     await page.locator("#f-admitted_at").fill(admitted.strftime("%Y-%m-%dT%H:%M"))
-    await _look(page, "the registration form", tmp_path, shot("patient-new.png"), axe)
+    await _look(page, "the registration form", tmp_path, shot("patient-new.png"))
     await page.get_by_role("button", name="Register and admit").click()
     await page.wait_for_load_state()
     await page.get_by_text("Patient registered and admitted.").wait_for()
-    await _look(page, "the details page", tmp_path, None, axe)
+    await _look(page, "the details page", tmp_path, None)
     patient = await db.scalar(select(Patient).where(Patient.nhs_number == "9434765919"))
     assert patient is not None and patient.status == "inpatient"
     assert (patient.mobile, patient.key_worker_id, patient.ward_id) == (MOBILE, nurse_id, ward_id)
@@ -135,7 +134,7 @@ async def _nurse_walk(
     # The overview, then the plan from its link: version 1.
     await _tab(page, "Overview")
     await page.get_by_role("heading", name="Alex Morgan").first.wait_for()
-    await _look(page, "the patient overview", tmp_path, shot("patient-overview.png"), axe)
+    await _look(page, "the patient overview", tmp_path, None)
     await page.get_by_role("link", name="Write the plan").click()
     await page.locator("#plan-edit").wait_for()
     await page.locator("#f-early_warning_signs").fill("Not sleeping\nSkipping meals")
@@ -144,7 +143,7 @@ async def _nurse_walk(
     await page.locator(_field("crisis_contacts[0].name")).fill("Jo Hill")
     await page.locator(_field("crisis_contacts[0].relationship")).fill("sister")
     await page.locator(_field("crisis_contacts[0].phone")).fill("07911 123457")
-    await _look(page, "the plan editor", tmp_path, None, axe)
+    await _look(page, "the plan editor", tmp_path, None)
     await page.get_by_role("button", name="Save as a new version").click()
     await page.get_by_text("Plan saved as version 1").wait_for()
     plans = (
@@ -167,7 +166,7 @@ async def _nurse_walk(
         await page.get_by_text("Goal added.").wait_for()
     assert await page.get_by_role("link", name="A tenancy of my own").is_visible()
     assert await page.get_by_role("link", name="Sort out my benefits").is_visible()
-    await _look(page, "the goals page", tmp_path, shot("goals.png"), axe)
+    await _look(page, "the goals page", tmp_path, shot("goals.png"))
     goals = (
         await db.scalars(select(Goal).where(Goal.patient_id == patient_id).order_by(Goal.domain))
     ).all()
@@ -185,7 +184,7 @@ async def _nurse_walk(
     row = page.locator("#consent-list tbody tr").first
     assert "Northside Housing Trust" in await row.inner_text()
     assert "in force" in await row.inner_text()
-    await _look(page, "the consents page", tmp_path, shot("consents.png"), axe)
+    await _look(page, "the consents page", tmp_path, shot("consents.png"))
     consent = await db.scalar(select(Consent).where(Consent.patient_id == patient_id))
     assert consent is not None
     assert (consent.agency_id, consent.scope, consent.withdrawn_at) == (housing_id, "plan", None)
@@ -194,7 +193,7 @@ async def _nurse_walk(
     # Discharge with suicide risk: the 48-hour clock starts.
     await _tab(page, "Stays")
     assert "on the ward" in await page.locator("#stays").inner_text()
-    await _look(page, "the stays page", tmp_path, None, axe)
+    await _look(page, "the stays page", tmp_path, None)
     await page.get_by_label("Yes: follow up within 48 hours").check()
     await page.get_by_label("Destination").fill("home")
     await page.get_by_role("button", name="Record the discharge").click()
@@ -203,7 +202,7 @@ async def _nurse_walk(
     clocks = page.locator("#follow-ups")
     assert "48 h: suicide risk" in await clocks.inner_text()
     assert await clocks.locator(".clock").first.inner_text() == "2 d 0 h left"
-    await _look(page, "the stays page after discharge", tmp_path, shot("stays.png"), axe)
+    await _look(page, "the stays page after discharge", tmp_path, shot("stays.png"))
     db.expire_all()  # the live server changed the rows this session read
     stay = await db.get(Episode, stay_id)
     assert stay is not None and stay.discharged_at == clock.now()
@@ -236,7 +235,7 @@ async def _nurse_walk(
     assert page.url.endswith(f"/board/patients/{patient_id}/conversation")
     waiting = page.locator(f'[data-reply="{reply_id}"]')
     await waiting.get_by_text("not sleeping much, could someone ring me tomorrow").wait_for()
-    await _look(page, "the conversation page", tmp_path, None, axe)
+    await _look(page, "the conversation page", tmp_path, None)
     await waiting.get_by_role("button", name="Mark read").click()
     await page.wait_for_load_state()
     await page.get_by_text("Reply marked read.").wait_for()
@@ -262,11 +261,11 @@ async def _nurse_walk(
     assert sent is not None and sent.status != "queued"
     await page.clock.fast_forward(21_000)  # the live region refreshes in place
     await page.locator("#sms li.outbound .status").last.get_by_text("sent").wait_for()
-    await _look(page, "the conversation after sending", tmp_path, shot("conversation.png"), axe)
+    await _look(page, "the conversation after sending", tmp_path, shot("conversation.png"))
 
     # The check-ins the discharge scheduled.
     await _tab(page, "Check-ins")
-    await _look(page, "the check-ins page", tmp_path, shot("check-ins.png"), axe)
+    await _look(page, "the check-ins page", tmp_path, shot("check-ins.png"))
 
     # Version 2 of the plan, and what changed.
     await _tab(page, "Plan")
@@ -277,7 +276,7 @@ async def _nurse_walk(
     await page.locator(_field("crisis_contacts[1].name")).fill("Crisis team")
     await page.locator(_field("crisis_contacts[1].relationship")).fill("ward")
     await page.locator(_field("crisis_contacts[1].phone")).fill("0116 496 0123")
-    await _look(page, "the plan editor with version 1", tmp_path, shot("plan-edit.png"), axe)
+    await _look(page, "the plan editor with version 1", tmp_path, shot("plan-edit.png"))
     await page.get_by_role("button", name="Save as a new version").click()
     await page.get_by_text("Plan saved as version 2").wait_for()
     await page.get_by_role("button", name="Compare").click()
@@ -287,7 +286,7 @@ async def _nurse_walk(
     assert "From version 1 to version 2" in text
     assert "Not answering the phone" in text and "Skipping meals" in text
     assert "Crisis team (ward): 0116 496 0123" in text
-    await _look(page, "the plan comparison", tmp_path, shot("plan-compare.png"), axe)
+    await _look(page, "the plan comparison", tmp_path, shot("plan-compare.png"))
     plans = (
         await db.scalars(
             select(RelapsePreventionPlan)
@@ -299,10 +298,18 @@ async def _nurse_walk(
     assert plans[1].early_warning_signs == ["Not sleeping", "Not answering the phone"]
     assert [c["phone"] for c in plans[1].crisis_contacts] == ["+447911123457", "+441164960123"]
 
+    # The overview now gathers it all: the plan's version 2, both goals, the clock, the texts.
+    await _tab(page, "Overview")
+    overview = await page.locator("main").inner_text()
+    assert "Version 2" in overview and "A tenancy of my own" in overview
+    assert "48 h: suicide risk" in overview and ANSWER in overview
+    await _look(page, "the patient overview, filled", tmp_path, shot("patient-overview.png"))
+
     # The printable plan, as it prints.
+    await _tab(page, "Plan")
     await page.get_by_role("link", name="Printable plan for the patient").click()
     await page.locator("#take-home").wait_for()
-    await _look(page, "the printable plan", tmp_path, None, axe)
+    await _look(page, "the printable plan", tmp_path, None)
     await page.emulate_media(media="print")
     printed = await page.locator("#take-home").inner_text()
     assert "Alex Morgan" in printed and "Not answering the phone" in printed
@@ -321,10 +328,10 @@ async def test_a_nurse_walks_a_patient_from_registration_to_plan_version_2(
 async def test_a_manager_changes_on_call_and_rota_then_reads_that_patients_audit_log(
     browser, live, db, clock, sms_worker, fake_twilio, tmp_path
 ):
-    # The nurse's walk again (its pages were checked by axe in the test above), so the audit
-    # log holds what real page use wrote for this patient.
+    # The nurse's walk again (its pictures were taken by the test above), so the manager works
+    # on the patient the nurse registered and the audit log holds what real page use wrote.
     walked = await _nurse_walk(
-        browser, live, db, clock, sms_worker, fake_twilio, tmp_path, axe=False, shots=False
+        browser, live, db, clock, sms_worker, fake_twilio, tmp_path, shots=False
     )
     manager = await builders.user(
         db,

@@ -10,14 +10,16 @@ import pytest
 from sqlalchemy import select
 
 from api_tests import builders
-from api_tests.browser import assert_accessible, new_page, sign_in
+from api_tests.browser import assert_accessible, new_page, shot_path, sign_in
 from db.models import Escalation, Referral, SupportAction
 from service.consents.service import withdraw_consent
 
 pytestmark = pytest.mark.slow
 
 
-async def test_an_agency_worker_answers_logs_and_raises_then_consent_ends(browser, live, db, clock):
+async def test_an_agency_worker_answers_logs_and_raises_then_consent_ends(
+    browser, live, db, clock, tmp_path
+):
     ward = await builders.ward(db)
     nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
     agency = await builders.agency(db)
@@ -34,6 +36,7 @@ async def test_an_agency_worker_answers_logs_and_raises_then_consent_ends(browse
     await sign_in(page, live.url, worker.email)
     assert page.url.endswith("/board/agency")
     await assert_accessible(page, "agency inbox")
+    await page.screenshot(path=str(shot_path(tmp_path, "agency-inbox.png")), full_page=True)
 
     # Accept Robin's referral.
     await page.goto(f"{live.url}/board/agency/referrals/{to_accept.id}")

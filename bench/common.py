@@ -92,7 +92,9 @@ class Stopwatch:
         return time.perf_counter() - self.started
 
 
-def start_api(database_url: str, port: int, jwt_secret: str) -> subprocess.Popen[bytes]:
+def start_api(
+    database_url: str, port: int, jwt_secret: str, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """`homeward api` in its own process on `port`, once it answers /health/live."""
     import httpx
 
@@ -102,6 +104,7 @@ def start_api(database_url: str, port: int, jwt_secret: str) -> subprocess.Popen
         "JWT_SECRET": jwt_secret,
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "jobs.cli", "api"],

@@ -147,3 +147,47 @@ def test_every_sweep_that_can_queue_a_text_wakes_the_outbox():
         assert woken == ("outbox", "staff_email"), name
     assert wakes["outbox"] == ("staff_email",)
     assert wakes["heartbeat"] == () and wakes["staff_email"] == ()
+
+
+async def test_a_full_batch_runs_the_sweep_again_until_the_backlog_is_worked_off(
+    sessionmaker, clock
+):
+    """Three batches of work wait: a minute's interval, yet all three go in one tick; a sweep
+    that always finds a full batch stops after MAX_DRAIN_RUNS and waits for its next tick."""
+    from jobs.worker import MAX_DRAIN_RUNS
+
+    backlog = [2, 2, 1]  # items handled by each run: full, full, then the rest
+    runs: list[int] = []
+    endless: list[int] = []
+
+    async def sweep(ctx: SweepContext) -> int:
+        handled = backlog.pop(0) if backlog else 0
+        runs.append(handled)
+        return handled
+
+    async def always_full(ctx: SweepContext) -> int:
+        endless.append(1)
+        return 2
+
+    jobs = (
+        JobSpec("backlog", sweep, drain_at=2),
+        JobSpec("endless", always_full, drain_at=2),
+    )
+    worker = Worker(sessionmaker, clock, 60, jobs=jobs)
+    worker.start()
+    for _ in range(200):
+        if len(runs) >= 3 and len(endless) >= MAX_DRAIN_RUNS + 1:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    await worker.stop()
+
+    assert runs == [2, 2, 1]  # the third run found less than a batch: no fourth
+    assert len(endless) == MAX_DRAIN_RUNS + 1  # the first run and its bounded repeats
+
+
+def test_the_alert_path_sweeps_work_off_a_backlog_at_once():
+    drain = {spec.name: spec.drain_at for spec in JOBS}
+    for name in ("checkins", "follow_ups", "escalation_ladder", "escalation_resolve_by", "outbox"):
+        assert drain[name], name
+    assert drain["heartbeat"] is None

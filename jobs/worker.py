@@ -23,6 +23,9 @@ from service.health.metrics import SweepCollector
 
 log = logging.getLogger("homeward.worker")
 
+# At most this many runs of a sweep back to back while each one handles a full batch.
+MAX_DRAIN_RUNS = 25
+
 
 class Worker:
     def __init__(
@@ -50,6 +53,7 @@ class Worker:
         self._running: set[str] = set()
         self._again: set[str] = set()
         self._woken: set[asyncio.Task[None]] = set()  # held so the loop does not drop them
+        self._drains: dict[str, int] = {}  # back-to-back runs of a job working off a backlog
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -128,6 +132,15 @@ class Worker:
         if handled:
             for name in spec.wakes:
                 self.wake(name)
+        if spec.drain_at is not None and handled >= spec.drain_at:
+            # A full batch: there may be more due now. Bounded, so a sweep that keeps finding
+            # a full batch still yields to its next tick now and then.
+            runs = self._drains.get(spec.name, 0)
+            if runs < MAX_DRAIN_RUNS:
+                self._drains[spec.name] = runs + 1
+                self.wake(spec.name)
+                return
+        self._drains.pop(spec.name, None)
         if spec.name in self._again:
             self._again.discard(spec.name)
             self.wake(spec.name)

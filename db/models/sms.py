@@ -75,6 +75,13 @@ class OutboxMessage(UUIDPrimaryKey, Base):
         ),
         # The spend guard's hourly count reads only the last hour of sends.
         Index("ix_sms_outbox_sending_started_at", "sending_started_at"),
+        # The outcome reports read a period's check-in prompts by time, not by probing every
+        # patient the trust ever had (bench/scale.py found the cross-ward report at 38x).
+        Index(
+            "ix_sms_outbox_created_at_prompts",
+            "created_at",
+            postgresql_where=text("purpose = 'checkin_prompt'"),
+        ),
         # The spend guard's daily count per patient reads only that patient's last day of
         # sends, however long their history grows.
         Index(

@@ -9,10 +9,8 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import User
 from service.conversation.messages import list_messages, send_message
 from service.conversation.schemas import MessageIn
 from service.errors import InvalidInput
@@ -25,7 +23,7 @@ from service.patients.schemas import PatientUpdate
 from service.patients.service import get_patient, update_patient
 from service.principal import Principal
 from service.replies.service import list_replies, read_reply
-from service.web.common import back_to, form_of, page, render
+from service.web.common import back_to, form_of, names_of, page, render
 from service.web.forms import Form, attempt, checkbox, parse
 
 MESSAGES_SHOWN = 100
@@ -144,14 +142,6 @@ class ConversationPages(Controller):
         return back_to(f"{_base(patient_id)}?done=stopped")
 
 
-async def staff_names(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """Full names of the staff who wrote or read something shown on the page."""
-    if not ids:
-        return {}
-    rows = await session.execute(select(User.id, User.full_name).where(User.id.in_(ids)))
-    return {row.id: row.full_name for row in rows}
-
-
 async def _live_context(
     db: AsyncSession, caller: Principal, patient_id: uuid.UUID, res: AppResources
 ) -> dict[str, Any]:
@@ -168,7 +158,7 @@ async def _live_context(
         "messages": list(reversed(messages)),  # oldest first reads like a conversation
         "more_messages": more is not None,
         "waiting": waiting,
-        "names": await staff_names(db, writers),
+        "names": await names_of(db, writers),
     }
 
 

@@ -90,11 +90,17 @@ def template_db(pg_admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def pgbouncer(pg_admin_url: str) -> Iterator[PgBouncer]:
-    """A PgBouncer in transaction pooling mode in front of the tests' server."""
+def pgbouncer_binary() -> str:
+    """Debian's PgBouncer, installed on first use (tests that need it skip without it)."""
     why = ensure_package(PGBOUNCER, "pgbouncer")
     if why is not None:
         pytest.skip(f"PgBouncer tests skipped: {why}")
+    return PGBOUNCER
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(pg_admin_url: str, pgbouncer_binary: str) -> Iterator[PgBouncer]:
+    """A PgBouncer in transaction pooling mode in front of the tests' server."""
     bouncer = PgBouncer(pg_admin_url).start()
     try:
         yield bouncer

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-async def tight_bouncer(pg_admin_url: str) -> AsyncIterator[PgBouncer]:
+async def tight_bouncer(pg_admin_url: str, pgbouncer_binary: str) -> AsyncIterator[PgBouncer]:
     """One server connection per database: every client shares it, the harshest case."""
     bouncer = PgBouncer(pg_admin_url, pool_size=1).start()
     yield bouncer
@@ -65,7 +65,7 @@ async def _query_with_parameters(engine) -> None:
 
 
 @pytest.fixture
-async def two_server_bouncer(pg_admin_url: str) -> AsyncIterator[PgBouncer]:
+async def two_server_bouncer(pg_admin_url: str, pgbouncer_binary: str) -> AsyncIterator[PgBouncer]:
     bouncer = PgBouncer(pg_admin_url, pool_size=2).start()
     yield bouncer
     bouncer.stop()

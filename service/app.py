@@ -18,6 +18,7 @@ from litestar.openapi.spec import Components, Parameter, SecurityScheme
 from prometheus_client import CollectorRegistry
 
 from db.engine import make_engine, make_sessionmaker
+from db.listen import listen_forever
 from service.agencies.controller import AgencyController, AgencyPatientsController
 from service.audit_log.controller import AuditEventController
 from service.auth.controller import AuthController
@@ -59,6 +60,8 @@ from service.http.observability import HttpMetrics, observability_middleware
 from service.http.openapi_document import finish_document, mark_optional_bodies
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.state import AppResources
+from service.identity.principal_cache import CHANNEL as PRINCIPALS_CHANNEL
+from service.identity.principal_cache import PrincipalCache
 from service.message_templates.controller import MessageTemplateController
 from service.paging.channels import configure_staff_channels
 from service.patients.controller import PatientController
@@ -163,6 +166,7 @@ def create_app(
             # Inbound texts that arrive while the database is down (service.conversation.spool).
             SPOOL_KEY: InboundSpool.for_settings(settings),
         },
+        principal_cache=PrincipalCache() if settings.listen_url is not None else None,
     )
 
     @asynccontextmanager
@@ -179,6 +183,20 @@ def create_app(
             if email_channel is not None:
                 resources.extras[EMAIL_CHANNEL_KEY] = email_channel
                 stack.callback(resources.extras.pop, EMAIL_CHANNEL_KEY, None)
+            cache = resources.principal_cache
+            if cache is not None and settings.listen_url is not None:
+                # The cache serves only while this listens (it starts unused, and empties and
+                # stops serving whenever the connection is lost).
+                listener = asyncio.create_task(
+                    listen_forever(
+                        settings.listen_url,
+                        PRINCIPALS_CHANNEL,
+                        cache.heard,
+                        cache.listening_started,
+                        cache.listening_stopped,
+                    )
+                )
+                stack.push_async_callback(_stop, listener)
             for hook in lifespan_hooks:
                 await stack.enter_async_context(hook(resources))
             try:

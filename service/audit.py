@@ -7,6 +7,9 @@ Three calls, one per situation:
 * `record_now(session, actor, action, ...)`: the same allowed event inserted at once through a
   prebuilt Core INSERT. For hot reads, where the ORM's unit of work would cost more than the
   insert itself (bench/api_read.py).
+* `audited_read(found, ...)`: a read and its allowed row in one statement, for the hottest
+  reads: the row is written by the same statement that finds the record, so the response
+  cannot leave without it and the request saves a round trip.
 * `denied(actor, action, error, ...)`: the error to raise, carrying its denied row; the row is
   written after the request's rollback (service.http.deps), so the attempt is kept.
   `denied_about(session, ...)` is the same for an object whose patient and ward a query
@@ -28,7 +31,8 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
 
-from sqlalchemy import Select, Table, insert
+from sqlalchemy import Select, String, Table, bindparam, insert, literal, select
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AuditEvent
@@ -102,6 +106,53 @@ def record(session: AsyncSession, actor: Actor, action: str, **fields: Any) -> A
 # Core, without RETURNING: nothing needs the new id, and the ORM's unit of work would cost
 # more than the insert itself on hot read paths.
 INSERT = insert(cast(Table, AuditEvent.__table__)).inline()
+
+
+_audit_columns = cast(Table, AuditEvent.__table__).c
+# The audit row's fields that a request supplies; the record's own come from the read.
+_REQUEST_FIELDS = ("occurred_at", "actor_id", "actor_role", "action", "request_id", "detail")
+
+
+def audited_read(found: Select[Any], object_type: str) -> Select[Any]:
+    """`found` (rows with `id` and `ward_id`: a patient lookup) as one statement that also
+    inserts an allowed audit row for each row it returns, in the same transaction.
+
+    The request's fields are bound as `audit_<field>` (`read_params`). A data-modifying CTE
+    runs whether or not the outer select reads it, and sees the same rows `found` returns.
+    """
+    rows = found.cte("found")
+    audited = (
+        insert(cast(Table, AuditEvent.__table__))
+        .from_select(
+            [*_REQUEST_FIELDS, "outcome", "patient_id", "ward_id", "object_type", "object_id"],
+            select(
+                *(
+                    bindparam(f"audit_{name}", type_=_audit_columns[name].type)
+                    for name in _REQUEST_FIELDS
+                ),
+                literal("allowed"),
+                rows.c.id,
+                rows.c.ward_id,
+                literal(object_type),
+                sql_cast(rows.c.id, String),
+            ),
+        )
+        .cte("audited")
+    )
+    return select(rows).add_cte(audited)
+
+
+def read_params(actor: Actor, action: str, *, at: datetime) -> dict[str, Any]:
+    """The `audit_<field>` parameters of an `audited_read`."""
+    row = values(actor, action, at=at)
+    return {f"audit_{name}": row[name] for name in _REQUEST_FIELDS}
+
+
+def audited_patient(patient_id: uuid.UUID) -> None:
+    """Note a patient an `audited_read` found (as `values` notes those it names)."""
+    seen = _audited_patients.get()
+    if seen is not None:
+        seen.add(patient_id)
 
 
 async def record_now(session: AsyncSession, actor: Actor, action: str, **fields: Any) -> None:

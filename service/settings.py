@@ -75,12 +75,30 @@ class Settings:
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     # The Swagger UI at /docs (HOMEWARD_DOCS); the document itself is public either way.
     docs_enabled: bool = True
+    # The principal cache (HOMEWARD_PRINCIPAL_CACHE): who each token belongs to, kept between
+    # requests and dropped the moment PostgreSQL says the user, session or token changed.
+    principal_cache: bool = True
+    # Where that news is heard (DATABASE_LISTEN_URL): LISTEN needs a connection of its own,
+    # which a transaction pooler cannot give. Unset: DATABASE_URL itself, unless it names a
+    # transaction pooler, in which case the cache stays off.
+    database_listen_url: str | None = None
     # True when this process started the embedded PostgreSQL (set by the bootstrap).
     embedded_database: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def with_database(self, url: str) -> Settings:
         return replace(self, database_url=url)
+
+    @property
+    def listen_url(self) -> str | None:
+        """The connection the principal cache listens on, or None: the cache is off."""
+        if not self.principal_cache:
+            return None
+        if self.database_listen_url is not None:
+            return self.database_listen_url
+        if self.database_url is None or behind_transaction_pooler(self.database_url):
+            return None
+        return self.database_url
 
 
 def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -173,6 +191,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             behind_transaction_pooler(database_url)
         except ValueError as exc:
             raise SettingsError(f"DATABASE_URL: {exc}") from None
+    listen_url = env.get("DATABASE_LISTEN_URL") or None
+    if listen_url is not None:
+        listen_url = _url(
+            "DATABASE_LISTEN_URL", listen_url, {"postgresql", "postgres", "postgresql+asyncpg"}
+        )
+        if behind_transaction_pooler(listen_url):
+            raise SettingsError("DATABASE_LISTEN_URL must reach PostgreSQL directly, not a pooler")
     port = _port(env)
     host = env.get("HOST") or "127.0.0.1"
     public_base_url = env.get("PUBLIC_BASE_URL") or f"http://{host}:{port}"
@@ -263,4 +288,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         require_totp=require_totp,
         board_idle_minutes=idle,
         docs_enabled=_switch(env, "HOMEWARD_DOCS", True),
+        principal_cache=_switch(env, "HOMEWARD_PRINCIPAL_CACHE", True),
+        database_listen_url=listen_url,
     )

@@ -98,7 +98,12 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         now = res.clock.now()
         try:
             found = await authenticate(
-                session, res.settings.jwt_secret, token.strip(), now, request_id_var.get()
+                session,
+                res.settings.jwt_secret,
+                token.strip(),
+                now,
+                request_id_var.get(),
+                res.principal_cache,
             )
         except NotAuthenticated:
             if page:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.clock import Clock
+from service.identity.principal_cache import PrincipalCache
 from service.settings import Settings
 
 
@@ -19,6 +20,8 @@ class AppResources:
     sessionmaker: async_sessionmaker[AsyncSession]
     # Filled in lifespan (e.g. the SMS gateway); typed loosely so this module stays leaf-level.
     extras: dict[str, Any]
+    # Serving only while its listener is connected (service.identity.principal_cache).
+    principal_cache: PrincipalCache | None = None
 
 
 SESSION_KEY = "homeward.db_session"

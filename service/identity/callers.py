@@ -1,7 +1,12 @@
-"""Turning a bearer token back into the caller, checked against the database every time."""
+"""Turning a bearer token back into the caller, checked against the database's current rows.
+
+The rows come from the principal cache when it holds them (service.identity.principal_cache:
+forgotten at once when PostgreSQL reports a change), else from one query.
+"""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import RevokedToken, User, UserSession
 from service.errors import NotAuthenticated
 from service.identity import tokens
+from service.identity.principal_cache import PrincipalCache, Snapshot
 from service.principal import Principal
 
 # Built once, on the table rather than the mapped class: the cache key is memoised and the
@@ -49,26 +55,33 @@ class Authenticated:
 
 
 async def principal_for_token(
-    session: AsyncSession, secret: str, token: str, now: datetime, request_id: str | None
+    session: AsyncSession,
+    secret: str,
+    token: str,
+    now: datetime,
+    request_id: str | None,
+    cache: PrincipalCache | None = None,
 ) -> Principal:
-    return (await authenticate(session, secret, token, now, request_id)).principal
+    return (await authenticate(session, secret, token, now, request_id, cache)).principal
 
 
 async def authenticate(
-    session: AsyncSession, secret: str, token: str, now: datetime, request_id: str | None
+    session: AsyncSession,
+    secret: str,
+    token: str,
+    now: datetime,
+    request_id: str | None,
+    cache: PrincipalCache | None = None,
 ) -> Authenticated:
-    """The caller behind a token, checked against the database on every request.
+    """The caller behind a token, as the database has it now.
 
-    Reading the user each time is what makes deactivation take effect at once.
+    Checking the user's current row on every request (cached or read) is what makes a
+    deactivation, a sign-out or a role change take effect at once.
     """
     claims = tokens.verify(secret, token, now)
     if claims is None:
         raise NotAuthenticated("The access token is missing, invalid or expired.")
-    row = (
-        await session.execute(
-            PRINCIPAL_QUERY, {"user_id": claims.user_id, "token_id": claims.token_id}
-        )
-    ).one_or_none()
+    row = await _principal_row(session, cache, claims.user_id, claims.token_id)
     if row is None or not row.active or row.revoked or row.token_version != claims.token_version:
         raise NotAuthenticated("The access token is missing, invalid or expired.")
     principal = Principal(
@@ -84,6 +97,25 @@ async def authenticate(
         must_enrol_totp=claims.enrol_totp,
     )
     return Authenticated(principal, row.last_seen)
+
+
+async def _principal_row(
+    session: AsyncSession, cache: PrincipalCache | None, user_id: uuid.UUID, token_id: str
+) -> Snapshot | None:
+    if cache is not None:
+        cached = cache.get(token_id, user_id)
+        if cached is not None:
+            return cached
+        generation = cache.generation
+    row = (
+        await session.execute(PRINCIPAL_QUERY, {"user_id": user_id, "token_id": token_id})
+    ).one_or_none()
+    if row is None:
+        return None
+    snapshot = Snapshot.of(row)
+    if cache is not None:
+        cache.put(token_id, snapshot, generation)
+    return snapshot
 
 
 # A session's activity is written at most this often (not a write per page view).

@@ -76,6 +76,10 @@ STAFF_PATIENT_ROW_QUERY = select(_patients).where(
 )
 
 
+# The same lookup with its allowed audit row written by the same statement (one round trip).
+STAFF_PATIENT_READ = audit.audited_read(STAFF_PATIENT_ROW_QUERY, "patient")
+
+
 async def patient_row_for_staff(
     session: AsyncSession, caller: Principal, patient_id: uuid.UUID, *, action: str, now: datetime
 ) -> Row[Any]:
@@ -83,12 +87,17 @@ async def patient_row_for_staff(
     row: Row[Any] | None = None
     if caller.staff_ward is not None:
         result = await session.execute(
-            STAFF_PATIENT_ROW_QUERY, {"patient_id": patient_id, "ward_id": caller.staff_ward}
+            STAFF_PATIENT_READ,
+            {
+                "patient_id": patient_id,
+                "ward_id": caller.staff_ward,
+                **audit.read_params(caller, action, at=now),
+            },
         )
         row = result.one_or_none()
     if row is None:
         raise await denial(session, caller, action, patient_id, now)
-    await _write_allowed(session, caller, action, now, row.id, row.ward_id)
+    audit.audited_patient(row.id)
     return row
 
 

@@ -76,6 +76,12 @@ class Escalation(UUIDPrimaryKey, Base):
             "resolve_due_at",
             postgresql_where=text("status = 'acknowledged'"),
         ),
+        # The ward board's live escalations, without reading the ward's resolved history.
+        Index(
+            "ix_escalations_ward_id_live",
+            "ward_id",
+            postgresql_where=text("status IN ('open', 'acknowledged')"),
+        ),
     )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))

@@ -46,6 +46,12 @@ class FollowUp(UUIDPrimaryKey, Base):
             postgresql_where=text("status = 'pending' AND unmonitored_warned_at IS NULL"),
         ),
         Index("ix_follow_ups_patient_id_due_at", "patient_id", "due_at"),
+        # The ward board's breaches, without reading every follow-up the ward's patients had.
+        Index(
+            "ix_follow_ups_patient_id_breached",
+            "patient_id",
+            postgresql_where=text("status = 'breached'"),
+        ),
     )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, UUIDPrimaryKey
@@ -50,6 +50,12 @@ class GoalStatusChange(UUIDPrimaryKey, Base):
     __table_args__ = (
         CheckConstraint(f"to_status IN {GOAL_STATUSES!r}", name="to_status_known"),
         Index("ix_goal_status_changes_goal_id_changed_at", "goal_id", "changed_at"),
+        # The outcome reports read a period's goal closings by time, not every goal of a ward.
+        Index(
+            "ix_goal_status_changes_changed_at_closing",
+            "changed_at",
+            postgresql_where=text("to_status IN ('achieved', 'not_achieved', 'cancelled')"),
+        ),
     )
 
     goal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("goals.id"))

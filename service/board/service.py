@@ -112,8 +112,13 @@ async def ward_board(session: AsyncSession, caller: Principal, now: datetime) ->
     # Live clocks first, then breaches still without a successful contact (latest first),
     # each with its own limit so old breaches never hide a clock running today. Only
     # patients at home: a readmission or a closed record stops the clock mattering. The
-    # ward scope is readable_follow_ups'.
-    at_home = select(Patient.id).where(Patient.status == "discharged")
+    # ward scope is readable_follow_ups'; "at home" is asked of the ward's patients too, so
+    # the planner reads the ward's patients, not every patient of the trust, to find them.
+    at_home = (
+        readable_patients(caller)
+        .with_only_columns(Patient.id)
+        .where(Patient.status == "discharged")
+    )
     # A follow-up of an earlier stay is moot once the patient was admitted again after it.
     superseded = superseded_by_admission()
     follow_ups: list[FollowUp] = []

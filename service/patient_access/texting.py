@@ -87,15 +87,16 @@ def refusal(
                 (p.mobile.is_(None), "no_mobile"),
                 (p.mobile != to_number, "number_changed"),
                 (flagged, "undeliverable"),
-                else_=None,
+                else_="",
             )
         )
         .where(p.id == patient_id)
         .scalar_subquery()
     )
-    # A patient row that is not there (or no patient named at all) is a refusal too.
-    present = exists().where(p.id == patient_id)
-    return case((~present, "no_patient"), else_=reason)
+    # A patient row that is not there (or no patient named at all) is a refusal too: it leaves
+    # the subquery NULL, while a patient who may be texted gives ''. One probe of the row; a
+    # separate EXISTS was planned as a hash of every patient the trust ever had.
+    return func.nullif(func.coalesce(reason, "no_patient"), "", type_=String)
 
 
 # What staff are told when a text (a check-in, a message) is refused, by the rule's reason.

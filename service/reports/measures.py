@@ -81,16 +81,26 @@ FOLLOW_UPS = _sql(
     """
     WITH due AS (
         SELECT p.ward_id, f.id, e.discharged_at, f.due_at, f.completed_at
-        FROM patients p
-        JOIN episodes e ON e.patient_id = p.id
-        JOIN follow_ups f ON f.episode_id = e.id
+        FROM episodes e
+        JOIN patients p ON p.id = e.patient_id
+        -- The period's discharges, each with its follow-up (one per discharge) looked up by
+        -- its episode; a plain join lets the planner hash every follow-up of the trust.
+        CROSS JOIN LATERAL (
+            SELECT f.id, f.due_at, f.completed_at
+            FROM follow_ups f
+            WHERE f.episode_id = e.id
+              AND (f.due_at <= :now OR f.completed_at IS NOT NULL)
+            LIMIT 1
+        ) f
         WHERE p.ward_id = ANY(:wards)
           AND e.discharged_at >= :start AND e.discharged_at < :end
-          AND (f.due_at <= :now OR f.completed_at IS NOT NULL)
-          AND NOT EXISTS (
-              SELECT 1 FROM episodes r
-              WHERE r.patient_id = e.patient_id AND r.id <> e.id
-                AND r.admitted_at >= e.discharged_at AND r.admitted_at <= f.due_at)
+          -- Readmitted by the due time: left out. A scalar subquery (per discharge, through
+          -- the patient's admissions index), not NOT EXISTS, which the planner turns into an
+          -- anti join over every episode of the trust (as in series_sql.FOLLOW_UP).
+          AND (SELECT r.id FROM episodes r
+               WHERE r.patient_id = p.id AND r.id <> e.id
+                 AND r.admitted_at >= e.discharged_at AND r.admitted_at <= f.due_at
+               LIMIT 1) IS NULL
     )
     SELECT ward_id,
            count(*) AS denominator,
@@ -175,12 +185,15 @@ PROMPTS = _sql(
 OPT_OUTS = _sql(
     """
     WITH prompted AS (
-        SELECT DISTINCT p.ward_id, p.id
+        -- EXISTS: one prompt in the period is enough, so a patient's other prompts are not read.
+        SELECT p.ward_id, p.id
         FROM patients p
-        JOIN sms_outbox o ON o.patient_id = p.id
         WHERE p.ward_id = ANY(:wards)
-          AND o.created_at >= :start AND o.created_at < :end
-          AND o.purpose = 'checkin_prompt'
+          AND EXISTS (
+              SELECT 1 FROM sms_outbox o
+              WHERE o.patient_id = p.id
+                AND o.created_at >= :start AND o.created_at < :end
+                AND o.purpose = 'checkin_prompt')
     ), opted AS (
         SELECT DISTINCT e.ward_id, e.patient_id AS id
         FROM escalations e
@@ -292,16 +305,20 @@ DECLINE_REASONS = _sql(
     """
 )
 
+# A goal closed when it last moved to its present status. Read from the status changes since
+# :start (by time): a goal whose last such move is in the period has it among them, and the
+# latest of them is that move, so the ward's older goals are never visited.
 GOALS = _sql(
     """
     WITH closed AS (
-        SELECT p.ward_id, g.id, g.domain, g.status,
-               (SELECT max(s.changed_at) FROM goal_status_changes s
-                WHERE s.goal_id = g.id AND s.to_status = g.status) AS closed_at
-        FROM patients p
-        JOIN goals g ON g.patient_id = p.id
-        WHERE p.ward_id = ANY(:wards)
-          AND g.status IN ('achieved', 'not_achieved', 'cancelled')
+        SELECT p.ward_id, g.id, g.domain, g.status, max(s.changed_at) AS closed_at
+        FROM goal_status_changes s
+        JOIN goals g ON g.id = s.goal_id AND g.status = s.to_status
+        JOIN patients p ON p.id = g.patient_id
+        WHERE s.changed_at >= :start
+          AND s.to_status IN ('achieved', 'not_achieved', 'cancelled')
+          AND p.ward_id = ANY(:wards)
+        GROUP BY p.ward_id, g.id, g.domain, g.status
     )
     SELECT ward_id, domain,
            count(*) AS denominator,

@@ -5,9 +5,12 @@ The present is the demo (`homeward seed-demo`, through the services): two wards 
 on the ward, at home with check-ins running, open escalations and follow-ups due. Beneath it,
 `factor` times a whole trust's history: 20 wards, 40,000 patients, 60,000 stays, 3 million
 check-ins, about 6 million texts, 5 million audit events, and the referrals, consents, goals,
-plans, support actions and escalations that go with them, all finished (every clock stopped
-before the last twelve weeks). Per patient the history is the same at every factor, so a
-patient page costs the same work at both sizes; only the trust's weight changes.
+plans, support actions and escalations that go with them, all finished: the last history
+discharge is `PRESENT_DAYS + TAIL_DAYS` ago, so every clock that follows a stay (50 daily
+check-ins, a consent's 90 days) stopped before the present's twelve weeks, and a window over
+the present (the board, a 90-day report) holds the same records at every factor. Per patient
+the history is the same at every factor, so a patient page costs the same work at both sizes;
+only the trust's weight changes.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ CHECK_INS_PER_STAY = 50  # 60,000 stays x 50 = 3 million check-ins
 AGENCIES = 10
 HISTORY_DAYS = 5 * 365
 PRESENT_DAYS = 84  # the last twelve weeks belong to the demo's present
+TAIL_DAYS = 91  # the longest clock after a history discharge (a consent's 90 days), and a day
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,8 @@ class Shape:
         return round(AUDIT_EVENTS * self.factor)
 
 
-# Statements in order; each takes :now, :n (history patients), :days, :present and :audit.
+# Statements in order; each takes :now, :n (history patients), :days, :present, :tail and
+# :audit.
 _STEPS: list[tuple[str, str]] = [
     (
         "wards",
@@ -78,8 +83,9 @@ _STEPS: list[tuple[str, str]] = [
         CREATE TABLE bench_history_patients AS
         SELECT k, gen_random_uuid() AS id, w.id AS ward_id, w.staff_id,
                '+447800' || lpad(k::text, 6, '0') AS mobile,
-               CAST(:now AS timestamptz) - make_interval(days => :present)
-                    - make_interval(secs => (k::float8 / :n) * (:days - :present) * 86400) AS base
+               CAST(:now AS timestamptz) - make_interval(days => :present + :tail)
+                    - make_interval(secs => (k::float8 / :n) * (:days - :present - :tail) * 86400)
+                 AS base
         FROM generate_series(0, :n - 1) AS k
         JOIN (SELECT w.id, u.id AS staff_id, row_number() OVER (ORDER BY w.name) - 1 AS r
               FROM wards w JOIN users u ON u.ward_id = w.id AND u.email LIKE 'history.staff.%') w
@@ -127,7 +133,8 @@ _STEPS: list[tuple[str, str]] = [
                CASE WHEN r >= 0.85 THEN e.discharged_at + interval '72 hours' END,
                e.discharged_at
         FROM episodes e JOIN bench_history_patients h ON h.id = e.patient_id
-        CROSS JOIN LATERAL (SELECT random() AS r) x
+        -- per row (an uncorrelated random() would be drawn once for the whole insert)
+        CROSS JOIN LATERAL (SELECT (abs(hashtext(e.id::text)) % 1000) / 1000.0 AS r) x
         """,
     ),
     (
@@ -310,6 +317,7 @@ async def build_history(
         "n": shape.patients,
         "days": HISTORY_DAYS,
         "present": PRESENT_DAYS,
+        "tail": TAIL_DAYS,
         "audit": shape.audit_events,
         "per_stay": CHECK_INS_PER_STAY,
         "wards": WARDS,

@@ -1,8 +1,8 @@
 """The outcome reports read a period's goal closings by time; the ward board reads its live
 escalations and its breached follow-ups without the ward's finished history.
 
-Revision ID: 0311
-Revises: 0310
+Revision ID: 0312
+Revises: 0311
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0311"
-down_revision: str | Sequence[str] | None = "0310"
+revision: str = "0312"
+down_revision: str | Sequence[str] | None = "0311"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

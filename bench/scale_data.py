@@ -83,8 +83,8 @@ _STEPS: list[tuple[str, str]] = [
         CREATE TABLE bench_history_patients AS
         SELECT k, gen_random_uuid() AS id, w.id AS ward_id, w.staff_id,
                '+447800' || lpad(k::text, 6, '0') AS mobile,
-               CAST(:now AS timestamptz) - make_interval(days => :present + :tail)
-                    - make_interval(secs => (k::float8 / :n) * (:days - :present - :tail) * 86400)
+               CAST(:now AS timestamptz) - make_interval(days => CAST(:present AS int) + CAST(:tail AS int))
+                    - make_interval(secs => (k::float8 / :n) * (CAST(:days AS int) - :present - :tail) * 86400)
                  AS base
         FROM generate_series(0, :n - 1) AS k
         JOIN (SELECT w.id, u.id AS staff_id, row_number() OVER (ORDER BY w.name) - 1 AS r

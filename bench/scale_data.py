@@ -119,22 +119,23 @@ _STEPS: list[tuple[str, str]] = [
         """,
     ),
     (
-        "follow-ups (85% met, the rest breached)",
+        "follow-ups (85% met; the rest breached, then completed by a late contact)",
         """
         INSERT INTO follow_ups (id, patient_id, episode_id, due_at, suicide_risk, status,
                                 completed_at, method, breached_at, created_at)
-        SELECT gen_random_uuid(), e.patient_id, e.id,
-               e.discharged_at + CASE WHEN e.suicide_risk THEN interval '48 hours'
-                                      ELSE interval '72 hours' END,
-               e.suicide_risk,
-               CASE WHEN r < 0.85 THEN 'completed' ELSE 'breached' END,
-               CASE WHEN r < 0.85 THEN e.discharged_at + interval '30 hours' END,
-               CASE WHEN r < 0.85 THEN 'phone' END,
-               CASE WHEN r >= 0.85 THEN e.discharged_at + interval '72 hours' END,
+        SELECT gen_random_uuid(), e.patient_id, e.id, d.due_at, e.suicide_risk, 'completed',
+               CASE WHEN d.r < 0.85 THEN e.discharged_at + interval '30 hours'
+                    ELSE d.due_at + interval '2 days' END,
+               'phone',
+               CASE WHEN d.r >= 0.85 THEN d.due_at END,
                e.discharged_at
         FROM episodes e JOIN bench_history_patients h ON h.id = e.patient_id
-        -- per row (an uncorrelated random() would be drawn once for the whole insert)
-        CROSS JOIN LATERAL (SELECT (abs(hashtext(e.id::text)) % 1000) / 1000.0 AS r) x
+        CROSS JOIN LATERAL (
+            SELECT e.discharged_at + CASE WHEN e.suicide_risk THEN interval '48 hours'
+                                          ELSE interval '72 hours' END AS due_at,
+                   -- per row (an uncorrelated random() would be drawn once for the insert)
+                   (abs(hashtext(e.id::text)) % 1000) / 1000.0 AS r
+        ) d
         """,
     ),
     (

@@ -183,13 +183,13 @@ def create_app(
             if email_channel is not None:
                 resources.extras[EMAIL_CHANNEL_KEY] = email_channel
                 stack.callback(resources.extras.pop, EMAIL_CHANNEL_KEY, None)
-            cache = resources.principal_cache
-            if cache is not None and settings.listen_url is not None:
+            cache, listen_url = resources.principal_cache, settings.listen_url
+            if cache is not None and listen_url is not None:
                 # The cache serves only while this listens (it starts unused, and empties and
                 # stops serving whenever the connection is lost).
                 listener = asyncio.create_task(
                     listen_forever(
-                        settings.listen_url,
+                        listen_url,
                         PRINCIPALS_CHANNEL,
                         cache.heard,
                         cache.listening_started,

@@ -73,9 +73,7 @@ def values(
     """The columns of one audit row (every column but the id, so one statement fits all)."""
     actor_id, role = actor_identity(actor)
     if patient_id is not None and outcome == "allowed":
-        seen = _audited_patients.get()
-        if seen is not None:
-            seen.add(patient_id)
+        audited_patient(patient_id)
     return {
         "occurred_at": at,
         "actor_id": actor_id,
@@ -149,7 +147,7 @@ def read_params(actor: Actor, action: str, *, at: datetime) -> dict[str, Any]:
 
 
 def audited_patient(patient_id: uuid.UUID) -> None:
-    """Note a patient an `audited_read` found (as `values` notes those it names)."""
+    """Note a patient that an allowed row names (`values`) or an `audited_read` found."""
     seen = _audited_patients.get()
     if seen is not None:
         seen.add(patient_id)

@@ -389,20 +389,39 @@ async def test_a_patient_read_is_one_statement_once_the_caller_is_cached(app, cl
     engine = res.engine.sync_engine
     headers = builders.bearer(app, nurse)
 
+    # What asyncpg sends as simple queries: transaction control (BEGIN, COMMIT, ROLLBACK);
+    # prepared statements are not logged there, so this sees exactly the round trips around them.
+    control: list[str] = []
+
     def remember(_conn, _cursor, statement, _params, _context, _many) -> None:
         sent.append(statement)
+
+    def log_control(record) -> None:
+        control.append(record.query.strip().rstrip(";").split()[0].upper())
+
+    def on_checkout(dbapi_conn, _record, _proxy) -> None:
+        dbapi_conn.driver_connection.add_query_logger(log_control)
+
+    def on_checkin(dbapi_conn, _record) -> None:
+        if dbapi_conn is not None:
+            dbapi_conn.driver_connection.remove_query_logger(log_control)
 
     for _ in range(500):  # the listener connects in the background as the app starts
         if res.principal_cache is None or res.principal_cache.listening:
             break
         await asyncio.sleep(0.01)
     event.listen(engine, "before_cursor_execute", remember)
+    event.listen(engine.pool, "checkout", on_checkout)
+    event.listen(engine.pool, "checkin", on_checkin)
     try:
         first = await client.get(f"/api/v1/patients/{patient.id}", headers=headers)
         first_sent, sent[:] = list(sent), []
         second = await client.get(f"/api/v1/patients/{patient.id}", headers=headers)
+        await asyncio.sleep(0.05)  # asyncpg calls its query loggers soon after, not at once
     finally:
         event.remove(engine, "before_cursor_execute", remember)
+        event.remove(engine.pool, "checkout", on_checkout)
+        event.remove(engine.pool, "checkin", on_checkin)
 
     assert first.status_code == second.status_code == 200
     principal = bare_sql(PRINCIPAL_QUERY, {"user_id": nurse.id, "token_id": ""})[0]
@@ -410,6 +429,10 @@ async def test_a_patient_read_is_one_statement_once_the_caller_is_cached(app, cl
     assert first_sent == [principal, read]
     expected = [read] if res.principal_cache is not None else [principal, read]
     assert sent == expected
+    # The route is declared standalone: each statement commits on its own, so neither request
+    # spends a round trip on BEGIN or COMMIT (through a transaction pooler they keep both).
+    standalone = res.standalone_sessionmaker is not None
+    assert control == ([] if standalone else ["BEGIN", "COMMIT"] * 2)
     rows = await db.scalars(
         select(AuditEvent).where(
             AuditEvent.patient_id == patient.id, AuditEvent.action == "patient.read"

@@ -258,3 +258,59 @@ async def test_this_processs_own_commit_is_forgotten_as_it_returns(db):
     cache.put("jti-1", _snapshot(nurse.id), cache.generation)
     await builders.ward(db)
     assert cache.get("jti-1", nurse.id) is not None
+
+
+async def test_a_session_touch_forgets_only_its_own_token(db):
+    """The touch (once a minute per signed-in session) names its token, so its commit forgets
+    that token alone; every other cached caller is still served. A write that names no token
+    still empties everything (the test above)."""
+    from datetime import UTC, datetime
+
+    from service.identity.callers import touch
+
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    other = await builders.user(db, "ward_staff", ward_id=ward.id)
+    await db.commit()
+    cache = PrincipalCache()
+    cache.listening_started()
+    cache.put("jti-touched", _snapshot(nurse.id), cache.generation)
+    cache.put("jti-other", _snapshot(other.id), cache.generation)
+
+    await touch(db, "jti-touched", datetime.now(UTC))
+
+    assert cache.get("jti-touched", nurse.id) is None
+    assert cache.get("jti-other", other.id) is not None
+
+
+async def test_metrics_say_whether_the_cache_is_listening_and_how_often_it_hit(client, app, db):
+    """Operators see the cache on /metrics: a listener that never connects (so every request
+    reads the database, safe but slower) shows as listening 0, and the hits and misses move."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def samples(text: str) -> dict[tuple[str, str], float]:
+        return {
+            (s.name, s.labels.get("result", "")): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name.startswith("homeward_principal_cache")
+        }
+
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    await db.commit()
+    headers = builders.bearer(app, nurse)
+    await _warm(client, app, headers)
+    before = samples((await client.get("/metrics")).text)
+    assert before["homeward_principal_cache_listening", ""] == 1
+    assert before["homeward_principal_cache_entries", ""] >= 1
+    assert (await client.get(ME, headers=headers)).status_code == 200
+    after = samples((await client.get("/metrics")).text)
+    hits = "homeward_principal_cache_lookups_total", "hit"
+    assert after[hits] == before[hits] + 1
+    assert after["homeward_principal_cache_lookups_total", "miss"] >= 1
+
+    _cache(app).listening_stopped()
+    stopped = samples((await client.get("/metrics")).text)
+    assert stopped["homeward_principal_cache_listening", ""] == 0
+    assert stopped["homeward_principal_cache_entries", ""] == 0

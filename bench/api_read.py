@@ -8,8 +8,9 @@ absolute figures depend on the machine and its other load.
 with no framework: read the caller (user, session and revocation), find the patient in the
 caller's ward, write the audit row, in one transaction. The API itself now does less: the
 caller comes from the principal cache (service.identity.principal_cache), and the patient and
-its audit row are one statement. A second bare side, "bare, our SQL", runs what the API now
-sends (that one statement in a transaction), so both the design's gain and what the framework
+its audit row are one statement, sent with no BEGIN or COMMIT around it (the route is declared
+standalone, service.http.state). A second bare side, "bare, our SQL", runs what the API now
+sends (that one statement, on its own), so both the design's gain and what the framework
 still costs are visible.
 
 A third side splits the gap: the same request through the service layer alone (token check,
@@ -44,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api_tests import builders
 from api_tests.live_server import free_port
 from bench.common import percentile, scratch_database, start_api, write_result
-from db.engine import asyncpg_dsn, make_engine, make_sessionmaker
+from db.engine import asyncpg_dsn, make_engine, make_sessionmaker, make_standalone_sessionmaker
 from db.listen import listen_forever
 from service import audit
 from service.app import API_POOL_SIZE
@@ -143,7 +144,7 @@ def _bare_request(pool: asyncpg.Pool, user_id: str, patient_id: str) -> Request:
 
 
 async def _bare_same_sql_request(pool: asyncpg.Pool, user_id: str, patient_id: str) -> Request:
-    """What the API sends once its caller is cached: the audited read in a transaction."""
+    """What the API sends once its caller is cached: the audited read, committing on its own."""
     uid, pid = uuid.UUID(user_id), uuid.UUID(patient_id)
     ward_id = await pool.fetchval("SELECT ward_id FROM users WHERE id = $1", uid)
     # The statement's own constants (outcome, object type) are bound parameters too.
@@ -163,7 +164,7 @@ async def _bare_same_sql_request(pool: asyncpg.Pool, user_id: str, patient_id: s
             "audit_request_id": uuid.uuid4().hex,
             "audit_detail": "null",  # what the JSONB column receives for no detail
         }
-        async with pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn:
             row = await conn.fetchrow(read_sql, *(values[name] for name in read_order))
             assert row is not None
 
@@ -248,7 +249,10 @@ async def _interleaved(
                     cache.listening_stopped,
                 )
             )
-            service_request = _service_request(make_sessionmaker(engine), token, patient_id, cache)
+            # The sessions the API gives this route (db.engine.make_standalone_sessionmaker).
+            standalone = make_standalone_sessionmaker(engine, db_url)
+            assert standalone is not None, "the bench talks to PostgreSQL directly"
+            service_request = _service_request(standalone, token, patient_id, cache)
             for _ in range(ROUNDS):
                 rounds["api"].append(await _measure(api_request, ROUND_SECONDS))
                 rounds["bare"].append(await _measure(bare_request, ROUND_SECONDS))

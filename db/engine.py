@@ -103,6 +103,22 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+def make_standalone_sessionmaker(
+    engine: AsyncEngine, url: str
+) -> async_sessionmaker[AsyncSession] | None:
+    """Sessions on the same pool whose statements each commit on their own: no BEGIN and no
+    COMMIT round trip, for work whose every statement stands alone (a read, or a read that
+    writes its audit row in the same statement). Under READ COMMITTED each statement takes its
+    own snapshot either way, so such work reads the same; what it gives up is rolling several
+    writes back together and holding a lock past its statement.
+
+    None behind a transaction pooler: there the server connection may change between the
+    statement SQLAlchemy prepares and its execution, so every statement needs a transaction."""
+    if behind_transaction_pooler(url):
+        return None
+    return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
 def connection_failure(exc: BaseException) -> bool:
     """Whether `exc`, or an exception it was raised from, is a lost or refused connection
     (or no connection free in the pool)."""

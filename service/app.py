@@ -17,7 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, Parameter, SecurityScheme
 from prometheus_client import CollectorRegistry
 
-from db.engine import make_engine, make_sessionmaker
+from db.engine import make_engine, make_sessionmaker, make_standalone_sessionmaker
 from db.listen import listen_forever
 from service.agencies.controller import AgencyController, AgencyPatientsController
 from service.audit_log.controller import AuditEventController
@@ -39,7 +39,7 @@ from service.fhir.controller import FhirController
 from service.follow_ups.controller import FollowUpController
 from service.goals.controller import GoalController
 from service.health.controller import HealthController
-from service.health.metrics import sweep_collector
+from service.health.metrics import principal_cache_collector, sweep_collector
 from service.http.auth import (
     BearerAuthMiddleware,
     access_guard,
@@ -167,7 +167,10 @@ def create_app(
             SPOOL_KEY: InboundSpool.for_settings(settings),
         },
         principal_cache=PrincipalCache() if settings.listen_url is not None else None,
+        standalone_sessionmaker=make_standalone_sessionmaker(engine, settings.database_url),
     )
+    if resources.principal_cache is not None:
+        principal_cache_collector(registry, resources.principal_cache)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

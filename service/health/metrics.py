@@ -12,6 +12,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.health.sweeps import Backlog, JobsHealth, backlog, jobs_health
+from service.identity.principal_cache import PrincipalCache
 
 
 class SweepCollector(Collector):
@@ -74,3 +75,36 @@ def sweep_collector(registry: CollectorRegistry) -> SweepCollector:
     collector = SweepCollector()
     registry.register(collector)
     return collector
+
+
+class PrincipalCacheCollector(Collector):
+    """This API process's principal cache: whether it may serve (its listener is connected)
+    and how often it spared the principal query."""
+
+    def __init__(self, cache: PrincipalCache) -> None:
+        self._cache = cache
+
+    def collect(self) -> Iterator[Metric]:
+        cache = self._cache
+        yield GaugeMetricFamily(
+            "homeward_principal_cache_listening",
+            "1 while the principal cache hears changes (its LISTEN connection is up) and serves",
+            value=1.0 if cache.listening else 0.0,
+        )
+        lookups = CounterMetricFamily(
+            "homeward_principal_cache_lookups",
+            "Principal lookups while listening, by result (hit: no principal query)",
+            labels=["result"],
+        )
+        lookups.add_metric(["hit"], cache.hits)
+        lookups.add_metric(["miss"], cache.misses)
+        yield lookups
+        yield GaugeMetricFamily(
+            "homeward_principal_cache_entries",
+            "Tokens the principal cache holds now",
+            value=cache.size,
+        )
+
+
+def principal_cache_collector(registry: CollectorRegistry, cache: PrincipalCache) -> None:
+    registry.register(PrincipalCacheCollector(cache))

@@ -22,7 +22,7 @@ from service.errors import (
     TotpEnrolmentRequired,
 )
 from service.http.context import request_id_var
-from service.http.state import request_session, resources
+from service.http.state import STANDALONE_KEY, request_session, resources
 from service.identity.callers import TOUCH_EVERY, authenticate, touch
 
 # The role sets live with the Principal; controllers name them from here, beside `roles`.
@@ -62,13 +62,17 @@ def roles(
     *allowed: frozenset[Role],
     during_password_change: bool = False,
     during_enrolment: bool = False,
+    standalone: bool = False,
 ) -> dict[str, Any]:
+    """`standalone`: every statement the route sends stands alone (service.http.state)."""
     merged: frozenset[Role] = frozenset().union(*allowed)
     opt: dict[str, Any] = {ROLES_KEY: merged}
     if during_password_change:
         opt[PASSWORD_CHANGE_KEY] = True
     if during_enrolment:
         opt[TOTP_ENROLMENT_KEY] = True
+    if standalone:
+        opt[STANDALONE_KEY] = True
     return opt
 
 

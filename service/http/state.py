@@ -22,9 +22,16 @@ class AppResources:
     extras: dict[str, Any]
     # Serving only while its listener is connected (service.identity.principal_cache).
     principal_cache: PrincipalCache | None = None
+    # For routes declared STANDALONE (db.engine.make_standalone_sessionmaker); None behind a
+    # transaction pooler, where every request keeps its transaction.
+    standalone_sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
 
 SESSION_KEY = "homeward.db_session"
+# Route option: every statement the route's requests send stands alone, so they run without
+# BEGIN/COMMIT. Declared per route after review (`roles(..., standalone=True)`), never assumed:
+# a route that writes twice, locks, or uses SET LOCAL must not carry it.
+STANDALONE_KEY = "standalone_statements"
 
 
 def request_session(scope: Any, res: AppResources) -> AsyncSession:
@@ -32,7 +39,15 @@ def request_session(scope: Any, res: AppResources) -> AsyncSession:
     state = scope.setdefault("state", {})
     session: AsyncSession | None = state.get(SESSION_KEY)
     if session is None:
-        session = res.sessionmaker()
+        maker = res.sessionmaker
+        handler = scope.get("route_handler")
+        if (
+            res.standalone_sessionmaker is not None
+            and handler is not None
+            and handler.opt.get(STANDALONE_KEY)
+        ):
+            maker = res.standalone_sessionmaker
+        session = maker()
         state[SESSION_KEY] = session
     return session
 

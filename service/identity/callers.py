@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import RevokedToken, User, UserSession
 from service.errors import NotAuthenticated
 from service.identity import tokens
-from service.identity.principal_cache import PrincipalCache, Snapshot
+from service.identity.principal_cache import TOKEN_OPTION, PrincipalCache, Snapshot
 from service.principal import Principal
 
 # Built once, on the table rather than the mapped class: the cache key is memoised and the
@@ -129,5 +129,10 @@ _TOUCH = (
 
 async def touch(session: AsyncSession, token_id: str, now: datetime) -> None:
     """Note that this session was used now (committed at once: it outlives a refused request)."""
-    await session.execute(_TOUCH, {"token_id": token_id, "now": now})
+    await session.execute(
+        _TOUCH,
+        {"token_id": token_id, "now": now},
+        # Only this token's row changes, so only it is forgotten from the cache.
+        execution_options={TOKEN_OPTION: token_id},
+    )
     await session.commit()

@@ -82,6 +82,10 @@ class PrincipalCache:
         return self._listening
 
     @property
+    def size(self) -> int:
+        return len(self._entries)
+
+    @property
     def generation(self) -> int:
         """Read before a fill's query; `put` refuses the row if anything was forgotten since."""
         return self._generation
@@ -158,10 +162,15 @@ _WRITE_TEXT = re.compile(
     re.IGNORECASE,
 )
 _CHANGED_KEY = "homeward.principals_changed"
+# A write that changes one token's row only says so as an execution option holding the jti:
+# its commit then forgets that token alone. The session touch (once a minute per signed-in
+# session) is most of this process's writes to these tables; each one emptied the whole cache.
+TOKEN_OPTION = "homeward_principal_token"
 
 
-def _note_change(session: Session) -> None:
-    session.info[_CHANGED_KEY] = True
+def _note_change(session: Session, token_id: str | None = None) -> None:
+    """Remember, until the commit, what to forget: one token, or everything (None)."""
+    session.info.setdefault(_CHANGED_KEY, set()).add(token_id)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -171,7 +180,8 @@ def _on_execute(state: ORMExecuteState) -> None:
     table = getattr(state.statement, "table", None)
     name = getattr(table, "name", None)
     if name in _PRINCIPAL_TABLES or (name is None and _WRITE_TEXT.search(str(state.statement))):
-        _note_change(state.session)
+        token_id = state.execution_options.get(TOKEN_OPTION)
+        _note_change(state.session, token_id if isinstance(token_id, str) else None)
 
 
 @event.listens_for(Session, "after_flush")
@@ -185,9 +195,16 @@ def _on_flush(session: Session, _flush: UOWTransaction) -> None:
 @event.listens_for(Session, "after_commit")
 def _on_commit(session: Session) -> None:
     # After the commit returned: a fill that starts from here reads the new rows.
-    if session.info.pop(_CHANGED_KEY, False):
-        for cache in list(_live_caches):
+    changed: set[str | None] = session.info.pop(_CHANGED_KEY, set())
+    if not changed:
+        return
+    for cache in list(_live_caches):
+        if None in changed:
             cache.forget_all()
+        else:
+            for token_id in changed:
+                if token_id is not None:
+                    cache.forget_token(token_id)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -120,7 +120,9 @@ class PatientController(Controller):
 
     @get(
         "/{patient_id:uuid}",
-        opt=roles(WARD, AGENCY),
+        # Staff: one statement (the read and its audit row); agency workers: reads, then the
+        # audit row; a refusal: a lookup, then the denied row. None needs the others undone.
+        opt=roles(WARD, AGENCY, standalone=True),
         summary="Read a patient (agency workers: only their consent scope's fields)",
         description=(
             "Ward staff of the patient's ward get the whole record (`PatientOut`). An agency "

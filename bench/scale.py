@@ -136,6 +136,17 @@ def _requests(s: Subjects, now: datetime) -> dict[str, tuple[str, str, str]]:
     }
 
 
+def _records(body: Any) -> int | None:
+    """The records behind a report (the sum of its measures' denominators, every ward's for
+    the cross-ward one): the work a report must do grows with them, however old the trust."""
+    if not isinstance(body, dict):
+        return None
+    groups = body.get("wards") or [body]
+    if not all(isinstance(g, dict) and "measures" in g for g in groups):
+        return None
+    return sum(int(m["denominator"]) for g in groups for m in g["measures"])
+
+
 def _timed(client: httpx.Client, path: str, headers: dict[str, str]) -> float | None:
     started = time.perf_counter()
     response = client.get(path, headers=headers)
@@ -232,11 +243,18 @@ def _measure(sizes: list[Size], now: datetime, log: Any) -> dict[str, dict[str, 
             if skipped:
                 log(f"  {name}: not in this tree, skipped")
                 continue
-            for label, values in times.items():
-                figures[label][name] = {
+            for size in sizes:
+                values = times[size.label]
+                figures[size.label][name] = {
                     "p50_ms": round(percentile(values, 0.5) * 1000, 1),
                     "p95_ms": round(percentile(values, 0.95) * 1000, 1),
                 }
+                path, who, how = plans[size.label]
+                if how == "bearer" and "/reports/" in path:
+                    body = clients[size.label].get(path, headers=_headers(size, who, how)).json()
+                    records = _records(body)
+                    if records is not None:
+                        figures[size.label][name]["records"] = records
             log(
                 f"  {name:<24} "
                 + "  ".join(f"{lbl} p50 {figures[lbl][name]['p50_ms']} ms" for lbl in figures)
@@ -322,12 +340,25 @@ def run() -> dict[str, Any]:
         "ratios": ratios,
         "seconds": round(time.perf_counter() - started, 1),
     }
+    # A report's window may hold more records at full size (the year reaches into the trust's
+    # history): its time ratio is then read against how many more records it had to count.
+    record_ratios = {
+        name: round(full["figures"][name]["records"] / small["figures"][name]["records"], 2)
+        for name in full["figures"]
+        if small["figures"][name].get("records") and full["figures"][name].get("records")
+    }
+    result["record_ratios"] = record_ratios
     result["summary"] = "; ".join(f"{k} {v}" for k, v in ratios.items())
     for name in full["figures"]:
         s, f = small["figures"][name], full["figures"][name]
         log(
             f"{name:<24} small p50 {s['p50_ms']:>8} p95 {s['p95_ms']:>8}"
             f" | full p50 {f['p50_ms']:>8} p95 {f['p95_ms']:>8} | ratio {ratios[name]}"
+            + (
+                f" | records {s['records']:,} -> {f['records']:,} ({record_ratios[name]}x)"
+                if name in record_ratios
+                else ""
+            )
         )
     result["file"] = str(write_result("scale", result))
     return result

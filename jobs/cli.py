@@ -94,8 +94,6 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         # only from TRUSTED_PROXIES (service.http.forwarded).
         "proxy_headers": False,
         "server_header": False,
-        # Named rather than left to "auto", which falls back to the stdlib loop silently.
-        "loop": "uvloop",
         "timeout_graceful_shutdown": 20,
     }
 

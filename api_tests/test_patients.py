@@ -464,3 +464,33 @@ async def test_the_prebuilt_patient_lookup_finds_what_readable_patients_finds(db
             STAFF_PATIENT_ROW_QUERY, {"patient_id": patient.id, "ward_id": ward.id}
         )
         assert list(readable.all()) == [row.id for row in prebuilt.all()] == expected
+
+
+def test_only_a_get_route_may_be_declared_standalone():
+    """A route that writes must keep its transaction (its locks, its writes together): the
+    app refuses to start with a write route declared standalone, itself or by its controller."""
+    import pytest
+    from litestar import Controller, Litestar, get, post
+
+    from service.app import _refuse_standalone_writes
+    from service.http.auth import WARD, roles
+
+    class Reads(Controller):
+        path = "/reads"
+        opt = roles(WARD, standalone=True)
+
+        @get("/")
+        async def read(self) -> None:
+            return None
+
+    class Writes(Controller):
+        path = "/writes"
+        opt = roles(WARD, standalone=True)
+
+        @post("/")
+        async def write(self) -> None:
+            return None
+
+    _refuse_standalone_writes(Litestar([Reads]))
+    with pytest.raises(RuntimeError, match="standalone"):
+        _refuse_standalone_writes(Litestar([Writes]))

@@ -314,3 +314,39 @@ async def test_metrics_say_whether_the_cache_is_listening_and_how_often_it_hit(c
     stopped = samples((await client.get("/metrics")).text)
     assert stopped["homeward_principal_cache_listening", ""] == 0
     assert stopped["homeward_principal_cache_entries", ""] == 0
+
+
+async def test_a_standalone_rollback_and_savepoints_forget_what_was_committed(app, db):
+    """A standalone session (no transaction) commits each statement as it runs, so its
+    rollback forgets like a commit; a savepoint's release commits nothing yet, and a rollback
+    to a savepoint keeps the outer transaction's writes noted until its commit."""
+    ward = await builders.ward(db)
+    nurse = await builders.user(db, "ward_staff", ward_id=ward.id)
+    await db.commit()
+    nurse_id = nurse.id  # the ORM object expires as savepoints roll back
+    cache = PrincipalCache()
+    cache.listening_started()
+    standalone = app.state.resources.standalone_sessionmaker
+    assert standalone is not None
+
+    cache.put("jti-1", _snapshot(nurse_id), cache.generation)
+    async with standalone() as session:
+        await session.execute(update(User).where(User.id == nurse_id).values(active=False))
+        await session.rollback()
+    assert cache.get("jti-1", nurse_id) is None, "the write stood: the rollback undid nothing"
+
+    cache.put("jti-1", _snapshot(nurse_id), cache.generation)
+    async with db.begin_nested():
+        await db.execute(update(User).where(User.id == nurse_id).values(active=True))
+    assert cache.get("jti-1", nurse_id) is not None, "released, but not committed yet"
+    await db.commit()
+    assert cache.get("jti-1", nurse_id) is None
+
+    cache.put("jti-1", _snapshot(nurse_id), cache.generation)
+    await db.execute(update(User).where(User.id == nurse_id).values(full_name="Renamed"))
+    savepoint = await db.begin_nested()
+    await db.execute(update(User).where(User.id == nurse_id).values(full_name="Undone"))
+    await savepoint.rollback()
+    assert cache.get("jti-1", nurse_id) is not None
+    await db.commit()
+    assert cache.get("jti-1", nurse_id) is None, "the outer write was forgotten by the savepoint"

@@ -99,8 +99,15 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Asy
     )
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+# In the `info` of every session whose statements commit as they run: a rollback there undoes
+# nothing, so whatever watches commits (the principal cache) must treat it as one.
+AUTOCOMMIT_INFO_KEY = "homeward.autocommit"
+
+
+def make_sessionmaker(
+    engine: AsyncEngine, *, info: dict[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
 
 
 def make_standalone_sessionmaker(
@@ -108,15 +115,19 @@ def make_standalone_sessionmaker(
 ) -> async_sessionmaker[AsyncSession] | None:
     """Sessions on the same pool whose statements each commit on their own: no BEGIN and no
     COMMIT round trip, for work whose every statement stands alone (a read, or a read that
-    writes its audit row in the same statement). Under READ COMMITTED each statement takes its
-    own snapshot either way, so such work reads the same; what it gives up is rolling several
-    writes back together and holding a lock past its statement.
+    writes its audit row in the same statement). Every other session begins READ COMMITTED
+    (asyncpg names it in its BEGIN), where each statement takes its own snapshot anyway, so such
+    work reads the same; this assumes the server's default isolation is READ COMMITTED too (it
+    is PostgreSQL's). What it gives up is rolling several writes back together, undoing a write
+    when a later step fails, and holding a lock past its statement.
 
     None behind a transaction pooler: there the server connection may change between the
     statement SQLAlchemy prepares and its execution, so every statement needs a transaction."""
     if behind_transaction_pooler(url):
         return None
-    return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    return make_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"), info={AUTOCOMMIT_INFO_KEY: True}
+    )
 
 
 def connection_failure(exc: BaseException) -> bool:

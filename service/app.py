@@ -59,7 +59,7 @@ from service.http.json_depth import refuse_deep_json
 from service.http.observability import HttpMetrics, observability_middleware
 from service.http.openapi_document import finish_document, mark_optional_bodies
 from service.http.problems import EXCEPTION_HANDLERS
-from service.http.state import AppResources
+from service.http.state import STANDALONE_KEY, AppResources
 from service.identity.principal_cache import CHANNEL as PRINCIPALS_CHANNEL
 from service.identity.principal_cache import PrincipalCache
 from service.message_templates.controller import MessageTemplateController
@@ -245,6 +245,7 @@ def create_app(
     app.asgi_handler = security_headers_middleware(
         forwarded_middleware(settings.trusted_proxies)(app.asgi_handler)
     )
+    _refuse_standalone_writes(app)
     finish_document(app.openapi_schema, _public_operations(app))
     mark_optional_bodies(app.openapi_schema, app)
     resources.extras["query_params"] = _documented_query_params(app)
@@ -285,6 +286,21 @@ def _documented_query_params(app: Litestar) -> dict[tuple[str, str], frozenset[s
             }
             found[(path, method)] = frozenset(names)
     return found
+
+
+def _refuse_standalone_writes(app: Litestar) -> None:
+    """Only reads may run without a transaction (service.http.state.STANDALONE_KEY): a route
+    that changes things would lose its locks and could keep half its writes. The option is
+    inherited from a controller's `opt`, so this is checked on every handler as Litestar sees
+    it, at start-up rather than in review."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            writes = set(getattr(handler, "http_methods", ())) - {"GET", "HEAD", "OPTIONS"}
+            if handler.opt.get(STANDALONE_KEY) and writes:
+                raise RuntimeError(
+                    f"{route.path_format} {sorted(writes)} is declared standalone; "
+                    "only GET routes may be"
+                )
 
 
 def _public_operations(app: Litestar) -> set[tuple[str, str]]:

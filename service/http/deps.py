@@ -30,7 +30,9 @@ async def provide_session(
     """Commit when the handler succeeds; on failure roll back, then keep what must be kept.
 
     The commit happens before the response leaves, so data whose audit row cannot be written
-    is never returned. The session itself is closed by `close_request_session` at the very end.
+    is never returned. On a route declared standalone each statement has already committed as
+    it ran, so a failure undoes nothing (an allowed read's audit row stays, which only ever adds
+    a row). The session itself is closed by `close_request_session` at the very end.
     """
     del clock  # only orders the dependencies (see above)
     session = request_session(request.scope, resources(request.app.state))

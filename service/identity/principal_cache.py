@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
+from db.engine import AUTOCOMMIT_INFO_KEY
 from db.models import RevokedToken, User, UserSession
 from service.principal import Role
 
@@ -194,7 +195,10 @@ def _on_flush(session: Session, _flush: UOWTransaction) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _on_commit(session: Session) -> None:
-    # After the commit returned: a fill that starts from here reads the new rows.
+    # After the commit returned: a fill that starts from here reads the new rows. A savepoint's
+    # release commits nothing yet: its notes wait for the transaction's own commit.
+    if session.in_nested_transaction():
+        return
     changed: set[str | None] = session.info.pop(_CHANGED_KEY, set())
     if not changed:
         return
@@ -209,4 +213,10 @@ def _on_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _on_rollback(session: Session) -> None:
-    session.info.pop(_CHANGED_KEY, None)
+    if session.info.get(AUTOCOMMIT_INFO_KEY):
+        # Each statement committed as it ran: the rollback undid none of the noted writes.
+        _on_commit(session)
+    elif not session.in_nested_transaction():
+        # Rolled back to a savepoint: the outer transaction's notes (and, harmlessly, the
+        # savepoint's own) stay until it ends.
+        session.info.pop(_CHANGED_KEY, None)

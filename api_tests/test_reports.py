@@ -16,6 +16,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import TextClause
 
 from api_tests import builders
 from db.models import (
@@ -27,9 +28,12 @@ from db.models import (
     GoalStatusChange,
     OutboxMessage,
     Patient,
+    PromAnswer,
+    PromSurvey,
     Referral,
     ReferralStatusChange,
 )
+from service.reports import measures
 
 PERIOD = {"from": "2026-10-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}
 
@@ -466,3 +470,103 @@ async def test_ward_comparison_shows_only_own_ward_record_ids_to_a_manager(
     assert r.status_code == 200
     lines = r.text.strip().splitlines()
     assert lines[0] == "ward,measure,numerator,denominator,rate,value,unit"
+
+
+async def dialog_surveys(db: AsyncSession, patient: Patient, anchor: str) -> None:
+    """A discharge survey and a 1-month one on the same discharge, a life and a treatment
+    item each, so every DIALOG figure (means and changes) has a record."""
+    at = t(anchor)
+    for point, due, life, treatment in (("discharge", at, 3, 4), ("1_month", at + timedelta(days=30), 5, 6)):  # fmt: skip
+        survey = PromSurvey(
+            patient_id=patient.id,
+            ward_id=patient.ward_id,
+            instrument="dialog",
+            time_point=point,
+            anchor_at=at,
+            due_at=due,
+            status="completed",
+            created_at=at,
+            updated_at=due,
+        )
+        db.add(survey)
+        await db.flush()
+        db.add_all(
+            [
+                PromAnswer(
+                    survey_id=survey.id,
+                    item_key="dialog.mental_health",
+                    score=life,
+                    answered_at=due,
+                ),
+                PromAnswer(
+                    survey_id=survey.id,
+                    item_key="dialog.medication",
+                    score=treatment,
+                    answered_at=due,
+                ),
+            ]
+        )
+    await db.commit()
+
+
+def figures(report: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [
+        (m["key"], m["numerator"], m["denominator"], m["rate"], m["value"])
+        for m in report["measures"]
+    ]
+
+
+async def test_ward_comparison_builds_no_record_ids_of_wards_the_caller_may_not_see(
+    db: AsyncSession, client: AsyncTestClient[Litestar], app: Litestar
+) -> None:
+    """Another ward's record ids are not built at all (every id column of its rows is NULL in
+    every statement), and its counts are the same as its own manager sees."""
+    s = await seed(db, client, app)
+    await dialog_surveys(db, s.p1.patient, "2026-11-02T10:00:00Z")
+    mine, theirs = s.team.ward.id, (await builders.ward_team(db, app)).ward.id
+    await discharged(
+        db, theirs, "2026-11-02T10:00:00Z", due_at="2026-11-05T10:00:00Z",
+        completed_at="2026-11-02T12:00:00Z",
+    )  # fmt: skip
+    params = {
+        "wards": [mine, theirs],
+        "id_wards": [theirs],
+        "start": t(PERIOD["from"]),
+        "end": t(PERIOD["to"]),
+        "now": t("2026-12-01T09:00:00Z"),
+    }
+    statements = {n: v for n, v in vars(measures).items() if isinstance(v, TextClause)}
+    assert len(statements) == 11
+    for name, statement in statements.items():
+        result = await db.execute(statement, params)
+        columns = [c for c in result.keys() if c.endswith("ids")]  # noqa: SIM118 (a Result)
+        rows = [r._mapping for r in result.all() if r.ward_id == mine]
+        assert columns and rows, name  # the seed gives the hidden ward a row in each
+        assert all(row[c] is None for row in rows for c in columns), name
+        params_all = {**params, "id_wards": [mine, theirs]}
+        shown = [r._mapping for r in (await db.execute(statement, params_all)).all()]
+        assert any(r[c] for r in shown if r["ward_id"] == mine for c in columns), name
+
+    # Through the API: the hidden ward's ids are null, its counts what its own manager reads.
+    them = await builders.user(db, "ward_manager", ward_id=theirs)
+    url = "/api/v1/reports/outcomes/wards"
+    r = await client.get(url, params=PERIOD, headers=builders.bearer(app, them))
+    assert r.status_code == 200, r.text
+    hidden = next(w for w in r.json()["wards"] if w["ward_id"] == str(mine))
+    assert all(m["record_ids"] is None and m["numerator_ids"] is None for m in hidden["measures"])
+    r = await client.get(url, params=PERIOD, headers=s.team.manager_headers)
+    own = next(w for w in r.json()["wards"] if w["ward_id"] == str(mine))
+    assert figures(hidden) == figures(own)
+    by = {m["key"]: m for m in own["measures"]}
+    # Counted by hand from the seed: 5 escalations, 2 climbed; 3 goals closed, 2 achieved.
+    assert (by["escalations.climbed"]["numerator"], by["escalations.climbed"]["denominator"]) == (
+        2,
+        5,
+    )
+    assert by["escalations.by_reason.no_reply"]["numerator"] == 1
+    assert (by["goals.achieved"]["numerator"], by["goals.achieved"]["denominator"]) == (2, 3)
+    assert by["proms.dialog.life_change.1_month"]["value"] == 2.0
+    assert len(by["escalations.climbed"]["numerator_ids"]) == 2
+    # The one-ward report keeps its ids, the same as the comparison gives the ward's manager.
+    r = await client.get("/api/v1/reports/outcomes", params=PERIOD, headers=s.team.manager_headers)
+    assert r.json()["measures"] == own["measures"]

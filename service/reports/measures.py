@@ -1,9 +1,14 @@
 """Outcome measures as SQL aggregates, one statement per family, grouped by ward.
 
-Every statement takes the same parameters: `wards` (uuid[]), `start` (inclusive), `end`
-(exclusive), `now`. Each walks from the ward's patients (or the ward-keyed escalations) along
-existing indexes and aggregates in PostgreSQL: counts with FILTER, medians with
-percentile_cont, and the ids behind each figure with array_agg. No per-record round trips.
+Every statement takes the same parameters: `wards` (uuid[]), `id_wards` (uuid[], the wards
+whose record ids the caller may see), `start` (inclusive), `end` (exclusive), `now`. Each walks
+from the ward's patients (or the ward-keyed escalations) along existing indexes and aggregates
+in PostgreSQL: counts with FILTER, medians with percentile_cont, and the ids behind each figure
+with array_agg. No per-record round trips.
+
+Ids are built only for `id_wards`: every array_agg has `FILTER (WHERE <ward> = ANY(:id_wards)
+...)`, so for any other ward each id column is NULL and its figures come from the counts alone
+(access decided in the statement, not by dropping ids after the fetch).
 
 Rules (also returned to callers in `rules`, so a figure can be read correctly):
 """
@@ -67,6 +72,7 @@ RULES: dict[str, str] = {
 def _sql(statement: str) -> TextClause:
     types: dict[str, Any] = {
         "wards": ARRAY(PG_UUID(as_uuid=True)),
+        "id_wards": ARRAY(PG_UUID(as_uuid=True)),
         "start": UTCDateTime(),
         "end": UTCDateTime(),
         "now": UTCDateTime(),
@@ -80,7 +86,8 @@ def _sql(statement: str) -> TextClause:
 FOLLOW_UPS = _sql(
     """
     WITH due AS (
-        SELECT p.ward_id, f.id, e.discharged_at, f.due_at, f.completed_at
+        SELECT p.ward_id, p.ward_id = ANY(:id_wards) AS shown,
+               f.id, e.discharged_at, f.due_at, f.completed_at
         FROM episodes e
         JOIN patients p ON p.id = e.patient_id
         -- The period's discharges, each with its follow-up (one per discharge) looked up by
@@ -105,12 +112,12 @@ FOLLOW_UPS = _sql(
     SELECT ward_id,
            count(*) AS denominator,
            count(*) FILTER (WHERE completed_at <= due_at) AS numerator,
-           array_agg(id ORDER BY discharged_at, id) AS ids,
+           array_agg(id ORDER BY discharged_at, id) FILTER (WHERE shown) AS ids,
            array_agg(id ORDER BY discharged_at, id)
-               FILTER (WHERE completed_at <= due_at) AS num_ids,
+               FILTER (WHERE shown AND completed_at <= due_at) AS num_ids,
            count(*) FILTER (WHERE completed_at IS NOT NULL) AS contacted,
            array_agg(id ORDER BY discharged_at, id)
-               FILTER (WHERE completed_at IS NOT NULL) AS contacted_ids,
+               FILTER (WHERE shown AND completed_at IS NOT NULL) AS contacted_ids,
            percentile_cont(0.5) WITHIN GROUP (
                ORDER BY extract(epoch FROM completed_at - discharged_at) / 3600.0
            ) FILTER (WHERE completed_at IS NOT NULL) AS median_hours
@@ -122,7 +129,7 @@ FOLLOW_UPS = _sql(
 READMISSIONS = _sql(
     """
     WITH discharges AS (
-        SELECT p.ward_id, e.id, e.discharged_at,
+        SELECT p.ward_id, p.ward_id = ANY(:id_wards) AS shown, e.id, e.discharged_at,
                EXISTS (
                    SELECT 1 FROM episodes r
                    WHERE r.patient_id = e.patient_id AND r.id <> e.id
@@ -137,8 +144,9 @@ READMISSIONS = _sql(
     SELECT ward_id,
            count(*) AS denominator,
            count(*) FILTER (WHERE readmitted) AS numerator,
-           array_agg(id ORDER BY discharged_at, id) AS ids,
-           array_agg(id ORDER BY discharged_at, id) FILTER (WHERE readmitted) AS num_ids
+           array_agg(id ORDER BY discharged_at, id) FILTER (WHERE shown) AS ids,
+           array_agg(id ORDER BY discharged_at, id) FILTER (WHERE shown AND readmitted)
+               AS num_ids
     FROM discharges
     WHERE readmitted OR discharged_at + :readmission_window <= :now
     GROUP BY ward_id
@@ -150,9 +158,10 @@ CHECK_INS = _sql(
     SELECT p.ward_id,
            count(*) AS denominator,
            count(*) FILTER (WHERE c.status = 'answered') AS numerator,
-           array_agg(c.id ORDER BY c.due_at, c.id) AS ids,
-           array_agg(c.id ORDER BY c.due_at, c.id) FILTER (WHERE c.status = 'answered')
-               AS num_ids
+           array_agg(c.id ORDER BY c.due_at, c.id) FILTER (WHERE p.ward_id = ANY(:id_wards))
+               AS ids,
+           array_agg(c.id ORDER BY c.due_at, c.id)
+               FILTER (WHERE p.ward_id = ANY(:id_wards) AND c.status = 'answered') AS num_ids
     FROM patients p
     JOIN check_ins c ON c.patient_id = p.id
     WHERE p.ward_id = ANY(:wards)
@@ -168,11 +177,14 @@ PROMPTS = _sql(
            count(*) AS denominator,
            count(*) FILTER (WHERE o.status = 'delivered') AS delivered,
            count(*) FILTER (WHERE o.status IN ('undelivered', 'failed')) AS undeliverable,
-           array_agg(o.id ORDER BY o.created_at, o.id) AS ids,
-           array_agg(o.id ORDER BY o.created_at, o.id) FILTER (WHERE o.status = 'delivered')
+           array_agg(o.id ORDER BY o.created_at, o.id)
+               FILTER (WHERE p.ward_id = ANY(:id_wards)) AS ids,
+           array_agg(o.id ORDER BY o.created_at, o.id)
+               FILTER (WHERE p.ward_id = ANY(:id_wards) AND o.status = 'delivered')
                AS delivered_ids,
            array_agg(o.id ORDER BY o.created_at, o.id)
-               FILTER (WHERE o.status IN ('undelivered', 'failed')) AS undeliverable_ids
+               FILTER (WHERE p.ward_id = ANY(:id_wards)
+                         AND o.status IN ('undelivered', 'failed')) AS undeliverable_ids
     FROM patients p
     JOIN sms_outbox o ON o.patient_id = p.id
     WHERE p.ward_id = ANY(:wards)
@@ -208,8 +220,9 @@ OPT_OUTS = _sql(
     SELECT ward_id,
            count(*) AS denominator,
            count(*) FILTER (WHERE opted) AS numerator,
-           array_agg(id ORDER BY id) AS ids,
-           array_agg(id ORDER BY id) FILTER (WHERE opted) AS num_ids
+           array_agg(id ORDER BY id) FILTER (WHERE ward_id = ANY(:id_wards)) AS ids,
+           array_agg(id ORDER BY id) FILTER (WHERE ward_id = ANY(:id_wards) AND opted)
+               AS num_ids
     FROM people
     GROUP BY ward_id
     """
@@ -219,7 +232,8 @@ ESCALATIONS = _sql(
     """
     SELECT e.ward_id, e.reason, e.severity, e.level,
            count(*) AS n,
-           array_agg(e.id ORDER BY e.opened_at, e.id) AS ids
+           array_agg(e.id ORDER BY e.opened_at, e.id) FILTER (WHERE e.ward_id = ANY(:id_wards))
+               AS ids
     FROM escalations e
     WHERE e.ward_id = ANY(:wards)
       AND e.opened_at >= :start AND e.opened_at < :end
@@ -231,7 +245,8 @@ ACK_MEDIANS = _sql(
     """
     SELECT e.ward_id, e.level,
            count(*) AS n,
-           array_agg(e.id ORDER BY e.opened_at, e.id) AS ids,
+           array_agg(e.id ORDER BY e.opened_at, e.id) FILTER (WHERE e.ward_id = ANY(:id_wards))
+               AS ids,
            percentile_cont(0.5) WITHIN GROUP (
                ORDER BY extract(epoch FROM e.acknowledged_at - e.opened_at) / 60.0
            ) AS median_minutes
@@ -246,7 +261,8 @@ ACK_MEDIANS = _sql(
 REFERRALS = _sql(
     """
     WITH r AS (
-        SELECT p.ward_id, r.id, r.created_at, r.status, r.respond_by, r.responded_at,
+        SELECT p.ward_id, p.ward_id = ANY(:id_wards) AS shown,
+               r.id, r.created_at, r.status, r.respond_by, r.responded_at,
                lower(btrim(r.decline_reason)) AS decline_reason,
                (SELECT min(s.at) FROM referral_status_changes s
                 WHERE s.referral_id = r.id AND s.to_status = 'withdrawn') AS withdrawn_at
@@ -259,22 +275,23 @@ REFERRALS = _sql(
            count(*) FILTER (WHERE responded_at IS NOT NULL) AS responded,
            count(*) FILTER (WHERE responded_at IS NOT NULL AND status <> 'declined')
                AS accepted,
-           array_agg(id ORDER BY created_at, id) FILTER (WHERE responded_at IS NOT NULL)
-               AS responded_ids,
            array_agg(id ORDER BY created_at, id)
-               FILTER (WHERE responded_at IS NOT NULL AND status <> 'declined') AS accepted_ids,
+               FILTER (WHERE shown AND responded_at IS NOT NULL) AS responded_ids,
+           array_agg(id ORDER BY created_at, id)
+               FILTER (WHERE shown AND responded_at IS NOT NULL AND status <> 'declined')
+               AS accepted_ids,
            percentile_cont(0.5) WITHIN GROUP (
                ORDER BY extract(epoch FROM responded_at - created_at) / 3600.0
            ) FILTER (WHERE responded_at IS NOT NULL) AS median_hours,
            count(*) FILTER (WHERE status = 'declined') AS declined,
-           array_agg(id ORDER BY created_at, id) FILTER (WHERE status = 'declined')
+           array_agg(id ORDER BY created_at, id) FILTER (WHERE shown AND status = 'declined')
                AS declined_ids,
            count(*) FILTER (
                WHERE respond_by <= :now
                  AND (withdrawn_at IS NULL OR withdrawn_at > respond_by
                       OR responded_at IS NOT NULL)) AS past_deadline,
            array_agg(id ORDER BY created_at, id) FILTER (
-               WHERE respond_by <= :now
+               WHERE shown AND respond_by <= :now
                  AND (withdrawn_at IS NULL OR withdrawn_at > respond_by
                       OR responded_at IS NOT NULL)) AS past_deadline_ids,
            count(*) FILTER (
@@ -283,7 +300,7 @@ REFERRALS = _sql(
                       OR responded_at IS NOT NULL)
                  AND (responded_at IS NULL OR responded_at > respond_by)) AS unanswered,
            array_agg(id ORDER BY created_at, id) FILTER (
-               WHERE respond_by <= :now
+               WHERE shown AND respond_by <= :now
                  AND (withdrawn_at IS NULL OR withdrawn_at > respond_by
                       OR responded_at IS NOT NULL)
                  AND (responded_at IS NULL OR responded_at > respond_by)) AS unanswered_ids
@@ -295,7 +312,9 @@ REFERRALS = _sql(
 DECLINE_REASONS = _sql(
     """
     SELECT p.ward_id, left(lower(btrim(r.decline_reason)), 80) AS reason,
-           count(*) AS n, array_agg(r.id ORDER BY r.created_at, r.id) AS ids
+           count(*) AS n,
+           array_agg(r.id ORDER BY r.created_at, r.id) FILTER (WHERE p.ward_id = ANY(:id_wards))
+               AS ids
     FROM patients p
     JOIN referrals r ON r.patient_id = p.id
     WHERE p.ward_id = ANY(:wards)
@@ -323,8 +342,9 @@ GOALS = _sql(
     SELECT ward_id, domain,
            count(*) AS denominator,
            count(*) FILTER (WHERE status = 'achieved') AS numerator,
-           array_agg(id ORDER BY closed_at, id) AS ids,
-           array_agg(id ORDER BY closed_at, id) FILTER (WHERE status = 'achieved') AS num_ids
+           array_agg(id ORDER BY closed_at, id) FILTER (WHERE ward_id = ANY(:id_wards)) AS ids,
+           array_agg(id ORDER BY closed_at, id)
+               FILTER (WHERE ward_id = ANY(:id_wards) AND status = 'achieved') AS num_ids
     FROM closed
     WHERE closed_at >= :start AND closed_at < :end
     GROUP BY ward_id, domain
@@ -334,7 +354,8 @@ GOALS = _sql(
 DIALOG = _sql(
     """
     WITH scores AS (
-        SELECT s.ward_id, s.id, s.patient_id, s.anchor_at, s.time_point,
+        SELECT s.ward_id, s.ward_id = ANY(:id_wards) AS shown,
+               s.id, s.patient_id, s.anchor_at, s.time_point,
                avg(a.score) FILTER (WHERE i.item_group = 'life') AS life,
                avg(a.score) FILTER (WHERE i.item_group = 'treatment') AS treatment
         FROM prom_surveys s
@@ -348,20 +369,21 @@ DIALOG = _sql(
     SELECT t.ward_id, t.time_point,
            avg(t.life) AS life_mean,
            count(t.life) AS life_n,
-           array_agg(t.id ORDER BY t.anchor_at, t.id) FILTER (WHERE t.life IS NOT NULL)
-               AS life_ids,
+           array_agg(t.id ORDER BY t.anchor_at, t.id)
+               FILTER (WHERE t.shown AND t.life IS NOT NULL) AS life_ids,
            avg(t.treatment) AS treatment_mean,
            count(t.treatment) AS treatment_n,
-           array_agg(t.id ORDER BY t.anchor_at, t.id) FILTER (WHERE t.treatment IS NOT NULL)
-               AS treatment_ids,
+           array_agg(t.id ORDER BY t.anchor_at, t.id)
+               FILTER (WHERE t.shown AND t.treatment IS NOT NULL) AS treatment_ids,
            avg(t.life - d.life) AS life_change,
            count(t.life - d.life) AS life_change_n,
-           array_agg(t.id ORDER BY t.anchor_at, t.id) FILTER (WHERE t.life - d.life IS NOT NULL)
-               AS life_change_ids,
+           array_agg(t.id ORDER BY t.anchor_at, t.id)
+               FILTER (WHERE t.shown AND t.life - d.life IS NOT NULL) AS life_change_ids,
            avg(t.treatment - d.treatment) AS treatment_change,
            count(t.treatment - d.treatment) AS treatment_change_n,
            array_agg(t.id ORDER BY t.anchor_at, t.id)
-               FILTER (WHERE t.treatment - d.treatment IS NOT NULL) AS treatment_change_ids
+               FILTER (WHERE t.shown AND t.treatment - d.treatment IS NOT NULL)
+               AS treatment_change_ids
     FROM scores t
     LEFT JOIN scores d
       ON d.patient_id = t.patient_id AND d.anchor_at = t.anchor_at

@@ -108,14 +108,18 @@ async def compute(
     start: datetime,
     end: datetime,
     now: datetime,
+    id_wards: list[uuid.UUID],
 ) -> dict[uuid.UUID, list[Measure]]:
-    """Every measure for every ward in `ward_ids`, with record ids (callers strip them)."""
+    """Every measure for every ward in `ward_ids`; record ids for the wards in `id_wards` only.
+
+    The statements build ids for `id_wards` alone, so another ward's ids are never read; its
+    measures carry null `record_ids` and `numerator_ids`, and every count is a count(*)."""
     # The statements are prepared and cached per connection; after five runs PostgreSQL may
     # keep a generic plan, which guesses the period's size blind and then reads the whole
     # trust's rows of that period through the time index. Planned for the real wards and
     # period each time instead (a fraction of a millisecond each); undone at commit.
     await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    params = {"wards": ward_ids, "start": start, "end": end, "now": now}
+    params = {"wards": ward_ids, "id_wards": id_wards, "start": start, "end": end, "now": now}
     follow_ups = _by_ward(await _run(session, m.FOLLOW_UPS, params))
     readmissions = _by_ward(await _run(session, m.READMISSIONS, params))
     check_ins = _by_ward(await _run(session, m.CHECK_INS, params))
@@ -150,7 +154,7 @@ async def compute(
         items += _referral_measures(referrals.get(ward_id), declines.get(ward_id, []))
         items += _goal_measures(goals.get(ward_id, {}))
         items += _dialog_measures(dialog.get(ward_id, {}))
-        out[ward_id] = items
+        out[ward_id] = items if ward_id in id_wards else _without_ids(items)
     return out
 
 
@@ -223,16 +227,17 @@ def _check_in_measures(check_ins: Any, prompts: Any, opt_outs: Any) -> list[Meas
 
 
 def _escalation_measures(rows: list[Any], ack: dict[int, Any]) -> list[Measure]:
+    # Counted from each group's n: a ward whose ids the caller may not see has none built.
     total = sum(r.n for r in rows)
-    all_ids = [i for r in rows for i in r.ids]
+    all_ids = [i for r in rows for i in _ids(r.ids)]
     items: list[Measure] = []
     for reason in ESCALATION_REASONS:
-        ids = [i for r in rows if r.reason == reason for i in r.ids]
+        ids = [i for r in rows if r.reason == reason for i in _ids(r.ids)]
         items.append(
             measure(
                 f"escalations.by_reason.{reason}",
                 f"Escalations for {reason.replace('_', ' ')}",
-                len(ids),
+                sum(r.n for r in rows if r.reason == reason),
                 total,
                 record_type="escalation",
                 ids=all_ids,
@@ -240,24 +245,24 @@ def _escalation_measures(rows: list[Any], ack: dict[int, Any]) -> list[Measure]:
             )
         )
     for severity in ESCALATION_SEVERITIES:
-        ids = [i for r in rows if r.severity == severity for i in r.ids]
+        ids = [i for r in rows if r.severity == severity for i in _ids(r.ids)]
         items.append(
             measure(
                 f"escalations.by_severity.{severity}",
                 f"Escalations of {severity} severity",
-                len(ids),
+                sum(r.n for r in rows if r.severity == severity),
                 total,
                 record_type="escalation",
                 ids=all_ids,
                 num_ids=ids,
             )
         )
-    climbed = [i for r in rows if r.level > 1 for i in r.ids]
+    climbed = [i for r in rows if r.level > 1 for i in _ids(r.ids)]
     items.append(
         measure(
             "escalations.climbed",
             "Escalations that climbed past level 1",
-            len(climbed),
+            sum(r.n for r in rows if r.level > 1),
             total,
             record_type="escalation",
             ids=all_ids,
@@ -331,14 +336,14 @@ def _referral_measures(row: Any, declines: list[Any]) -> list[Measure]:
 
 
 def _goal_measures(rows: dict[str, Any]) -> list[Measure]:
-    all_ids = [i for r in rows.values() for i in r.ids]
-    achieved = [i for r in rows.values() for i in (r.num_ids or [])]
+    all_ids = [i for r in rows.values() for i in _ids(r.ids)]
+    achieved = [i for r in rows.values() for i in _ids(r.num_ids)]
     items = [
         measure(
             "goals.achieved",
             "Goals achieved (of goals closed)",
-            len(achieved),
-            len(all_ids),
+            sum(r.numerator for r in rows.values()),
+            sum(r.denominator for r in rows.values()),
             record_type="goal",
             ids=all_ids,
             num_ids=achieved,
@@ -391,7 +396,9 @@ def _dialog_measures(rows: dict[str, Any]) -> list[Measure]:
     return items
 
 
-def _strip_ids(items: list[Measure]) -> list[Measure]:
+def _without_ids(items: list[Measure]) -> list[Measure]:
+    """A ward whose records the caller may not see: its statements built no ids (see
+    measures), and its measures say so with null rather than empty lists."""
     for item in items:
         item.record_ids = None
         item.numerator_ids = None
@@ -435,7 +442,7 @@ async def ward_report(
     ward = await session.get(Ward, ward_id)
     if ward is None:
         raise NotFound("No such ward.")
-    figures = await compute(session, [ward.id], start, end, now)
+    figures = await compute(session, [ward.id], start, end, now, id_wards=[ward.id])
     audit.record(
         session,
         caller,
@@ -468,13 +475,13 @@ async def comparison(
     if not (caller.is_admin or caller.is_ward_manager):
         raise Forbidden("Only admins and ward managers compare wards.")
     wards = list((await session.scalars(select(Ward).order_by(Ward.name, Ward.id))).all())
-    figures = await compute(session, [w.id for w in wards], start, end, now)
-    out: list[WardOutcomes] = []
-    for ward in wards:
-        items = figures[ward.id]
-        if not caller.is_admin and ward.id != caller.ward_id:
-            items = _strip_ids(items)
-        out.append(WardOutcomes(ward_id=ward.id, ward_name=ward.name, measures=items))
+    # Record ids: admins every ward's, a manager their own ward's only.
+    shown = [w.id for w in wards if caller.is_admin or w.id == caller.ward_id]
+    figures = await compute(session, [w.id for w in wards], start, end, now, id_wards=shown)
+    out = [
+        WardOutcomes(ward_id=ward.id, ward_name=ward.name, measures=figures[ward.id])
+        for ward in wards
+    ]
     audit.record(
         session,
         caller,

@@ -130,14 +130,19 @@ READMISSIONS = _sql(
     """
     WITH discharges AS (
         SELECT p.ward_id, p.ward_id = ANY(:id_wards) AS shown, e.id, e.discharged_at,
-               EXISTS (
-                   SELECT 1 FROM episodes r
-                   WHERE r.patient_id = e.patient_id AND r.id <> e.id
-                     AND r.admitted_at >= e.discharged_at
-                     AND r.admitted_at <= e.discharged_at + :readmission_window
-               ) AS readmitted
+               r.id IS NOT NULL AS readmitted
         FROM patients p
         JOIN episodes e ON e.patient_id = p.id
+        -- The readmission looked up once per discharge. An EXISTS in this select list is
+        -- copied into each place that reads `readmitted` (the WHERE below and both FILTERs),
+        -- and each copy probes the patient's admissions again.
+        LEFT JOIN LATERAL (
+            SELECT r.id FROM episodes r
+            WHERE r.patient_id = e.patient_id AND r.id <> e.id
+              AND r.admitted_at >= e.discharged_at
+              AND r.admitted_at <= e.discharged_at + :readmission_window
+            LIMIT 1
+        ) r ON true
         WHERE p.ward_id = ANY(:wards)
           AND e.discharged_at >= :start AND e.discharged_at < :end
     )

@@ -265,7 +265,9 @@ ACK_MEDIANS = _sql(
 
 REFERRALS = _sql(
     """
-    WITH r AS (
+    -- MATERIALIZED: each referral's withdrawal time is read once. Inlined, the subquery ran
+    -- again for every FILTER that names withdrawn_at (eight times a referral).
+    WITH r AS MATERIALIZED (
         SELECT p.ward_id, p.ward_id = ANY(:id_wards) AS shown,
                r.id, r.created_at, r.status, r.respond_by, r.responded_at,
                lower(btrim(r.decline_reason)) AS decline_reason,

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.engine import plan_for_these_values
 from db.models import CheckIn, Episode, Escalation, FollowUp, PromSurvey, Referral, Ward
 from service import audit
 from service.checks import check_aware
@@ -197,6 +198,10 @@ async def _rows(
     grain: Grain,
     tz: str,
 ) -> list[Any]:
+    # Prepared once per connection with the period as a parameter: after five runs a generic
+    # plan would estimate two years of the trust's check-ins at 1/60 of their rows and read
+    # them serially (bench full size: check_in_response 2.1 s custom, 2.5-3.2 s generic).
+    await plan_for_these_values(session)
     params = {
         "wards": ward_ids,
         "start": start,

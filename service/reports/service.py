@@ -16,9 +16,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.engine import plan_for_these_values
 from db.models import Ward
 from db.models.escalations import ESCALATION_REASONS, ESCALATION_SEVERITIES
 from db.models.goals import GOAL_DOMAINS
@@ -114,11 +115,9 @@ async def compute(
 
     The statements build ids for `id_wards` alone, so another ward's ids are never read; its
     measures carry null `record_ids` and `numerator_ids`, and every count is a count(*)."""
-    # The statements are prepared and cached per connection; after five runs PostgreSQL may
-    # keep a generic plan, which guesses the period's size blind and then reads the whole
-    # trust's rows of that period through the time index. Planned for the real wards and
-    # period each time instead (a fraction of a millisecond each); undone at commit.
-    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    # A generic plan guesses the period's size blind and then reads the whole trust's rows of
+    # that period through the time index: planned for the real wards and period instead.
+    await plan_for_these_values(session)
     params = {"wards": ward_ids, "id_wards": id_wards, "start": start, "end": end, "now": now}
     follow_ups = _by_ward(await _run(session, m.FOLLOW_UPS, params))
     readmissions = _by_ward(await _run(session, m.READMISSIONS, params))

@@ -158,8 +158,23 @@ READMISSIONS = _sql(
     """
 ).bindparams(bindparam("readmission_window", READMISSION_WINDOW, type_=Interval()))
 
-CHECK_INS = _sql(
-    """
+# Check-ins, prompts and the prompted have no ward of their own: it is their patient's. Two
+# ways to it. One ward's report starts from the ward's patients (the planner hashes them, or
+# walks each one's rows by patient, whichever the period calls for). The comparison covers
+# every ward, so that would hash all the trust's patients, tens of thousands, for a period that
+# may have a few hundred rows: it starts from the period's rows instead and looks each row's
+# patient up by key, once per patient (the lookup is memoized), which stays close to the hash
+# join even when the period has hundreds of thousands of rows. Same rows either way.
+_WARD_FIRST = "patients p JOIN {rows} ON {alias}.patient_id = p.id"
+_ROWS_FIRST = (
+    "{rows} CROSS JOIN LATERAL (\n"
+    "        SELECT p.ward_id FROM patients p WHERE p.id = {alias}.patient_id LIMIT 1) p"
+)
+
+
+def _check_ins(way: str) -> TextClause:
+    return _sql(
+        f"""
     SELECT p.ward_id,
            count(*) AS denominator,
            count(*) FILTER (WHERE c.status = 'answered') AS numerator,
@@ -167,17 +182,18 @@ CHECK_INS = _sql(
                AS ids,
            array_agg(c.id ORDER BY c.due_at, c.id)
                FILTER (WHERE p.ward_id = ANY(:id_wards) AND c.status = 'answered') AS num_ids
-    FROM patients p
-    JOIN check_ins c ON c.patient_id = p.id
+    FROM {way.format(rows="check_ins c", alias="c")}
     WHERE p.ward_id = ANY(:wards)
       AND c.due_at >= :start AND c.due_at < :end
       AND c.status IN ('answered', 'missed')
     GROUP BY p.ward_id
-    """
-)
+    """  # noqa: S608 (only this module's constants are put in)
+    )
 
-PROMPTS = _sql(
-    """
+
+def _prompts(way: str) -> TextClause:
+    return _sql(
+        f"""
     SELECT p.ward_id,
            count(*) AS denominator,
            count(*) FILTER (WHERE o.status = 'delivered') AS delivered,
@@ -190,19 +206,19 @@ PROMPTS = _sql(
            array_agg(o.id ORDER BY o.created_at, o.id)
                FILTER (WHERE p.ward_id = ANY(:id_wards)
                          AND o.status IN ('undelivered', 'failed')) AS undeliverable_ids
-    FROM patients p
-    JOIN sms_outbox o ON o.patient_id = p.id
+    FROM {way.format(rows="sms_outbox o", alias="o")}
     WHERE p.ward_id = ANY(:wards)
       AND o.created_at >= :start AND o.created_at < :end
       AND o.purpose = 'checkin_prompt' AND o.status <> 'cancelled'
     GROUP BY p.ward_id
-    """
-)
+    """  # noqa: S608 (only this module's constants are put in)
+    )
 
-OPT_OUTS = _sql(
-    """
-    WITH prompted AS (
-        -- EXISTS: one prompt in the period is enough, so a patient's other prompts are not read.
+
+# The patients prompted in the period, one row each. From the ward's patients: EXISTS, one
+# prompt in the period is enough, so a patient's other prompts are not read. From the
+# period's prompts: each patient once, then their ward by key.
+_PROMPTED_WARD_FIRST = """
         SELECT p.ward_id, p.id
         FROM patients p
         WHERE p.ward_id = ANY(:wards)
@@ -210,7 +226,21 @@ OPT_OUTS = _sql(
               SELECT 1 FROM sms_outbox o
               WHERE o.patient_id = p.id
                 AND o.created_at >= :start AND o.created_at < :end
-                AND o.purpose = 'checkin_prompt')
+                AND o.purpose = 'checkin_prompt')"""
+_PROMPTED_ROWS_FIRST = """
+        SELECT DISTINCT p.ward_id, o.patient_id AS id
+        FROM sms_outbox o
+        CROSS JOIN LATERAL (
+            SELECT p.ward_id FROM patients p WHERE p.id = o.patient_id LIMIT 1) p
+        WHERE p.ward_id = ANY(:wards)
+          AND o.created_at >= :start AND o.created_at < :end
+          AND o.purpose = 'checkin_prompt'"""
+
+
+def _opt_outs(prompted: str) -> TextClause:
+    return _sql(
+        f"""
+    WITH prompted AS ({prompted}
     ), opted AS (
         SELECT DISTINCT e.ward_id, e.patient_id AS id
         FROM escalations e
@@ -230,8 +260,17 @@ OPT_OUTS = _sql(
                AS num_ids
     FROM people
     GROUP BY ward_id
-    """
-)
+    """  # noqa: S608 (only this module's constants are put in)
+    )
+
+
+CHECK_INS = _check_ins(_WARD_FIRST)
+PROMPTS = _prompts(_WARD_FIRST)
+OPT_OUTS = _opt_outs(_PROMPTED_WARD_FIRST)
+# The same three for the comparison of every ward.
+CHECK_INS_EVERY_WARD = _check_ins(_ROWS_FIRST)
+PROMPTS_EVERY_WARD = _prompts(_ROWS_FIRST)
+OPT_OUTS_EVERY_WARD = _opt_outs(_PROMPTED_ROWS_FIRST)
 
 ESCALATIONS = _sql(
     """

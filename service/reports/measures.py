@@ -159,12 +159,15 @@ READMISSIONS = _sql(
 ).bindparams(bindparam("readmission_window", READMISSION_WINDOW, type_=Interval()))
 
 # Check-ins, prompts and the prompted have no ward of their own: it is their patient's. Two
-# ways to it. One ward's report starts from the ward's patients (the planner hashes them, or
-# walks each one's rows by patient, whichever the period calls for). The comparison covers
-# every ward, so that would hash all the trust's patients, tens of thousands, for a period that
-# may have a few hundred rows: it starts from the period's rows instead and looks each row's
-# patient up by key, once per patient (the lookup is memoized), which stays close to the hash
-# join even when the period has hundreds of thousands of rows. Same rows either way.
+# ways to it, same rows either way. Ward first: from the wards' patients, which the planner
+# hashes or walks by patient as the period calls for; for one ward's report, always. Rows
+# first: from the period's rows, each row's patient looked up by key (memoized, so once per
+# patient). The comparison covers every ward, and ward first then hashes all the trust's
+# patients, tens of thousands, even for a period with a few hundred rows: the planner, which
+# overestimates a recent period's answered check-ins and live prompts several times over,
+# keeps the hash. So the comparison counts the period's rows first (FEW_PERIOD_ROWS) and goes
+# rows first when they are few; over a long period ward first is the better way (the prompted
+# are then found by one probe per patient rather than by reading every prompt).
 _WARD_FIRST = "patients p JOIN {rows} ON {alias}.patient_id = p.id"
 _ROWS_FIRST = (
     "{rows} CROSS JOIN LATERAL (\n"
@@ -264,10 +267,31 @@ def _opt_outs(prompted: str) -> TextClause:
     )
 
 
+# Whether the period has fewer check-ins and fewer check-in prompts than an eighth of the
+# trust's patients (as ANALYZE last counted them): each is counted only up to that many, so
+# the answer costs little however long the period.
+FEW_PERIOD_ROWS = _sql(
+    """
+    WITH cap AS (
+        SELECT greatest(reltuples, 0)::bigint / 8 AS n FROM pg_class
+        WHERE oid = 'patients'::regclass
+    )
+    SELECT (SELECT count(*) FROM (
+                SELECT 1 FROM check_ins c
+                WHERE c.due_at >= :start AND c.due_at < :end
+                LIMIT (SELECT n FROM cap)) c) < (SELECT n FROM cap)
+       AND (SELECT count(*) FROM (
+                SELECT 1 FROM sms_outbox o
+                WHERE o.created_at >= :start AND o.created_at < :end
+                  AND o.purpose = 'checkin_prompt'
+                LIMIT (SELECT n FROM cap)) o) < (SELECT n FROM cap)
+    """
+)
+
 CHECK_INS = _check_ins(_WARD_FIRST)
 PROMPTS = _prompts(_WARD_FIRST)
 OPT_OUTS = _opt_outs(_PROMPTED_WARD_FIRST)
-# The same three for the comparison of every ward.
+# The same three from the period's rows, for the comparison of every ward over a short period.
 CHECK_INS_EVERY_WARD = _check_ins(_ROWS_FIRST)
 PROMPTS_EVERY_WARD = _prompts(_ROWS_FIRST)
 OPT_OUTS_EVERY_WARD = _opt_outs(_PROMPTED_ROWS_FIRST)

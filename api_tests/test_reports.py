@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import msgspec
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
@@ -34,6 +35,7 @@ from db.models import (
     ReferralStatusChange,
 )
 from service.reports import measures
+from service.reports.service import compute
 
 PERIOD = {"from": "2026-10-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}
 
@@ -535,8 +537,12 @@ async def test_ward_comparison_builds_no_record_ids_of_wards_the_caller_may_not_
         "end": t(PERIOD["to"]),
         "now": t("2026-12-01T09:00:00Z"),
     }
-    statements = {n: v for n, v in vars(measures).items() if isinstance(v, TextClause)}
-    assert len(statements) == 11
+    statements = {
+        n: v
+        for n, v in vars(measures).items()
+        if isinstance(v, TextClause) and "array_agg" in v.text
+    }
+    assert len(statements) == 14
     for name, statement in statements.items():
         result = await db.execute(statement, params)
         columns = [c for c in result.keys() if c.endswith("ids")]  # noqa: SIM118 (a Result)
@@ -546,6 +552,10 @@ async def test_ward_comparison_builds_no_record_ids_of_wards_the_caller_may_not_
         params_all = {**params, "id_wards": [mine, theirs]}
         shown = [r._mapping for r in (await db.execute(statement, params_all)).all()]
         assert any(r[c] for r in shown if r["ward_id"] == mine for c in columns), name
+        if name.endswith("_EVERY_WARD"):
+            # The comparison's way to each row's ward gives the same rows as one ward's.
+            plain = await db.execute(statements[name.removesuffix("_EVERY_WARD")], params_all)
+            assert sorted(map(tuple, plain.all())) == sorted(tuple(r.values()) for r in shown), name
 
     # Through the API: the hidden ward's ids are null, its counts what its own manager reads.
     them = await builders.user(db, "ward_manager", ward_id=theirs)
@@ -570,3 +580,33 @@ async def test_ward_comparison_builds_no_record_ids_of_wards_the_caller_may_not_
     # The one-ward report keeps its ids, the same as the comparison gives the ward's manager.
     r = await client.get("/api/v1/reports/outcomes", params=PERIOD, headers=s.team.manager_headers)
     assert r.json()["measures"] == own["measures"]
+
+
+async def test_ward_comparison_gives_the_same_figures_from_the_period_rows_or_the_patients(
+    db: AsyncSession, client: AsyncTestClient[Litestar], app: Litestar, monkeypatch: Any
+) -> None:
+    """The comparison reads check-ins, prompts and the prompted from the period's rows when
+    they are few and from the wards' patients otherwise; the figures and ids are the same."""
+    s = await seed(db, client, app)
+    mine, other = s.team.ward.id, (await builders.ward_team(db, app)).ward.id
+    wards, start, end = [mine, other], t(PERIOD["from"]), t(PERIOD["to"])
+    now = t("2026-12-01T09:00:00Z")
+    answers = []
+    for few in ("true", "false"):
+        monkeypatch.setattr(measures, "FEW_PERIOD_ROWS", text(f"SELECT {few}"))
+        figures = await compute(db, wards, start, end, now, wards, every_ward=True)
+        answers.append(msgspec.to_builtins(figures))
+        await db.rollback()
+    assert answers[0] == answers[1]
+    assert answers[0][str(mine)] == msgspec.to_builtins(
+        (await compute(db, [mine], start, end, now, [mine]))[mine]
+    )
+    monkeypatch.undo()
+    # Few: fewer check-ins and prompts in the period than an eighth of the patients.
+    await db.execute(text("ANALYZE patients"))
+    patients = await db.scalar(select(func.count()).select_from(Patient))
+    assert patients is not None and patients >= 8  # so an eighth is at least one
+    params = {"start": start, "end": end}
+    assert await db.scalar(measures.FEW_PERIOD_ROWS, params) is False  # 7 check-ins, 6 texts
+    empty = {"start": t("2020-01-01T00:00:00Z"), "end": t("2020-02-01T00:00:00Z")}
+    assert await db.scalar(measures.FEW_PERIOD_ROWS, empty) is True

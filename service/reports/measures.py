@@ -158,8 +158,26 @@ READMISSIONS = _sql(
     """
 ).bindparams(bindparam("readmission_window", READMISSION_WINDOW, type_=Interval()))
 
-CHECK_INS = _sql(
-    """
+# Check-ins, prompts and the prompted have no ward of their own: it is their patient's. Two
+# ways to it, same rows either way. Ward first: from the wards' patients, which the planner
+# hashes or walks by patient as the period calls for; for one ward's report, always. Rows
+# first: from the period's rows, each row's patient looked up by key (memoized, so once per
+# patient). The comparison covers every ward, and ward first then hashes all the trust's
+# patients, tens of thousands, even for a period with a few hundred rows: the planner, which
+# overestimates a recent period's answered check-ins and live prompts several times over,
+# keeps the hash. So the comparison counts the period's rows first (FEW_PERIOD_ROWS) and goes
+# rows first when they are few; over a long period ward first is the better way (the prompted
+# are then found by one probe per patient rather than by reading every prompt).
+_WARD_FIRST = "patients p JOIN {rows} ON {alias}.patient_id = p.id"
+_ROWS_FIRST = (
+    "{rows} CROSS JOIN LATERAL (\n"
+    "        SELECT p.ward_id FROM patients p WHERE p.id = {alias}.patient_id LIMIT 1) p"
+)
+
+
+def _check_ins(way: str) -> TextClause:
+    return _sql(
+        f"""
     SELECT p.ward_id,
            count(*) AS denominator,
            count(*) FILTER (WHERE c.status = 'answered') AS numerator,
@@ -167,17 +185,18 @@ CHECK_INS = _sql(
                AS ids,
            array_agg(c.id ORDER BY c.due_at, c.id)
                FILTER (WHERE p.ward_id = ANY(:id_wards) AND c.status = 'answered') AS num_ids
-    FROM patients p
-    JOIN check_ins c ON c.patient_id = p.id
+    FROM {way.format(rows="check_ins c", alias="c")}
     WHERE p.ward_id = ANY(:wards)
       AND c.due_at >= :start AND c.due_at < :end
       AND c.status IN ('answered', 'missed')
     GROUP BY p.ward_id
-    """
-)
+    """  # noqa: S608 (only this module's constants are put in)
+    )
 
-PROMPTS = _sql(
-    """
+
+def _prompts(way: str) -> TextClause:
+    return _sql(
+        f"""
     SELECT p.ward_id,
            count(*) AS denominator,
            count(*) FILTER (WHERE o.status = 'delivered') AS delivered,
@@ -190,19 +209,19 @@ PROMPTS = _sql(
            array_agg(o.id ORDER BY o.created_at, o.id)
                FILTER (WHERE p.ward_id = ANY(:id_wards)
                          AND o.status IN ('undelivered', 'failed')) AS undeliverable_ids
-    FROM patients p
-    JOIN sms_outbox o ON o.patient_id = p.id
+    FROM {way.format(rows="sms_outbox o", alias="o")}
     WHERE p.ward_id = ANY(:wards)
       AND o.created_at >= :start AND o.created_at < :end
       AND o.purpose = 'checkin_prompt' AND o.status <> 'cancelled'
     GROUP BY p.ward_id
-    """
-)
+    """  # noqa: S608 (only this module's constants are put in)
+    )
 
-OPT_OUTS = _sql(
-    """
-    WITH prompted AS (
-        -- EXISTS: one prompt in the period is enough, so a patient's other prompts are not read.
+
+# The patients prompted in the period, one row each. From the ward's patients: EXISTS, one
+# prompt in the period is enough, so a patient's other prompts are not read. From the
+# period's prompts: each patient once, then their ward by key.
+_PROMPTED_WARD_FIRST = """
         SELECT p.ward_id, p.id
         FROM patients p
         WHERE p.ward_id = ANY(:wards)
@@ -210,7 +229,21 @@ OPT_OUTS = _sql(
               SELECT 1 FROM sms_outbox o
               WHERE o.patient_id = p.id
                 AND o.created_at >= :start AND o.created_at < :end
-                AND o.purpose = 'checkin_prompt')
+                AND o.purpose = 'checkin_prompt')"""
+_PROMPTED_ROWS_FIRST = """
+        SELECT DISTINCT p.ward_id, o.patient_id AS id
+        FROM sms_outbox o
+        CROSS JOIN LATERAL (
+            SELECT p.ward_id FROM patients p WHERE p.id = o.patient_id LIMIT 1) p
+        WHERE p.ward_id = ANY(:wards)
+          AND o.created_at >= :start AND o.created_at < :end
+          AND o.purpose = 'checkin_prompt'"""
+
+
+def _opt_outs(prompted: str) -> TextClause:
+    return _sql(
+        f"""
+    WITH prompted AS ({prompted}
     ), opted AS (
         SELECT DISTINCT e.ward_id, e.patient_id AS id
         FROM escalations e
@@ -230,8 +263,38 @@ OPT_OUTS = _sql(
                AS num_ids
     FROM people
     GROUP BY ward_id
+    """  # noqa: S608 (only this module's constants are put in)
+    )
+
+
+# Whether the period has fewer check-ins and fewer check-in prompts than an eighth of the
+# trust's patients (as ANALYZE last counted them): each is counted only up to that many, so
+# the answer costs little however long the period.
+FEW_PERIOD_ROWS = _sql(
+    """
+    WITH cap AS (
+        SELECT greatest(reltuples, 0)::bigint / 8 AS n FROM pg_class
+        WHERE oid = 'patients'::regclass
+    )
+    SELECT (SELECT count(*) FROM (
+                SELECT 1 FROM check_ins c
+                WHERE c.due_at >= :start AND c.due_at < :end
+                LIMIT (SELECT n FROM cap)) c) < (SELECT n FROM cap)
+       AND (SELECT count(*) FROM (
+                SELECT 1 FROM sms_outbox o
+                WHERE o.created_at >= :start AND o.created_at < :end
+                  AND o.purpose = 'checkin_prompt'
+                LIMIT (SELECT n FROM cap)) o) < (SELECT n FROM cap)
     """
 )
+
+CHECK_INS = _check_ins(_WARD_FIRST)
+PROMPTS = _prompts(_WARD_FIRST)
+OPT_OUTS = _opt_outs(_PROMPTED_WARD_FIRST)
+# The same three from the period's rows, for the comparison of every ward over a short period.
+CHECK_INS_EVERY_WARD = _check_ins(_ROWS_FIRST)
+PROMPTS_EVERY_WARD = _prompts(_ROWS_FIRST)
+OPT_OUTS_EVERY_WARD = _opt_outs(_PROMPTED_ROWS_FIRST)
 
 ESCALATIONS = _sql(
     """

@@ -110,20 +110,32 @@ async def compute(
     end: datetime,
     now: datetime,
     id_wards: list[uuid.UUID],
+    *,
+    every_ward: bool = False,
 ) -> dict[uuid.UUID, list[Measure]]:
     """Every measure for every ward in `ward_ids`; record ids for the wards in `id_wards` only.
 
     The statements build ids for `id_wards` alone, so another ward's ids are never read; its
-    measures carry null `record_ids` and `numerator_ids`, and every count is a count(*)."""
+    measures carry null `record_ids` and `numerator_ids`, and every count is a count(*).
+    `every_ward`: `ward_ids` are all the trust's wards, so over a period with few rows the
+    figures kept by patient start from the period's rows rather than from the wards' patients
+    (see measures)."""
     # A generic plan guesses the period's size blind and then reads the whole trust's rows of
     # that period through the time index: planned for the real wards and period instead.
     await plan_for_these_values(session)
     params = {"wards": ward_ids, "id_wards": id_wards, "start": start, "end": end, "now": now}
     follow_ups = _by_ward(await _run(session, m.FOLLOW_UPS, params))
     readmissions = _by_ward(await _run(session, m.READMISSIONS, params))
-    check_ins = _by_ward(await _run(session, m.CHECK_INS, params))
-    prompts = _by_ward(await _run(session, m.PROMPTS, params))
-    opt_outs = _by_ward(await _run(session, m.OPT_OUTS, params))
+    rows_first = every_ward and bool(await session.scalar(m.FEW_PERIOD_ROWS, params))
+    check_ins = _by_ward(
+        await _run(session, m.CHECK_INS_EVERY_WARD if rows_first else m.CHECK_INS, params)
+    )
+    prompts = _by_ward(
+        await _run(session, m.PROMPTS_EVERY_WARD if rows_first else m.PROMPTS, params)
+    )
+    opt_outs = _by_ward(
+        await _run(session, m.OPT_OUTS_EVERY_WARD if rows_first else m.OPT_OUTS, params)
+    )
     escalations: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for row in await _run(session, m.ESCALATIONS, params):
         escalations[row.ward_id].append(row)
@@ -476,7 +488,9 @@ async def comparison(
     wards = list((await session.scalars(select(Ward).order_by(Ward.name, Ward.id))).all())
     # Record ids: admins every ward's, a manager their own ward's only.
     shown = [w.id for w in wards if caller.is_admin or w.id == caller.ward_id]
-    figures = await compute(session, [w.id for w in wards], start, end, now, id_wards=shown)
+    figures = await compute(
+        session, [w.id for w in wards], start, end, now, id_wards=shown, every_ward=True
+    )
     out = [
         WardOutcomes(ward_id=ward.id, ward_name=ward.name, measures=figures[ward.id])
         for ward in wards

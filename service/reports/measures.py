@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.sql.elements import BindParameter, TextClause
 
 from db.base import UTCDateTime
+from service.reports.readmission_sql import NOT_READMITTED_BY_DUE, READMISSION_LOOKUP
 from service.standards import (
     FOLLOW_UP_WITHIN,
     FOLLOW_UP_WITHIN_SUICIDE_RISK,
@@ -84,7 +85,7 @@ def _sql(statement: str) -> TextClause:
 
 
 FOLLOW_UPS = _sql(
-    """
+    f"""
     WITH due AS (
         SELECT p.ward_id, p.ward_id = ANY(:id_wards) AS shown,
                f.id, e.discharged_at, f.due_at, f.completed_at
@@ -101,13 +102,8 @@ FOLLOW_UPS = _sql(
         ) f
         WHERE p.ward_id = ANY(:wards)
           AND e.discharged_at >= :start AND e.discharged_at < :end
-          -- Readmitted by the due time: left out. A scalar subquery (per discharge, through
-          -- the patient's admissions index), not NOT EXISTS, which the planner turns into an
-          -- anti join over every episode of the trust (as in series_sql.FOLLOW_UP).
-          AND (SELECT r.id FROM episodes r
-               WHERE r.patient_id = p.id AND r.id <> e.id
-                 AND r.admitted_at >= e.discharged_at AND r.admitted_at <= f.due_at
-               LIMIT 1) IS NULL
+          -- Readmitted by the due time: left out.
+          AND {NOT_READMITTED_BY_DUE}
     )
     SELECT ward_id,
            count(*) AS denominator,
@@ -123,26 +119,17 @@ FOLLOW_UPS = _sql(
            ) FILTER (WHERE completed_at IS NOT NULL) AS median_hours
     FROM due
     GROUP BY ward_id
-    """
+    """  # noqa: S608 (only this package's constants are put in)
 )
 
 READMISSIONS = _sql(
-    """
+    f"""
     WITH discharges AS (
         SELECT p.ward_id, p.ward_id = ANY(:id_wards) AS shown, e.id, e.discharged_at,
                r.id IS NOT NULL AS readmitted
         FROM patients p
         JOIN episodes e ON e.patient_id = p.id
-        -- The readmission looked up once per discharge. An EXISTS in this select list is
-        -- copied into each place that reads `readmitted` (the WHERE below and both FILTERs),
-        -- and each copy probes the patient's admissions again.
-        LEFT JOIN LATERAL (
-            SELECT r.id FROM episodes r
-            WHERE r.patient_id = e.patient_id AND r.id <> e.id
-              AND r.admitted_at >= e.discharged_at
-              AND r.admitted_at <= e.discharged_at + :readmission_window
-            LIMIT 1
-        ) r ON true
+        {READMISSION_LOOKUP}
         WHERE p.ward_id = ANY(:wards)
           AND e.discharged_at >= :start AND e.discharged_at < :end
     )
@@ -155,7 +142,7 @@ READMISSIONS = _sql(
     FROM discharges
     WHERE readmitted OR discharged_at + :readmission_window <= :now
     GROUP BY ward_id
-    """
+    """  # noqa: S608 (only this package's constants are put in)
 ).bindparams(bindparam("readmission_window", READMISSION_WINDOW, type_=Interval()))
 
 # Check-ins, prompts and the prompted have no ward of their own: it is their patient's. Two

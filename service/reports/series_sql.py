@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.sql.elements import TextClause
 
 from db.base import UTCDateTime
+from service.reports.readmission_sql import NOT_READMITTED_BY_DUE, READMISSION_LOOKUP
 from service.standards import READMISSION_WINDOW
 
 _GROUPED = """
@@ -33,7 +34,7 @@ _GROUPED = """
     GROUP BY ward_id, bucket
 """
 
-FOLLOW_UP = """
+FOLLOW_UP = f"""
     SELECT p.ward_id, e.discharged_at AS at, f.id,
            coalesce(f.completed_at <= f.due_at, false) AS hit, NULL::float AS value
     FROM patients p
@@ -42,31 +43,22 @@ FOLLOW_UP = """
     WHERE p.ward_id = ANY(:wards)
       AND e.discharged_at >= :start AND e.discharged_at < :end
       AND (f.due_at <= :now OR f.completed_at IS NOT NULL)
-      -- Readmitted by the due time: left out. A scalar subquery (per discharge, through the
-      -- patient's admissions index), not NOT EXISTS, which the planner may turn into an anti
-      -- join over every episode of the history.
-      AND (SELECT r.id FROM episodes r
-           WHERE r.patient_id = e.patient_id AND r.id <> e.id
-             AND r.admitted_at >= e.discharged_at AND r.admitted_at <= f.due_at
-           LIMIT 1) IS NULL
-"""
+      -- Readmitted by the due time: left out.
+      AND {NOT_READMITTED_BY_DUE}
+"""  # noqa: S608 (only this package's constants are put in)
 
-READMISSION = """
+READMISSION = f"""
     SELECT * FROM (
-        SELECT p.ward_id, e.discharged_at AS at, e.id,
-               EXISTS (
-                   SELECT 1 FROM episodes r
-                   WHERE r.patient_id = e.patient_id AND r.id <> e.id
-                     AND r.admitted_at >= e.discharged_at
-                     AND r.admitted_at <= e.discharged_at + :readmission_window
-               ) AS hit, NULL::float AS value
+        SELECT p.ward_id, e.discharged_at AS at, e.id, r.id IS NOT NULL AS hit,
+               NULL::float AS value
         FROM patients p
         JOIN episodes e ON e.patient_id = p.id
+        {READMISSION_LOOKUP}
         WHERE p.ward_id = ANY(:wards)
           AND e.discharged_at >= :start AND e.discharged_at < :end
     ) d
     WHERE hit OR at + :readmission_window <= :now
-"""
+"""  # noqa: S608 (only this package's constants are put in)
 
 CHECK_IN = """
     SELECT p.ward_id, c.due_at AS at, c.id, c.status = 'answered' AS hit, NULL::float AS value
